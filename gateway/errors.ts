@@ -1,0 +1,50 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError } from 'graphql';
+import { isErrorCode, normalizeError, type ErrorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+
+/** Codes a data product may send that the gateway passes on with their message. */
+const PASSED_THROUGH_FROM_SUBGRAPHS: ReadonlySet<ErrorCode> = new Set(['BAD_USER_INPUT', 'FORBIDDEN']);
+
+/** Extension keys a client may see; everything else (stack traces, URLs, raw bodies, http) is dropped. */
+const SAFE_EXTENSION_KEYS = new Set([
+  'code', 'service', 'status', 'argument', 'maximum', 'minimum', 'coordinate', 'missingScopes', 'reason',
+  'cost', 'limit', 'retryAfter', 'replacement', 'sunset',
+]);
+
+/**
+ * The gateway's error mask (@apollo/server `formatError`). Errors from data products keep their
+ * code and message only for client-facing codes and are tagged with the product's name; anything
+ * unexpected becomes INTERNAL_SERVER_ERROR and is logged in full.
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const extensions = formatted.extensions ?? {};
+    const service = typeof extensions.serviceName === 'string' ? extensions.serviceName : undefined;
+    if (service !== undefined) {
+      const code = extensions.code;
+      if (isErrorCode(code) && PASSED_THROUGH_FROM_SUBGRAPHS.has(code)) {
+        return shape(formatted, formatted.message, { code, service });
+      }
+      logger.warn({ service, path: formatted.path, code, message: formatted.message }, 'subgraph error masked');
+      return shape(formatted, `The ${service} data product could not resolve this field`, { code: 'SUBGRAPH_ERROR', service });
+    }
+    const { code, message } = normalizeError(error instanceof GraphQLError ? error : formatted);
+    if (code === 'INTERNAL_SERVER_ERROR') {
+      const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+      logger.error({ err: original, path: formatted.path }, 'unexpected error masked');
+      return shape(formatted, message, { code });
+    }
+    const safe: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(extensions)) if (SAFE_EXTENSION_KEYS.has(key)) safe[key] = value;
+    return shape(formatted, message, { ...safe, code });
+  };
+}
+
+function shape(formatted: GraphQLFormattedError, message: string, extensions: Record<string, unknown>): GraphQLFormattedError {
+  const out: { -readonly [K in keyof GraphQLFormattedError]: GraphQLFormattedError[K] } = { message };
+  if (formatted.locations) out.locations = formatted.locations;
+  if (formatted.path) out.path = formatted.path;
+  out.extensions = extensions;
+  return out;
+}

@@ -1,0 +1,165 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { errorBody } from '../lib/errors.js';
+import { graphqlHandler, HttpError, requestIdOf, sendHttpError, sendJson } from '../lib/http.js';
+import type { Logger } from '../lib/logger.js';
+import { ConfigError, type GatewayConfig } from './config.js';
+import type { GatewayContext } from './context.js';
+import { createErrorFormatter } from './errors.js';
+import { requestLogPlugin } from './plugins/request-log.js';
+import { SubgraphSource } from './subgraph-source.js';
+import { loadSupergraph } from './supergraph.js';
+
+// @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
+// start. A self-hosted gateway never phones home.
+process.env.APOLLO_TELEMETRY_DISABLED = 'true';
+
+export type Lifecycle =
+  | { readonly phase: 'starting' }
+  | { readonly phase: 'ready'; readonly since: number }
+  | { readonly phase: 'draining'; readonly since: number }
+  | { readonly phase: 'stopped' };
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  lifecycle(): Lifecycle;
+  /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
+  stop(): Promise<void>;
+}
+
+/** How long a readiness answer is reused, so probes never turn into load on the subgraphs. */
+export const READINESS_CACHE_MS = 1_000;
+
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  let state: Lifecycle = { phase: 'starting' };
+  const supergraph = await loadSupergraph(config.supergraph);
+  const known = new Set(supergraph.subgraphs.map((s) => s.name));
+  const unknown = Object.keys(config.subgraphUrls).filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new ConfigError(`SUBGRAPH_URLS names subgraphs not in the supergraph: ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  }
+
+  const sources = new Map<string, SubgraphSource>();
+  const gateway = new ApolloGateway({
+    supergraphSdl: supergraph.sdl,
+    logger,
+    buildService: ({ name, url }) => {
+      const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs });
+      sources.set(name, source);
+      return source;
+    },
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    logger,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    introspection: true,
+    formatError: createErrorFormatter(logger),
+    plugins: [ApolloServerPluginLandingPageDisabled(), requestLogPlugin()],
+  });
+  await apollo.start();
+
+  const handleGraphQL = graphqlHandler<GatewayContext>({
+    server: apollo,
+    bodyLimitBytes: config.maxBodyBytes,
+    context: async (req, res) => {
+      const requestId = String(res.getHeader('x-request-id'));
+      return { requestId, logger: logger.child({ requestId }) };
+    },
+  });
+
+  let readiness: { at: number; value: Promise<Record<string, boolean>> } | undefined;
+  function subgraphHealth(): Promise<Record<string, boolean>> {
+    const now = Date.now();
+    if (!readiness || now - readiness.at > READINESS_CACHE_MS) {
+      const checks = [...sources].map(async ([name, source]) => [name, await source.isReachable()] as const);
+      readiness = { at: now, value: Promise.all(checks).then(Object.fromEntries) };
+    }
+    return readiness.value;
+  }
+
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/graphql') {
+      if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
+      return handleGraphQL(req, res);
+    }
+    if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'alive', phase: state.phase }));
+    if (path === '/readyz') {
+      const subgraphs = state.phase === 'ready' ? await subgraphHealth() : {};
+      const ready = state.phase === 'ready' && Object.values(subgraphs).every(Boolean);
+      const body = { status: ready ? 'ready' : 'unavailable', phase: state.phase, subgraphs: mapValues(subgraphs, (up) => (up ? 'up' : 'down')) };
+      return sendJson(res, ready ? 200 : 503, JSON.stringify(body));
+    }
+    throw new HttpError('NOT_FOUND', 'Not found');
+  }
+
+  const server = createServer((req, res) => {
+    inFlight += 1;
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    if (state.phase === 'draining') res.setHeader('connection', 'close');
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    });
+    route(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendHttpError(res, error);
+      logger.error({ err: error, requestId }, 'request failed');
+      sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/graphql`;
+  state = { phase: 'ready', since: Date.now() };
+  logger.info({ url, subgraphs: [...sources.keys()] }, 'gateway ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    lifecycle: () => state,
+    stop() {
+      stopping ??= (async () => {
+        state = { phase: 'draining', since: Date.now() };
+        logger.info({ inFlight }, 'draining');
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (inFlight > 0) {
+          await Promise.race([
+            new Promise<void>((resolve) => (drained = resolve)),
+            new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref()),
+          ]);
+        }
+        server.closeAllConnections();
+        await closed;
+        await apollo.stop();
+        state = { phase: 'stopped' };
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]));
+}

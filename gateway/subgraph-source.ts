@@ -1,0 +1,73 @@
+import { RemoteGraphQLDataSource, HEALTH_CHECK_QUERY } from '@apollo/gateway';
+import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
+import { gqlError } from '../lib/errors.js';
+import type { GraphQLError } from 'graphql';
+
+type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
+type FetcherResponse = Awaited<ReturnType<Fetcher>>;
+
+export interface SubgraphSourceOptions {
+  /** The subgraph's name in the supergraph: it names the data product in client errors. */
+  name: string;
+  url: string;
+  /** Per subgraph call, in milliseconds, including reading the body. */
+  timeoutMs: number;
+}
+
+/**
+ * Calls one subgraph with a hard timeout (Node's fetch, keep-alive) and turns every transport
+ * failure into a client-safe error that names the product and hides its URL and body.
+ */
+export class SubgraphSource extends RemoteGraphQLDataSource {
+  readonly name: string;
+
+  constructor(options: SubgraphSourceOptions) {
+    super({ url: options.url, fetcher: timeoutFetcher(options.timeoutMs) });
+    this.name = options.name;
+  }
+
+  override didEncounterError(error: Error): void {
+    throw toSubgraphError(this.name, error);
+  }
+
+  override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
+    // Drain the body so the connection can be reused, but never pass it on.
+    await response.text().catch(() => undefined);
+    const code = response.status === 503 || response.status === 502 ? 'SUBGRAPH_UNAVAILABLE' : 'SUBGRAPH_ERROR';
+    return gqlError(code, `The ${this.name} data product answered HTTP ${response.status}`, {
+      service: this.name,
+      status: response.status,
+    });
+  }
+
+  /** Sends `{ __typename }` the way the gateway's own health check does; resolves false on any failure. */
+  async isReachable(): Promise<boolean> {
+    try {
+      const response = await this.process({
+        kind: GraphQLDataSourceRequestKind.HEALTH_CHECK,
+        request: { query: HEALTH_CHECK_QUERY },
+        context: {},
+      });
+      return !response.errors?.length;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function toSubgraphError(name: string, error: Error): GraphQLError {
+  if ((error as GraphQLError).extensions?.service === name) return error as GraphQLError;
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+    return gqlError('SUBGRAPH_TIMEOUT', `The ${name} data product did not answer in time`, { service: name });
+  }
+  if (error instanceof SyntaxError) {
+    return gqlError('SUBGRAPH_ERROR', `The ${name} data product sent an invalid response`, { service: name });
+  }
+  return gqlError('SUBGRAPH_UNAVAILABLE', `The ${name} data product is unavailable`, { service: name });
+}
+
+/** Node's fetch with a deadline covering the headers and the body. */
+function timeoutFetcher(timeoutMs: number): Fetcher {
+  const fetcher = (url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  return fetcher as unknown as Fetcher;
+}
