@@ -59,6 +59,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     logger,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // Shutdown is ours (drain, then stop): Apollo's own handler would re-raise the signal mid-drain.
+    stopOnTerminationSignals: false,
     introspection: true,
     formatError: createErrorFormatter(logger),
     plugins: [ApolloServerPluginLandingPageDisabled(), requestLogPlugin()],

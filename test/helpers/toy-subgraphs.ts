@@ -27,12 +27,15 @@ export interface Toy {
   readonly supergraphPath: string;
   readonly urls: Record<'books' | 'reviews', string>;
   setReviews(behaviour: ReviewsBehaviour): void;
+  /** Resolves when the reviews subgraph next starts resolving an entity (a request is in flight). */
+  nextReviewsCall(): Promise<void>;
   stopReviews(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startToySubgraphs(slowMs = 2_000): Promise<Toy> {
   let behaviour: ReviewsBehaviour = 'ok';
+  let onReviewsCall: (() => void) | undefined;
   const books = new ApolloServer({
     schema: buildSubgraphSchema({
       typeDefs: parse(BOOKS),
@@ -45,6 +48,7 @@ export async function startToySubgraphs(slowMs = 2_000): Promise<Toy> {
       resolvers: {
         Book: {
           __resolveReference: async (ref: { id: string }) => {
+            onReviewsCall?.();
             if (behaviour === 'slow') await new Promise((r) => setTimeout(r, slowMs));
             return ref;
           },
@@ -109,6 +113,7 @@ export async function startToySubgraphs(slowMs = 2_000): Promise<Toy> {
     setReviews: (next) => {
       behaviour = next;
     },
+    nextReviewsCall: () => new Promise<void>((resolve) => (onReviewsCall = resolve)),
     stopReviews,
     async stop() {
       await stopReviews();

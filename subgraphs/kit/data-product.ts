@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse, type DocumentNode } from 'graphql';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { Db } from './db.js';
+
+export const PRODUCT_NAMES = ['customer', 'finance', 'product'] as const;
+export type ProductName = (typeof PRODUCT_NAMES)[number];
+
+export function isProductName(value: string): value is ProductName {
+  return (PRODUCT_NAMES as readonly string[]).includes(value);
+}
+
+/** What a subgraph's resolvers receive: the product's per-request loaders and its database handle. */
+export interface SubgraphContext<TLoaders> {
+  readonly db: Db;
+  readonly loaders: TLoaders;
+}
+
+/**
+ * One data product as the kit serves it. Everything is per product: its contract (SDL in
+ * schema/<name>.graphql), its tables (own PostgreSQL schema), its resolvers and DataLoaders.
+ */
+export interface DataProduct<TLoaders = unknown> {
+  readonly name: ProductName;
+  readonly typeDefs: DocumentNode;
+  readonly resolvers: GraphQLResolverMap<SubgraphContext<TLoaders>>;
+  /** Idempotent DDL creating the product's schema and tables. */
+  readonly migrations: string;
+  /** Fresh DataLoaders for one request: batching and caching never cross requests. */
+  createLoaders(db: Db): TLoaders;
+}
+
+const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
+
+/** The product's data contract, read from schema/<name>.graphql. */
+export function loadContract(name: ProductName): DocumentNode {
+  return parse(readFileSync(`${SCHEMA_DIR}${name}.graphql`, 'utf8'));
+}

@@ -1,0 +1,118 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { errorBody, isErrorCode } from '../../lib/errors.js';
+import { graphqlHandler, HttpError, requestIdOf, sendHttpError, sendJson } from '../../lib/http.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Db } from './db.js';
+import type { DataProduct, SubgraphContext } from './data-product.js';
+
+export interface SubgraphServerOptions {
+  db: Db;
+  /** 0 picks a free port. */
+  port: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  logger: Logger;
+  /** Largest accepted request body, in bytes. @default 1 MiB */
+  bodyLimitBytes?: number;
+}
+
+export interface RunningSubgraph {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_SUBGRAPH_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Serves one data product as a Federation 2 subgraph: POST/GET /graphql, GET /healthz (liveness,
+ * no database) and GET /readyz (the product's database answers).
+ */
+export async function startSubgraph<TLoaders>(
+  product: DataProduct<TLoaders>,
+  options: SubgraphServerOptions,
+): Promise<RunningSubgraph> {
+  const { db, logger } = options;
+  const log = logger.child({ product: product.name });
+  const apollo = new ApolloServer<SubgraphContext<TLoaders>>({
+    schema: buildSubgraphSchema([{ typeDefs: product.typeDefs, resolvers: product.resolvers }]),
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    // Shutdown is ours (drain, then stop): Apollo's own handler would re-raise the signal mid-drain.
+    stopOnTerminationSignals: false,
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+    logger: log,
+    formatError: (formatted, error) => maskSubgraphError(formatted, error, log),
+  });
+  await apollo.start();
+
+  const handle = graphqlHandler<SubgraphContext<TLoaders>>({
+    server: apollo,
+    bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_SUBGRAPH_BODY_LIMIT,
+    context: async () => ({ db, loaders: product.createLoaders(db) }),
+  });
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendHttpError(res, error);
+      log.error({ err: error, requestId: requestIdOf(req) }, 'request failed');
+      sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/graphql') return handle(req, res);
+    if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'ok', product: product.name }));
+    if (path === '/readyz') {
+      try {
+        await db.query('select 1 as ok');
+        return sendJson(res, 200, JSON.stringify({ status: 'ready', product: product.name }));
+      } catch {
+        return sendJson(res, 503, JSON.stringify({ status: 'unavailable', product: product.name }));
+      }
+    }
+    throw new HttpError('NOT_FOUND', 'Not found');
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/graphql`;
+  log.info({ url }, 'subgraph listening');
+
+  return {
+    name: product.name,
+    url,
+    port,
+    async stop() {
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await apollo.stop();
+    },
+  };
+}
+
+/**
+ * Client-facing codes pass through with their message; anything else (a SQL error, a bug) is
+ * logged in full and answered as INTERNAL_SERVER_ERROR with a fixed message.
+ */
+function maskSubgraphError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
+  const code = formatted.extensions?.code;
+  if (isErrorCode(code) && code !== 'INTERNAL_SERVER_ERROR') {
+    return { message: formatted.message, path: formatted.path, locations: formatted.locations, extensions: { code } };
+  }
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  log.error({ err: original, path: formatted.path }, 'resolver failed');
+  return { message: 'Internal server error', path: formatted.path, locations: formatted.locations, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
