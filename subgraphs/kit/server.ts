@@ -110,7 +110,9 @@ export async function startSubgraph<TLoaders>(
 function maskSubgraphError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (isErrorCode(code) && code !== 'INTERNAL_SERVER_ERROR') {
-    return { message: formatted.message, path: formatted.path, locations: formatted.locations, extensions: { code } };
+    // Our own errors carry only safe extensions (argument, maximum, ...); drop what Apollo adds.
+    const { stacktrace: _stacktrace, http: _http, exception: _exception, ...extensions } = formatted.extensions ?? {};
+    return { message: formatted.message, path: formatted.path, locations: formatted.locations, extensions: { ...extensions, code } };
   }
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   log.error({ err: original, path: formatted.path }, 'resolver failed');

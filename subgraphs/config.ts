@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { LOG_LEVELS } from '../lib/logger.js';
+import { PRODUCT_NAMES, type ProductName } from './kit/data-product.js';
+import { DEFAULT_CUSTOMERS, MAX_CUSTOMERS } from './seed/generate.js';
+
+/** Where each data product listens by default; compose writes these into the supergraph's routing URLs. */
+export const DEFAULT_PORTS: Readonly<Record<ProductName, number>> = { customer: 4001, finance: 4002, product: 4003 };
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+const envSchema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  CUSTOMER_PORT: port.default(DEFAULT_PORTS.customer),
+  FINANCE_PORT: port.default(DEFAULT_PORTS.finance),
+  PRODUCT_PORT: port.default(DEFAULT_PORTS.product),
+  SEED_CUSTOMERS: z.coerce.number().int().min(1).max(MAX_CUSTOMERS).default(DEFAULT_CUSTOMERS),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+/** Every environment variable the subgraphs read (the README documents each). */
+export const SUBGRAPH_CONFIG_KEYS = Object.keys(envSchema.shape) as readonly string[];
+
+export interface SubgraphsConfig {
+  /** Absent: one embedded PGlite database for all products in this process, seeded at start. */
+  readonly databaseUrl: string | undefined;
+  readonly host: string;
+  readonly ports: Readonly<Record<ProductName, number>>;
+  /** Which products this process serves. */
+  readonly products: readonly ProductName[];
+  /** Customers generated when the embedded database is seeded at start. */
+  readonly seedCustomers: number;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class SubgraphConfigError extends Error {
+  override readonly name = 'SubgraphConfigError';
+}
+
+/** Parses env and flags (`--product customer` repeatable, default all; `--port` with one product). */
+export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): SubgraphsConfig {
+  let values: { product?: string[]; port?: string };
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: { product: { type: 'string', multiple: true }, port: { type: 'string' } },
+      strict: true,
+    }).values;
+  } catch (error) {
+    throw new SubgraphConfigError(`Invalid command line: ${(error as Error).message}`);
+  }
+  const products = values.product ?? [...PRODUCT_NAMES];
+  const bad = products.filter((p) => !(PRODUCT_NAMES as readonly string[]).includes(p));
+  if (bad.length) throw new SubgraphConfigError(`--product: unknown data product ${bad.join(', ')} (known: ${PRODUCT_NAMES.join(', ')})`);
+  const given: Record<string, string> = {};
+  for (const key of SUBGRAPH_CONFIG_KEYS) if (env[key]) given[key] = env[key] as string;
+  if (values.port !== undefined) {
+    if (products.length !== 1) throw new SubgraphConfigError('--port: only with exactly one --product');
+    given[`${products[0]!.toUpperCase()}_PORT`] = values.port;
+  }
+  const parsed = envSchema.safeParse(given);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+    throw new SubgraphConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    host: e.HOST,
+    ports: Object.freeze({ customer: e.CUSTOMER_PORT, finance: e.FINANCE_PORT, product: e.PRODUCT_PORT }),
+    products: products as ProductName[],
+    seedCustomers: e.SEED_CUSTOMERS,
+    logLevel: e.LOG_LEVEL,
+  });
+}

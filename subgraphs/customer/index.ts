@@ -1,0 +1,16 @@
+import { loadContract, type DataProduct } from '../kit/data-product.js';
+import { createCustomerLoaders, type CustomerLoaders } from './loaders.js';
+import { CUSTOMER_MIGRATIONS } from './migrations.js';
+import { customerResolvers } from './resolvers.js';
+
+export type { CustomerLoaders };
+export { MAX_PAGE_SIZE } from '../kit/pagination.js';
+
+/** Customer 360: accounts, segments and churn risk, in the `customer` PostgreSQL schema. */
+export const customerProduct: DataProduct<CustomerLoaders> = {
+  name: 'customer',
+  typeDefs: loadContract('customer'),
+  resolvers: customerResolvers,
+  migrations: CUSTOMER_MIGRATIONS,
+  createLoaders: createCustomerLoaders,
+};

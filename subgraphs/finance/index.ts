@@ -1,0 +1,18 @@
+import { loadContract, type DataProduct } from '../kit/data-product.js';
+import { createFinanceLoaders, type FinanceLoaders } from './loaders.js';
+import { FINANCE_MIGRATIONS } from './migrations.js';
+import { financeResolvers } from './resolvers.js';
+
+export type { FinanceLoaders };
+
+/**
+ * Transactions, lifetime value, product sales and loan risk, in the `finance` PostgreSQL schema.
+ * Adds fields to Customer and Product, which other data products own.
+ */
+export const financeProduct: DataProduct<FinanceLoaders> = {
+  name: 'finance',
+  typeDefs: loadContract('finance'),
+  resolvers: financeResolvers,
+  migrations: FINANCE_MIGRATIONS,
+  createLoaders: createFinanceLoaders,
+};

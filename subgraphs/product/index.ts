@@ -1,0 +1,15 @@
+import { loadContract, type DataProduct } from '../kit/data-product.js';
+import { createProductLoaders, type ProductLoaders } from './loaders.js';
+import { PRODUCT_MIGRATIONS } from './migrations.js';
+import { productResolvers } from './resolvers.js';
+
+export type { ProductLoaders };
+
+/** The catalogue: products, list prices and stock, in the `product` PostgreSQL schema. */
+export const productProduct: DataProduct<ProductLoaders> = {
+  name: 'product',
+  typeDefs: loadContract('product'),
+  resolvers: productResolvers,
+  migrations: PRODUCT_MIGRATIONS,
+  createLoaders: createProductLoaders,
+};
