@@ -1,0 +1,515 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Script } from 'node:vm';
+import { Kind, parse as parseGraphQL } from 'graphql';
+import { describe, it, expect } from 'vitest';
+import { parseDocument } from 'yaml';
+import { CONFIG_KEYS, loadConfig, type GatewayConfig } from '../gateway/config.js';
+import { SUBGRAPH_CONFIG_KEYS, loadSubgraphsConfig, type SubgraphsConfig } from '../subgraphs/config.js';
+import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
+import { MAX_CUSTOMERS } from '../subgraphs/seed/seed.js';
+
+/*
+ * Docker cannot run where this project is developed, so docker-compose.yml is checked by
+ * construction: every command, flag, variable, host and port in it is fed to the code that will
+ * read it in the container (the real config loaders, package.json, the checked-in supergraph).
+ * Renaming a script, a config key, a flag or a service without updating the compose file fails here.
+ */
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const read = (path: string) => readFileSync(resolve(ROOT, path), 'utf8');
+
+/**
+ * Variables an app service may set although its process does not read them. Keep it short and say
+ * why for each; a key the code starts reading must move out of here (a test below enforces that).
+ */
+const EXTRA_ENV: Readonly<Record<string, readonly string[]>> = {
+  // Not read by the gateway yet: the Redis-backed rate-limit and usage stores (a later issue) will
+  // read it. The topology wires Redis now so replicas share state from the day the stores land.
+  gateway: ['REDIS_URL'],
+  subgraph: [],
+  // scripts/seed.ts reads DATABASE_URL itself: it is the seed CLI's one variable.
+  seed: ['DATABASE_URL'],
+  // `npm start` runs the gateway in-process: the same reason as for the gateway.
+  start: ['REDIS_URL'],
+};
+
+/** The seed CLI's flags (`npm run seed -- --customers N [--seed N]`); each must be declared in scripts/seed.ts. */
+const SEED_FLAGS = ['customers', 'seed'] as const;
+
+/** Docker's wait between SIGTERM and SIGKILL when a service sets no stop_grace_period. */
+const COMPOSE_DEFAULT_STOP_GRACE_MS = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Reading the compose file the way `docker compose` does: YAML with merge keys, then ${VAR} interpolation.
+
+interface Service {
+  readonly image?: string;
+  readonly init?: unknown;
+  readonly build?: unknown;
+  readonly command?: unknown;
+  readonly environment?: unknown;
+  readonly depends_on?: unknown;
+  readonly healthcheck?: { readonly test?: unknown };
+  readonly ports?: unknown;
+  readonly restart?: unknown;
+  readonly stop_grace_period?: unknown;
+}
+
+/**
+ * Compose interpolation with an empty shell environment, so the test sees the defaults a plain
+ * `docker compose up` uses. A variable without a default would make the topology depend on the
+ * operator's shell: refused.
+ */
+function interpolate(value: string, env: Readonly<Record<string, string>> = {}): string {
+  return value.replace(/\$(?:(\$)|\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*)|)/g, (match, dollar, braced, bare) => {
+    if (dollar) return '$';
+    if (bare) throw new Error(`"${value}": $${bare} has no default; write \${${bare}:-default}`);
+    if (braced === undefined) throw new Error(`"${value}": a lone $ must be written $$`);
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?$/s.exec(braced);
+    if (!m) throw new Error(`"${value}": unsupported interpolation ${match}`);
+    const [, name, op, fallback] = m;
+    const given = env[name!];
+    if (op === undefined) {
+      if (given === undefined) throw new Error(`"${value}": \${${name}} has no default; write \${${name}:-default}`);
+      return given;
+    }
+    if (given === undefined || (op === ':-' && given === '')) return fallback ?? '';
+    return given;
+  });
+}
+
+function interpolateAll(node: unknown): unknown {
+  if (typeof node === 'string') return interpolate(node);
+  if (Array.isArray(node)) return node.map(interpolateAll);
+  if (node && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value)]));
+  }
+  return node;
+}
+
+function loadCompose(text: string): Record<string, Service> {
+  const doc = parseDocument(text, { merge: true });
+  if (doc.errors.length > 0) throw new Error(`docker-compose.yml: ${doc.errors.map((e) => e.message).join('; ')}`);
+  const compose = interpolateAll(doc.toJS()) as { services?: Record<string, Service> };
+  if (!compose.services || typeof compose.services !== 'object') throw new Error('docker-compose.yml: no services');
+  return compose.services;
+}
+
+/** A service's environment as the process sees it: list or map form, values as strings. */
+function environmentOf(name: string, service: Service): Record<string, string> {
+  const env: Record<string, string> = {};
+  const given = service.environment ?? {};
+  const entries: [string, unknown][] = Array.isArray(given)
+    ? given.map((item: unknown) => {
+        const text = String(item);
+        const eq = text.indexOf('=');
+        return eq === -1 ? [text, null] : [text.slice(0, eq), text.slice(eq + 1)];
+      })
+    : Object.entries(given as Record<string, unknown>);
+  for (const [key, value] of entries) {
+    // A bare KEY is passed through from the operator's shell: the topology would depend on it.
+    if (value === null || value === undefined || typeof value === 'object') {
+      throw new Error(`${name}: environment ${key} must have a value`);
+    }
+    env[key] = String(value);
+  }
+  return env;
+}
+
+/** The `ENV` lines of the Dockerfile: every app process starts with these. */
+function imageEnv(dockerfile: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of dockerfile.split('\n')) {
+    const m = /^ENV\s+(.+)$/.exec(line.trim());
+    if (!m) continue;
+    for (const pair of m[1]!.trim().split(/\s+/)) {
+      const eq = pair.indexOf('=');
+      if (eq < 1) throw new Error(`Dockerfile: write ENV as KEY=value (got "${line.trim()}")`);
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return env;
+}
+
+interface Invocation {
+  /** The package.json script run. */
+  readonly script: string;
+  /** What the script's process receives in process.argv.slice(2). */
+  readonly args: readonly string[];
+}
+
+/** `npm run <script> [-- args...]` or `npm start [-- args...]`, in exec form. */
+function invocationOf(name: string, service: Service): Invocation {
+  const command = service.command;
+  if (!Array.isArray(command) || !command.every((part) => typeof part === 'string')) {
+    throw new Error(`${name}: command must be a list of strings (exec form)`);
+  }
+  const [bin, verb, ...rest] = command as string[];
+  if (bin !== 'npm') throw new Error(`${name}: command must start with npm, got ${JSON.stringify(command)}`);
+  let script: string | undefined;
+  if (verb === 'start') script = 'start';
+  else if (verb === 'run' || verb === 'run-script') script = rest.shift();
+  if (!script || script.startsWith('-')) throw new Error(`${name}: expected npm run <script> or npm start, got ${JSON.stringify(command)}`);
+  // Without `--`, npm would take the flags as its own configuration instead of passing them on.
+  if (rest.length > 0 && rest[0] !== '--') throw new Error(`${name}: arguments must follow "--", got ${JSON.stringify(command)}`);
+  return { script, args: rest.slice(1) };
+}
+
+/** depends_on as service -> condition (the short list form means service_started). */
+function dependsOn(service: Service): Record<string, string> {
+  const given = service.depends_on;
+  if (!given) return {};
+  if (Array.isArray(given)) return Object.fromEntries(given.map((dep: unknown) => [String(dep), 'service_started']));
+  return Object.fromEntries(
+    Object.entries(given as Record<string, { condition?: string } | null>).map(([dep, spec]) => [dep, spec?.condition ?? 'service_started']),
+  );
+}
+
+/** The URL a `node -e "fetch(...)"` healthcheck probes, after checking the script compiles. */
+function probedUrl(name: string, service: Service): URL {
+  const test = service.healthcheck?.test;
+  if (!Array.isArray(test) || test[0] !== 'CMD' || test[1] !== 'node' || test[2] !== '-e' || typeof test[3] !== 'string' || test.length !== 4) {
+    throw new Error(`${name}: healthcheck must be ["CMD", "node", "-e", "<script>"] (the slim image has no curl)`);
+  }
+  const code = test[3];
+  new Script(code, { filename: `${name} healthcheck` });
+  const urls = code.match(/https?:\/\/[^'"`\s)]+/g) ?? [];
+  if (urls.length !== 1) throw new Error(`${name}: healthcheck must probe exactly one URL, found ${urls.length}`);
+  return new URL(urls[0]!);
+}
+
+function containerPorts(name: string, service: Service): { host: number; container: number }[] {
+  const ports = service.ports;
+  if (!Array.isArray(ports)) return [];
+  return ports.map((entry: unknown) => {
+    const m = typeof entry === 'string' ? /^(?:[\d.]+:)?(\d+):(\d+)(?:\/tcp)?$/.exec(entry) : null;
+    if (!m) throw new Error(`${name}: write ports as "host:container" strings, got ${JSON.stringify(entry)}`);
+    return { host: Number(m[1]), container: Number(m[2]) };
+  });
+}
+
+function durationMs(value: unknown): number {
+  if (value === undefined) return COMPOSE_DEFAULT_STOP_GRACE_MS;
+  const text = String(value);
+  const unit: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a compose duration: "${text}"`);
+  return parts.reduce((sum, p) => sum + Number(p[1]) * unit[p[2]!]!, 0);
+}
+
+/** Subgraph names as the supergraph declares them: `enum join__Graph { X @join__graph(name: "x", ...) }`. */
+function supergraphSubgraphNames(sdl: string): string[] {
+  const doc = parseGraphQL(sdl);
+  const graphEnum = doc.definitions.find((d) => d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === 'join__Graph');
+  if (!graphEnum || graphEnum.kind !== Kind.ENUM_TYPE_DEFINITION) throw new Error('supergraph: no join__Graph enum');
+  return (graphEnum.values ?? []).map((value) => {
+    const directive = value.directives?.find((d) => d.name.value === 'join__graph');
+    const arg = directive?.arguments?.find((a) => a.name.value === 'name');
+    if (arg?.value.kind !== Kind.STRING) throw new Error(`supergraph: join__Graph.${value.name.value} has no @join__graph(name: "...")`);
+    return arg.value.value;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const services = loadCompose(read('docker-compose.yml'));
+const IMAGE_ENV = imageEnv(read('Dockerfile'));
+const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+
+/**
+ * The TypeScript file a package.json script runs through tsx (`tsx f.ts` or `node --import tsx f.ts`):
+ * the image has no build step, so anything else would not start in the container.
+ */
+function entryFileOf(script: string): string | undefined {
+  return /^(?:tsx|node\s+(?:--import[= ]tsx))\s+(\S+\.ts)$/.exec(scripts[script] ?? '')?.[1];
+}
+
+const appServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
+/** Services grouped by the script they run; a malformed command fails its own test below, not the collection. */
+const scriptOf = (name: string, service: Service): string | undefined => {
+  try {
+    return invocationOf(name, service).script;
+  } catch {
+    return undefined;
+  }
+};
+const byScript = (script: string) => appServices.filter(([name, s]) => scriptOf(name, s) === script);
+const subgraphServices = byScript('subgraph');
+const gatewayServices = byScript('gateway');
+const seedServices = byScript('seed');
+const imageService = (prefix: string) => Object.entries(services).filter(([, s]) => typeof s.image === 'string' && s.image.startsWith(prefix));
+
+/** What the process in the container sees: the image's ENV, then the service's environment. */
+const processEnv = (name: string, service: Service) => ({ ...IMAGE_ENV, ...environmentOf(name, service) });
+
+function subgraphConfigOf(name: string, service: Service): SubgraphsConfig {
+  return loadSubgraphsConfig(processEnv(name, service), invocationOf(name, service).args);
+}
+
+function gatewayConfigOf(name: string, service: Service): GatewayConfig {
+  return loadConfig(processEnv(name, service), invocationOf(name, service).args);
+}
+
+/** The one product a subgraph service serves and the port it listens on. */
+function listenerOf(name: string, service: Service): { product: string; port: number } {
+  const config = subgraphConfigOf(name, service);
+  expect(config.products, `${name} serves exactly one data product`).toHaveLength(1);
+  const product = config.products[0]!;
+  return { product, port: config.ports[product] };
+}
+
+describe('docker-compose.yml', () => {
+  it('builds every app service from this repository and runs it in exec form', () => {
+    expect(appServices.length).toBeGreaterThan(0);
+    for (const [name, service] of appServices) {
+      expect(service.build, name).toBe('.');
+      expect(Array.isArray(service.command), `${name}: exec (list) form`).toBe(true);
+    }
+    // Anything not built here must come from a pinned official image.
+    for (const [name, service] of Object.entries(services).filter(([, s]) => s.build === undefined)) {
+      expect(service.image, name).toMatch(/^(postgres|redis):\d+/);
+    }
+  });
+
+  it('runs only package.json scripts that exist, whose entry file exists', () => {
+    for (const [name, service] of appServices) {
+      const { script } = invocationOf(name, service);
+      expect(Object.keys(scripts), `${name} runs npm script "${script}"`).toContain(script);
+      const entry = entryFileOf(script);
+      expect(entry, `${name}: script "${script}" runs a .ts file through tsx`).toBeDefined();
+      expect(existsSync(resolve(ROOT, entry!)), `${name}: ${entry} exists`).toBe(true);
+      expect(['gateway', 'subgraph', 'seed', 'start'], `${name}: "${script}" is a service entry point`).toContain(script);
+    }
+  });
+
+  it('sets only environment variables its process reads, or allow-listed ones', () => {
+    const reads: Record<string, readonly string[]> = {
+      gateway: CONFIG_KEYS,
+      subgraph: SUBGRAPH_CONFIG_KEYS,
+      seed: [],
+      start: [...CONFIG_KEYS, ...SUBGRAPH_CONFIG_KEYS],
+    };
+    for (const [name, service] of appServices) {
+      const { script } = invocationOf(name, service);
+      const allowed = [...(reads[script] ?? []), ...(EXTRA_ENV[script] ?? [])];
+      for (const key of Object.keys(environmentOf(name, service))) {
+        expect(allowed, `${name} (npm run ${script}) sets ${key}`).toContain(key);
+      }
+    }
+    // An allow-listed key the code now reads belongs to the config keys, and its comment is stale.
+    expect(EXTRA_ENV.gateway!.filter((key) => CONFIG_KEYS.includes(key))).toEqual([]);
+    expect(EXTRA_ENV.subgraph!.filter((key) => SUBGRAPH_CONFIG_KEYS.includes(key))).toEqual([]);
+  });
+
+  it('binds every app server on all interfaces so other containers can reach it', () => {
+    for (const [name, service] of subgraphServices) expect(subgraphConfigOf(name, service).host, name).toBe('0.0.0.0');
+    for (const [name, service] of gatewayServices) expect(gatewayConfigOf(name, service).host, name).toBe('0.0.0.0');
+  });
+
+  it('points DATABASE_URL at the postgres service with its credentials and database', () => {
+    const postgres = imageService('postgres:');
+    expect(postgres).toHaveLength(1);
+    const [pgName, pg] = postgres[0]!;
+    const pgEnv = environmentOf(pgName, pg);
+    const users = appServices.filter(([name, s]) => environmentOf(name, s).DATABASE_URL !== undefined);
+    expect(users.map(([name]) => name).sort()).toEqual([...subgraphServices, ...seedServices].map(([name]) => name).sort());
+    for (const [name, service] of users) {
+      const url = new URL(environmentOf(name, service).DATABASE_URL!);
+      expect(url.protocol, name).toMatch(/^postgres(ql)?:$/);
+      expect(url.hostname, `${name}: DATABASE_URL host`).toBe(pgName);
+      expect(url.port || '5432', name).toBe('5432');
+      expect(decodeURIComponent(url.username), name).toBe(pgEnv.POSTGRES_USER ?? 'postgres');
+      expect(decodeURIComponent(url.password), name).toBe(pgEnv.POSTGRES_PASSWORD);
+      expect(url.pathname.slice(1), name).toBe(pgEnv.POSTGRES_DB ?? pgEnv.POSTGRES_USER ?? 'postgres');
+    }
+  });
+
+  describe('seed', () => {
+    it('runs once, with flags the seed CLI declares, after postgres is healthy', () => {
+      expect(seedServices).toHaveLength(1);
+      const [name, service] = seedServices[0]!;
+      const { args } = invocationOf(name, service);
+      const { values } = parseArgs({
+        args: [...args],
+        options: Object.fromEntries(SEED_FLAGS.map((flag) => [flag, { type: 'string' as const }])),
+        strict: true,
+        allowPositionals: false,
+      });
+      const customers = Number(values.customers);
+      expect(Number.isInteger(customers) && customers >= 1 && customers <= MAX_CUSTOMERS, `--customers 1..${MAX_CUSTOMERS}`).toBe(true);
+      // scripts/seed.ts owns its parser; every flag passed here must be one of its declared options.
+      const entry = entryFileOf('seed');
+      expect(entry && existsSync(resolve(ROOT, entry)), `the seed script's entry file exists`).toBe(true);
+      const seedSource = read(entry!);
+      for (const flag of Object.keys(values)) {
+        const declared = new RegExp(`(['"]?\\b${flag}['"]?\\s*:)|(['"]--${flag}['"])`).test(seedSource);
+        expect(declared, `scripts/seed.ts declares --${flag}`).toBe(true);
+      }
+      expect([undefined, 'no'], `${name}: one-shot`).toContain(service.restart);
+      const [pgName] = imageService('postgres:')[0]!;
+      expect(dependsOn(service)).toEqual({ [pgName]: 'service_healthy' });
+    });
+  });
+
+  describe('data products', () => {
+    it('serves every data product, one service each, named after it', () => {
+      const served = subgraphServices.map(([name, service]) => [name, listenerOf(name, service).product]);
+      expect(served.map(([, product]) => product).sort()).toEqual([...PRODUCT_NAMES].sort());
+      for (const [name, product] of served) expect(name).toBe(product);
+    });
+
+    it('passes flags and variables the subgraph process accepts, each product on its own port', () => {
+      for (const [name, service] of subgraphServices) {
+        const { args } = invocationOf(name, service);
+        expect(() => subgraphConfigOf(name, service), name).not.toThrow();
+        const { product, port } = listenerOf(name, service);
+        expect(port, `${name} listens on a fixed port`).toBeGreaterThan(0);
+        // The port comes from this product's own variable or --port, never from a default by accident.
+        const portKey = `${product.toUpperCase()}_PORT`;
+        expect(environmentOf(name, service)[portKey] !== undefined || args.includes('--port'), `${name} sets ${portKey} or --port`).toBe(true);
+      }
+      const ports = subgraphServices.map(([name, service]) => listenerOf(name, service).port);
+      expect(new Set(ports).size).toBe(ports.length);
+    });
+
+    it('probes /healthz on the port the product listens on, after the seed completed', () => {
+      const [seedName] = seedServices[0]!;
+      for (const [name, service] of subgraphServices) {
+        const url = probedUrl(name, service);
+        expect(url.hostname, name).toMatch(/^(127\.0\.0\.1|localhost)$/);
+        expect(Number(url.port), name).toBe(listenerOf(name, service).port);
+        expect(url.pathname, name).toBe('/healthz');
+        expect(dependsOn(service)[seedName], name).toBe('service_completed_successfully');
+      }
+    });
+  });
+
+  describe('gateways', () => {
+    it('runs at least two identical replicas on distinct host ports', () => {
+      expect(gatewayServices.length).toBeGreaterThanOrEqual(2);
+      const [first, ...others] = gatewayServices.map(([name, s]) => ({ name, s }));
+      for (const { name, s } of others) {
+        expect(s.command, name).toEqual(first!.s.command);
+        expect(environmentOf(name, s), name).toEqual(environmentOf(first!.name, first!.s));
+        expect(dependsOn(s), name).toEqual(dependsOn(first!.s));
+      }
+      const hostPorts = gatewayServices.flatMap(([name, s]) => containerPorts(name, s).map((p) => p.host));
+      expect(hostPorts.length).toBe(gatewayServices.length);
+      expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    });
+
+    it('passes flags and variables the gateway accepts, and publishes the port it listens on', () => {
+      for (const [name, service] of gatewayServices) {
+        expect(() => gatewayConfigOf(name, service), name).not.toThrow();
+        const config = gatewayConfigOf(name, service);
+        expect(config.mode, `${name} runs in production mode`).toBe('production');
+        expect(containerPorts(name, service).map((p) => p.container), name).toEqual([config.port]);
+        const probe = probedUrl(name, service);
+        expect(probe.hostname, name).toMatch(/^(127\.0\.0\.1|localhost)$/);
+        expect(Number(probe.port), name).toBe(config.port);
+        expect(probe.pathname, name).toBe('/readyz');
+        expect(durationMs(service.stop_grace_period), `${name}: stop_grace_period outlasts the drain`).toBeGreaterThan(config.shutdownGraceMs);
+      }
+    });
+
+    it('routes every subgraph of the supergraph to the compose service of that name and port', () => {
+      for (const [name, service] of gatewayServices) {
+        const config = gatewayConfigOf(name, service);
+        const supergraphPath = resolve(ROOT, config.supergraph);
+        expect(existsSync(supergraphPath), `${name}: SUPERGRAPH ${config.supergraph} is in the repository (run npm run compose)`).toBe(true);
+        const names = supergraphSubgraphNames(readFileSync(supergraphPath, 'utf8'));
+        // The checked-in supergraph routes to localhost, wrong in a container: every subgraph needs an override.
+        expect(Object.keys(config.subgraphUrls).sort(), `${name}: SUBGRAPH_URLS names`).toEqual([...names].sort());
+        for (const [subgraph, raw] of Object.entries(config.subgraphUrls)) {
+          const url = new URL(raw);
+          expect(url.hostname, `${name}: SUBGRAPH_URLS ${subgraph}`).toBe(subgraph);
+          const target = services[subgraph];
+          expect(target, `${name}: SUBGRAPH_URLS ${subgraph} -> a compose service "${subgraph}"`).toBeDefined();
+          expect(invocationOf(subgraph, target!).script, `service ${subgraph} runs the subgraph script`).toBe('subgraph');
+          const listener = listenerOf(subgraph, target!);
+          expect(listener.product, `service ${subgraph} serves the ${subgraph} product`).toBe(subgraph);
+          expect(url.protocol, `${name}: SUBGRAPH_URLS ${subgraph}`).toBe('http:');
+          expect(Number(url.port || 80), `${name}: SUBGRAPH_URLS ${subgraph} port`).toBe(listener.port);
+          expect(url.pathname, `${name}: SUBGRAPH_URLS ${subgraph} path`).toBe('/graphql');
+        }
+      }
+    });
+
+    it('starts after every data product and Redis are healthy, and reaches Redis by service name', () => {
+      const redis = imageService('redis:');
+      expect(redis).toHaveLength(1);
+      const [redisName] = redis[0]!;
+      for (const [name, service] of gatewayServices) {
+        const deps = dependsOn(service);
+        for (const [subgraph] of subgraphServices) expect(deps[subgraph], `${name} waits for ${subgraph}`).toBe('service_healthy');
+        expect(deps[redisName], `${name} waits for ${redisName}`).toBe('service_healthy');
+        const url = new URL(environmentOf(name, service).REDIS_URL ?? '');
+        expect(url.protocol, name).toBe('redis:');
+        expect(url.hostname, `${name}: REDIS_URL host`).toBe(redisName);
+        expect(url.port || '6379', name).toBe('6379');
+      }
+    });
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const instructions = (name: string) =>
+    dockerfile.split('\n').flatMap((line) => (line.trim().toUpperCase().startsWith(`${name} `) ? [line.trim().slice(name.length).trim()] : []));
+
+  it('runs as a non-root user and exposes the port the gateways listen on', () => {
+    const users = instructions('USER');
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
+    for (const [name, service] of gatewayServices) {
+      expect(instructions('EXPOSE').join(' ').split(/\s+/), name).toContain(String(gatewayConfigOf(name, service).port));
+    }
+  });
+
+  it('lets SIGTERM reach node through npm, so a stopping gateway drains', () => {
+    // npm forwards signals to its child; `sh -c` (dash) would be that child and swallow them,
+    // unless the script execs node itself or npm runs scripts with a shell that execs (bash).
+    for (const [name, service] of appServices) {
+      const { script } = invocationOf(name, service);
+      const execs = /^exec\s/.test(scripts[script] ?? '') || IMAGE_ENV.NPM_CONFIG_SCRIPT_SHELL === '/bin/bash';
+      expect(execs, `${name}: npm run ${script} hands SIGTERM to node`).toBe(true);
+    }
+    for (const [name, service] of appServices) expect(service.init, `${name}: an init process reaps and forwards`).toBe(true);
+  });
+
+  it('keeps the files the processes read in the build context', () => {
+    const ignored = read('.dockerignore').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+    for (const [name, service] of gatewayServices) {
+      const supergraph = gatewayConfigOf(name, service).supergraph;
+      expect(ignored.filter((pattern) => supergraph === pattern || supergraph.startsWith(`${pattern}/`)), name).toEqual([]);
+    }
+    for (const [name, service] of appServices) {
+      const entry = entryFileOf(invocationOf(name, service).script) ?? '';
+      expect(ignored.filter((pattern) => entry === pattern || entry.startsWith(`${pattern}/`)), name).toEqual([]);
+    }
+  });
+});
+
+describe('compose file helpers', () => {
+  it('interpolates like compose: defaults, $$ escapes, and refuses variables without a default', () => {
+    expect(interpolate('a ${X:-b} $$c')).toBe('a b $c');
+    expect(interpolate('${X-d}', { X: '' })).toBe('');
+    expect(interpolate('${X:-d}', { X: '' })).toBe('d');
+    expect(() => interpolate('$X')).toThrow();
+    expect(() => interpolate('${X}')).toThrow();
+  });
+
+  it('reads subgraph names from a supergraph join__Graph enum', () => {
+    const sdl = /* GraphQL */ `
+      directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+      enum join__Graph {
+        CUSTOMER @join__graph(name: "customer", url: "http://localhost:4001/graphql")
+        FINANCE @join__graph(name: "finance", url: "http://localhost:4002/graphql")
+      }
+    `;
+    expect(supergraphSubgraphNames(sdl)).toEqual(['customer', 'finance']);
+  });
+});
