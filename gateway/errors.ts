@@ -24,7 +24,7 @@ export function createErrorFormatter(logger: Logger) {
     if (service !== undefined) {
       const code = extensions.code;
       if (isErrorCode(code) && PASSED_THROUGH_FROM_SUBGRAPHS.has(code)) {
-        return shape(formatted, formatted.message, { code, service });
+        return shape(formatted, formatted.message, { ...safeExtensions(extensions), code, service });
       }
       logger.warn({ service, path: formatted.path, code, message: formatted.message }, 'subgraph error masked');
       return shape(formatted, `The ${service} data product could not resolve this field`, { code: 'SUBGRAPH_ERROR', service });
@@ -35,10 +35,14 @@ export function createErrorFormatter(logger: Logger) {
       logger.error({ err: original, path: formatted.path }, 'unexpected error masked');
       return shape(formatted, message, { code });
     }
-    const safe: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(extensions)) if (SAFE_EXTENSION_KEYS.has(key)) safe[key] = value;
-    return shape(formatted, message, { ...safe, code });
+    return shape(formatted, message, { ...safeExtensions(extensions), code });
   };
+}
+
+function safeExtensions(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const safe: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(extensions)) if (SAFE_EXTENSION_KEYS.has(key)) safe[key] = value;
+  return safe;
 }
 
 function shape(formatted: GraphQLFormattedError, message: string, extensions: Record<string, unknown>): GraphQLFormattedError {
