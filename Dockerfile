@@ -8,10 +8,8 @@ WORKDIR /app
 # npm runs every process: keep it from checking the registry for updates or printing appeals.
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false
 ENV NPM_CONFIG_FUND=false
-# npm runs a script through `sh -c`; Debian's sh (dash) neither execs the command nor passes on
-# SIGTERM, so `docker stop` would reach npm, never node, and the gateway could not drain. bash
-# execs a single command, making node npm's direct child, and npm forwards signals to its child.
-ENV NPM_CONFIG_SCRIPT_SHELL=/bin/bash
+# Every package.json script starts with `exec`: npm's `sh -c` (dash) would otherwise stay between
+# npm and node and swallow SIGTERM, and a stopping gateway could not drain.
 
 # The lockfile alone decides the dependency layer, so source edits reuse the cached install.
 COPY package.json package-lock.json ./

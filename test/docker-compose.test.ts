@@ -224,7 +224,7 @@ const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, s
  * the image has no build step, so anything else would not start in the container.
  */
 function entryFileOf(script: string): string | undefined {
-  return /^(?:tsx|node\s+(?:--import[= ]tsx))\s+(\S+\.ts)$/.exec(scripts[script] ?? '')?.[1];
+  return /^(?:exec\s+)?(?:tsx|node\s+(?:--import[= ]tsx))\s+(\S+\.ts)$/.exec(scripts[script] ?? "")?.[1];
 }
 
 const appServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
