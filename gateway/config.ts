@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { LOG_LEVELS } from '../lib/logger.js';
+import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
+import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 
 /** Defaults, resolved once here and exported so docs and tests can name them. */
 export const DEFAULT_PORT = 4000;
@@ -9,6 +12,9 @@ export const DEFAULT_SUPERGRAPH = 'schema/supergraph.graphql';
 export const DEFAULT_SUBGRAPH_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+export const DEFAULT_CLOCK_TOLERANCE_S = 5;
+export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
+export const DEFAULT_MAX_TOKEN_BYTES = 8_192;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -30,6 +36,20 @@ const subgraphUrls = z
     return map;
   });
 
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** A PKCS#8 PEM private key (Ed25519) for signing the identity forwarded to subgraphs. */
+const pemPrivateKey = z.string().transform((pem, ctx) => {
+  try {
+    const key = createPrivateKey(pem.replace(/\\n/g, '\n'));
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('type');
+    return key;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected an Ed25519 private key in PKCS#8 PEM' });
+    return z.NEVER;
+  }
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_PORT),
@@ -40,6 +60,15 @@ const envSchema = z.object({
   MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
   SHUTDOWN_GRACE_MS: positiveInt(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  OIDC_ISSUERS: issuersSchema.optional(),
+  AUTH_REQUIRED: bool.optional(),
+  AUTHZ_MODE: z.enum(['filter', 'reject']).default('filter'),
+  ANONYMOUS_INTROSPECTION: bool.optional(),
+  CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(DEFAULT_CLOCK_TOLERANCE_S),
+  JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_JWKS_COOLDOWN_MS),
+  MAX_TOKEN_BYTES: positiveInt(65_536).default(DEFAULT_MAX_TOKEN_BYTES),
+  POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
+  INTERNAL_SIGNING_KEY: pemPrivateKey.optional(),
 });
 
 /** Every environment variable the gateway reads (the README documents each). */
@@ -57,6 +86,25 @@ export interface GatewayConfig {
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly auth: {
+    /** External issuers trusted for bearer tokens. */
+    readonly issuers: readonly IssuerConfig[];
+    /** The built-in development issuer is trusted: development mode and no external issuer. */
+    readonly trustDevIssuer: boolean;
+    /** A request without a token is refused with 401. Default: on in production. */
+    readonly required: boolean;
+    readonly clockToleranceS: number;
+    readonly jwksCooldownMs: number;
+    readonly maxTokenBytes: number;
+  };
+  readonly authorization: {
+    readonly mode: 'filter' | 'reject';
+    readonly policiesFile: string;
+    /** Default: on in development, off in production. */
+    readonly anonymousIntrospection: boolean;
+  };
+  /** Signs the identity forwarded to subgraphs; undefined: the development key (development mode only). */
+  readonly internalSigningKey: KeyObject | undefined;
 }
 
 export class ConfigError extends Error {
@@ -101,8 +149,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  const mode = e.NODE_ENV === 'production' ? 'production' : 'development';
+  const issuers = e.OIDC_ISSUERS ?? [];
+  const required = e.AUTH_REQUIRED ?? mode === 'production';
+  const trustDevIssuer = mode === 'development' && issuers.length === 0;
+  const problems: string[] = [];
+  if (mode === 'production' && !e.INTERNAL_SIGNING_KEY) problems.push('INTERNAL_SIGNING_KEY: required in production (the development key is public)');
+  if (required && issuers.length === 0 && !trustDevIssuer) problems.push('OIDC_ISSUERS: AUTH_REQUIRED is on, so at least one trusted issuer is needed');
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
-    mode: e.NODE_ENV === 'production' ? 'production' : 'development',
+    mode,
     port: e.PORT,
     host: e.HOST,
     supergraph: e.SUPERGRAPH,
@@ -111,5 +167,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    auth: Object.freeze({
+      issuers,
+      trustDevIssuer,
+      required,
+      clockToleranceS: e.CLOCK_TOLERANCE_S,
+      jwksCooldownMs: e.JWKS_COOLDOWN_MS,
+      maxTokenBytes: e.MAX_TOKEN_BYTES,
+    }),
+    authorization: Object.freeze({
+      mode: e.AUTHZ_MODE,
+      policiesFile: e.POLICIES_FILE,
+      anonymousIntrospection: e.ANONYMOUS_INTROSPECTION ?? mode === 'development',
+    }),
+    internalSigningKey: e.INTERNAL_SIGNING_KEY,
   });
 }

@@ -1,9 +1,18 @@
 import type { BaseContext } from '@apollo/server';
 import type { Logger } from '../lib/logger.js';
+import type { Principal } from '../lib/principal.js';
 
 /** Per-request state: created by the HTTP layer for each request, never shared between requests. */
 export interface GatewayContext extends BaseContext {
   readonly requestId: string;
   /** A child logger that stamps every line with the request id. */
   readonly logger: Logger;
+  /** Who is asking, authenticated before GraphQL runs. */
+  readonly principal: Principal;
+  /** The identity forwarded to subgraphs: signed on first use, then reused by every subgraph call of the request. */
+  identityToken(): Promise<string>;
+}
+
+export function isGatewayContext(value: unknown): value is GatewayContext {
+  return typeof value === 'object' && value !== null && 'principal' in value && 'identityToken' in value;
 }

@@ -8,7 +8,7 @@ const PASSED_THROUGH_FROM_SUBGRAPHS: ReadonlySet<ErrorCode> = new Set(['BAD_USER
 
 /** Extension keys a client may see; everything else (stack traces, URLs, raw bodies, http) is dropped. */
 const SAFE_EXTENSION_KEYS = new Set([
-  'code', 'service', 'status', 'argument', 'maximum', 'minimum', 'coordinate', 'missingScopes', 'reason',
+  'code', 'service', 'status', 'argument', 'maximum', 'minimum', 'coordinate', 'missingScopes', 'missingPolicies', 'reason',
   'cost', 'limit', 'retryAfter', 'replacement', 'sunset',
 ]);
 

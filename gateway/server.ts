@@ -1,14 +1,20 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { errorBody } from '../lib/errors.js';
 import { graphqlHandler, HttpError, requestIdOf, sendHttpError, sendJson } from '../lib/http.js';
+import { devKeyPair } from '../lib/dev-keys.js';
+import { createIdentitySigner } from '../lib/internal-token.js';
 import type { Logger } from '../lib/logger.js';
+import { loadAccessPolicies } from '../lib/policies.js';
+import { ANONYMOUS, type Principal } from '../lib/principal.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import { createAuthorizedGateway } from './authz/gateway.js';
 import { ConfigError, type GatewayConfig } from './config.js';
-import type { GatewayContext } from './context.js';
+import { isGatewayContext, type GatewayContext } from './context.js';
 import { createErrorFormatter } from './errors.js';
+import { hideSuggestionsPlugin } from './plugins/hide-suggestions.js';
 import { requestLogPlugin } from './plugins/request-log.js';
 import { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph } from './supergraph.js';
@@ -33,6 +39,10 @@ export interface RunningGateway {
 
 /** How long a readiness answer is reused, so probes never turn into load on the subgraphs. */
 export const READINESS_CACHE_MS = 1_000;
+/** The gateway's own subgraph calls (health checks) reuse one anonymous identity this long. */
+const OWN_IDENTITY_REUSE_MS = 30_000;
+/** Deadline for OIDC discovery and JWKS fetches. */
+const IDENTITY_PROVIDER_TIMEOUT_MS = 5_000;
 
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   let state: Lifecycle = { phase: 'starting' };
@@ -43,16 +53,47 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     throw new ConfigError(`SUBGRAPH_URLS names subgraphs not in the supergraph: ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   }
 
-  const sources = new Map<string, SubgraphSource>();
-  const gateway = new ApolloGateway({
-    supergraphSdl: supergraph.sdl,
-    logger,
-    buildService: ({ name, url }) => {
-      const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs });
-      sources.set(name, source);
-      return source;
-    },
+  const policies = loadAccessPolicies(config.authorization.policiesFile);
+  const authenticate = createAuthenticator({
+    issuers: config.auth.issuers,
+    devIssuerKey: config.auth.trustDevIssuer ? devKeyPair('dev-issuer').publicKey : undefined,
+    required: config.auth.required,
+    clockToleranceS: config.auth.clockToleranceS,
+    jwksCooldownMs: config.auth.jwksCooldownMs,
+    fetchTimeoutMs: IDENTITY_PROVIDER_TIMEOUT_MS,
+    maxTokenBytes: config.auth.maxTokenBytes,
+    policies,
   });
+  const internalKey = config.internalSigningKey ? { privateKey: config.internalSigningKey, kid: 'gateway' } : devKeyPair('internal-identity');
+  const signIdentity = createIdentitySigner(internalKey.privateKey, internalKey.kid);
+  let ownIdentity: { token: Promise<string>; at: number } | undefined;
+  const identity = (context: unknown): Promise<string> => {
+    if (isGatewayContext(context)) return context.identityToken();
+    if (!ownIdentity || Date.now() - ownIdentity.at > OWN_IDENTITY_REUSE_MS) ownIdentity = { token: signIdentity(ANONYMOUS), at: Date.now() };
+    return ownIdentity.token;
+  };
+  const canIntrospect = (principal: Principal) => principal.kind === 'authenticated' || config.authorization.anonymousIntrospection;
+
+  const sources = new Map<string, SubgraphSource>();
+  const { gateway, features } = createAuthorizedGateway(
+    supergraph.sdl,
+    {
+      logger,
+      // The query plan names subgraphs and their operations: never shown to clients.
+      __exposeQueryPlanExperimental: false,
+      buildService: ({ name, url }) => {
+        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, identity });
+        sources.set(name, source);
+        return source;
+      },
+    },
+    {
+      policies,
+      mode: config.authorization.mode,
+      allowAnonymousIntrospection: config.authorization.anonymousIntrospection,
+      principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
+    },
+  );
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -63,7 +104,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     stopOnTerminationSignals: false,
     introspection: true,
     formatError: createErrorFormatter(logger),
-    plugins: [ApolloServerPluginLandingPageDisabled(), requestLogPlugin()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), requestLogPlugin(), hideSuggestionsPlugin((context) => canIntrospect(context.principal))],
   });
   await apollo.start();
 
@@ -72,7 +113,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     bodyLimitBytes: config.maxBodyBytes,
     context: async (req, res) => {
       const requestId = String(res.getHeader('x-request-id'));
-      return { requestId, logger: logger.child({ requestId }) };
+      const principal = principals.get(req) ?? ANONYMOUS;
+      let token: Promise<string> | undefined;
+      return { requestId, logger: logger.child({ requestId }), principal, identityToken: () => (token ??= signIdentity(principal)) };
     },
   });
 
@@ -86,6 +129,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return readiness.value;
   }
 
+  const principals = new WeakMap<IncomingMessage, Principal>();
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -93,6 +137,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/graphql') {
       if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
+      principals.set(req, await authenticate(req.headers.authorization));
       return handleGraphQL(req, res);
     }
     if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'alive', phase: state.phase }));
@@ -132,7 +177,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/graphql`;
   state = { phase: 'ready', since: Date.now() };
-  logger.info({ url, subgraphs: [...sources.keys()] }, 'gateway ready');
+  logger.info({ url, subgraphs: [...sources.keys()], authorization: features, mode: config.mode, devIssuer: config.auth.trustDevIssuer }, 'gateway ready');
 
   let stopping: Promise<void> | undefined;
   return {

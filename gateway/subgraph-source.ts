@@ -7,6 +7,8 @@ type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQ
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
 export interface SubgraphSourceOptions {
+  /** The identity token to send for a request context (the gateway's own calls get an anonymous one). */
+  identity(context: unknown): Promise<string>;
   /** The subgraph's name in the supergraph: it names the data product in client errors. */
   name: string;
   url: string;
@@ -20,10 +22,17 @@ export interface SubgraphSourceOptions {
  */
 export class SubgraphSource extends RemoteGraphQLDataSource {
   readonly name: string;
+  private readonly identity: SubgraphSourceOptions['identity'];
 
   constructor(options: SubgraphSourceOptions) {
     super({ url: options.url, fetcher: timeoutFetcher(options.timeoutMs) });
     this.name = options.name;
+    this.identity = options.identity;
+  }
+
+  /** Every call carries the gateway-signed identity; nothing the client sent is forwarded. */
+  override async willSendRequest(options: Parameters<NonNullable<RemoteGraphQLDataSource['willSendRequest']>>[0]): Promise<void> {
+    options.request.http?.headers.set('authorization', `Bearer ${await this.identity(options.context)}`);
   }
 
   override didEncounterError(error: Error): void {

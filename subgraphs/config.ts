@@ -1,6 +1,8 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../lib/logger.js';
+import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
 import { PRODUCT_NAMES, type ProductName } from './kit/data-product.js';
 import { DEFAULT_CUSTOMERS, MAX_CUSTOMERS } from './seed/generate.js';
 
@@ -9,7 +11,20 @@ export const DEFAULT_PORTS: Readonly<Record<ProductName, number>> = { customer: 
 
 const port = z.coerce.number().int().min(0).max(65_535);
 
+/** The gateway's identity-token public key (Ed25519, SPKI PEM). */
+const pemPublicKey = z.string().transform((pem, ctx) => {
+  try {
+    const key = createPublicKey(pem.replace(/\\n/g, '\n'));
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('type');
+    return key;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected an Ed25519 public key in SPKI PEM' });
+    return z.NEVER;
+  }
+});
+
 const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: z.string().url().optional(),
   HOST: z.string().min(1).default('127.0.0.1'),
   CUSTOMER_PORT: port.default(DEFAULT_PORTS.customer),
@@ -17,6 +32,8 @@ const envSchema = z.object({
   PRODUCT_PORT: port.default(DEFAULT_PORTS.product),
   SEED_CUSTOMERS: z.coerce.number().int().min(1).max(MAX_CUSTOMERS).default(DEFAULT_CUSTOMERS),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
+  INTERNAL_VERIFY_KEY: pemPublicKey.optional(),
 });
 
 /** Every environment variable the subgraphs read (the README documents each). */
@@ -32,6 +49,9 @@ export interface SubgraphsConfig {
   /** Customers generated when the embedded database is seeded at start. */
   readonly seedCustomers: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly policiesFile: string;
+  /** Verifies the gateway's identity tokens; undefined: the development key (development mode only). */
+  readonly internalVerifyKey: KeyObject | undefined;
 }
 
 export class SubgraphConfigError extends Error {
@@ -65,6 +85,9 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
     throw new SubgraphConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.INTERNAL_VERIFY_KEY) {
+    throw new SubgraphConfigError('Invalid configuration:\n  INTERNAL_VERIFY_KEY: required in production (the development key is public)');
+  }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     host: e.HOST,
@@ -72,5 +95,7 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
     products: products as ProductName[],
     seedCustomers: e.SEED_CUSTOMERS,
     logLevel: e.LOG_LEVEL,
+    policiesFile: e.POLICIES_FILE,
+    internalVerifyKey: e.INTERNAL_VERIFY_KEY,
   });
 }

@@ -1,4 +1,8 @@
+import type { KeyObject } from 'node:crypto';
+import { devKeyPair } from '../lib/dev-keys.js';
+import { createIdentityVerifier } from '../lib/internal-token.js';
 import type { Logger } from '../lib/logger.js';
+import { loadAccessPolicies } from '../lib/policies.js';
 import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
 import type { ProductName } from './kit/data-product.js';
 import { startSubgraph, type RunningSubgraph } from './kit/server.js';
@@ -13,6 +17,9 @@ export interface RunDataProductsOptions {
   host: string;
   seedCustomers: number;
   logger: Logger;
+  policiesFile: string;
+  /** The gateway's identity-token public key; undefined: the development key. */
+  internalVerifyKey: KeyObject | undefined;
 }
 
 export interface RunningDataProducts {
@@ -29,6 +36,8 @@ export interface RunningDataProducts {
 export async function runDataProducts(options: RunDataProductsOptions): Promise<RunningDataProducts> {
   const { logger } = options;
   const selected = dataProducts.filter((p) => options.products.includes(p.name));
+  const policies = loadAccessPolicies(options.policiesFile);
+  const verifyIdentity = createIdentityVerifier(options.internalVerifyKey ?? devKeyPair('internal-identity').publicKey);
   let db: Db;
   if (options.databaseUrl) {
     db = createPostgresDb({ url: options.databaseUrl });
@@ -50,6 +59,8 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
         port: options.ports[product.name],
         host: options.host,
         logger,
+        verifyIdentity,
+        policies,
       });
     }
   } catch (error) {

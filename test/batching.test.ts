@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL } from './helpers/http.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { startStack, tokenFor, type Stack } from './helpers/stack.js';
 
 // DataLoaders per request: the SQL statements per data product do not grow with the rows returned.
 let stack: Stack;
+let token: string;
 
 beforeAll(async () => {
   stack = await startStack({ customers: 300 });
+  token = await tokenFor('admin');
 });
 
 afterAll(async () => {
@@ -19,7 +21,7 @@ function statementCounts(): Record<string, number> {
 
 async function countStatements(query: string): Promise<{ counts: Record<string, number>; rows: number }> {
   for (const db of Object.values(stack.products.dbs)) db.resetCount();
-  const result = await postGraphQL<{ customers: { transactions: unknown[] }[] }>(stack.url, query);
+  const result = await postGraphQL<{ customers: { transactions: unknown[] }[] }>(stack.url, query, { token });
   expect(result.body.errors).toBeUndefined();
   const rows = result.body.data!.customers.reduce((n, c) => n + 1 + c.transactions.length, 0);
   return { counts: statementCounts(), rows };

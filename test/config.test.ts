@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_SUBGRAPH_TIMEOUT_MS, DEFAULT_SUPERGRAPH, loadConfig } from '../gateway/config.js';
 import { loadSubgraphsConfig, SubgraphConfigError } from '../subgraphs/config.js';
@@ -24,12 +25,39 @@ describe('gateway configuration', () => {
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       shutdownGraceMs: 10_000,
       logLevel: 'info',
+      auth: { issuers: [], trustDevIssuer: true, required: false, clockToleranceS: 5, jwksCooldownMs: 30_000, maxTokenBytes: 8192 },
+      authorization: { mode: 'filter', policiesFile: 'policies/access.yaml', anonymousIntrospection: true },
+      internalSigningKey: undefined,
     });
+  });
+
+  it('production never trusts the development issuer and needs its own signing key and an issuer', () => {
+    const message = configError(() => loadConfig({ NODE_ENV: 'production' }, []));
+    expect(message).toContain('INTERNAL_SIGNING_KEY: required in production');
+    expect(message).toContain('OIDC_ISSUERS: AUTH_REQUIRED is on');
+    const key = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const issuers = JSON.stringify([{ issuer: 'https://idp.example.com', audiences: ['gw'] }]);
+    const production = loadConfig({ NODE_ENV: 'production', INTERNAL_SIGNING_KEY: key.replace(/\n/g, '\\n'), OIDC_ISSUERS: issuers }, []);
+    expect(production.auth).toMatchObject({ trustDevIssuer: false, required: true });
+    expect(production.authorization.anonymousIntrospection).toBe(false);
+    // Any external issuer also switches the development issuer off, in any mode.
+    expect(loadConfig({ OIDC_ISSUERS: issuers }, []).auth.trustDevIssuer).toBe(false);
+  });
+
+  it('validates trusted issuers: URLs, audiences, asymmetric algorithms only, claim paths', () => {
+    const bad = (issuers: unknown) => configError(() => loadConfig({ OIDC_ISSUERS: JSON.stringify(issuers) }, []));
+    expect(bad([{ issuer: 'not a url', audiences: ['a'] }])).toContain('OIDC_ISSUERS');
+    expect(bad([{ issuer: 'https://i.example', audiences: [] }])).toContain('OIDC_ISSUERS');
+    expect(bad([{ issuer: 'https://i.example', audiences: ['a'], algorithms: ['HS256'] }])).toContain('OIDC_ISSUERS');
+    expect(bad([{ issuer: 'https://i.example', audiences: ['a'], algorithms: ['none'] }])).toContain('OIDC_ISSUERS');
+    expect(bad([{ issuer: 'https://i.example', audiences: ['a'], rolesClaims: ['a..b'] }])).toContain('OIDC_ISSUERS');
+    expect(bad([{ issuer: 'https://i.example', audiences: ['a'], surprise: true }])).toContain('OIDC_ISSUERS');
+    expect(configError(() => loadConfig({ OIDC_ISSUERS: '[{' }, []))).toContain('OIDC_ISSUERS: not valid JSON');
   });
 
   it('lets flags win over the environment and parses SUBGRAPH_URLS', () => {
     const config = loadConfig(
-      { PORT: '5000', SUPERGRAPH: 'a.graphql', SUBGRAPH_URLS: 'customer=http://c:4001/graphql, finance=https://f.example/graphql', NODE_ENV: 'production' },
+      { PORT: '5000', SUPERGRAPH: 'a.graphql', SUBGRAPH_URLS: 'customer=http://c:4001/graphql, finance=https://f.example/graphql', NODE_ENV: 'production', AUTH_REQUIRED: 'false', INTERNAL_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() },
       ['--port', '6000', '--supergraph', 'https://registry.example/supergraph'],
     );
     expect(config).toMatchObject({

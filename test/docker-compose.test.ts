@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +69,7 @@ function interpolate(value: string, env: Readonly<Record<string, string>> = {}):
     if (dollar) return '$';
     if (bare) throw new Error(`"${value}": $${bare} has no default; write \${${bare}:-default}`);
     if (braced === undefined) throw new Error(`"${value}": a lone $ must be written $$`);
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?$/s.exec(braced);
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])(.*))?$/s.exec(braced);
     if (!m) throw new Error(`"${value}": unsupported interpolation ${match}`);
     const [, name, op, fallback] = m;
     const given = env[name!];
@@ -76,13 +77,31 @@ function interpolate(value: string, env: Readonly<Record<string, string>> = {}):
       if (given === undefined) throw new Error(`"${value}": \${${name}} has no default; write \${${name}:-default}`);
       return given;
     }
+    if (op === ':?' || op === '?') {
+      // A secret the operator must provide (`docker compose` refuses to start without it).
+      if (given === undefined || (op === ':?' && given === '')) throw new Error(`"${value}": required variable ${name} is not set`);
+      return given;
+    }
     if (given === undefined || (op === ':-' && given === '')) return fallback ?? '';
     return given;
   });
 }
 
+/**
+ * What an operator puts in `.env` for the production topology (`npm run -s keys >> .env` and the
+ * identity provider): the only variables without a default, each written `${NAME:?message}`.
+ */
+const OPERATOR_SECRETS: Readonly<Record<string, string>> = (() => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    INTERNAL_SIGNING_KEY: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString().trim().replace(/\n/g, '\\n'),
+    INTERNAL_VERIFY_KEY: publicKey.export({ format: 'pem', type: 'spki' }).toString().trim().replace(/\n/g, '\\n'),
+    OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://login.example.com/realms/acme', audiences: ['data-product-gateway'] }]),
+  };
+})();
+
 function interpolateAll(node: unknown): unknown {
-  if (typeof node === 'string') return interpolate(node);
+  if (typeof node === 'string') return interpolate(node, OPERATOR_SECRETS);
   if (Array.isArray(node)) return node.map(interpolateAll);
   if (node && typeof node === 'object') {
     return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value)]));

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codesOf, postGraphQL } from './helpers/http.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { startStack, tokenFor, type Stack } from './helpers/stack.js';
 
 // The three data products behind the real gateway: one endpoint, joins across domains.
 let stack: Stack;
+let token: string;
 
 beforeAll(async () => {
   stack = await startStack();
+  token = await tokenFor('admin');
 });
 
 afterAll(async () => {
@@ -19,7 +21,7 @@ interface Page {
 
 describe('one endpoint over customer, finance and product', () => {
   it('answers the README first query with data from all three products', async () => {
-    const result = await postGraphQL<Page>(stack.url, '{ customers(first: 3) { id name transactions(first: 2) { amount product { name } } } }');
+    const result = await postGraphQL<Page>(stack.url, '{ customers(first: 3) { id name transactions(first: 2) { amount product { name } } } }', { token });
     expect(result.status).toBe(200);
     expect(result.body.errors).toBeUndefined();
     const customers = result.body.data!.customers;
@@ -35,7 +37,7 @@ describe('one endpoint over customer, finance and product', () => {
   it('keeps every join consistent: a transaction belongs to the customer it is listed under, its product to its line items', async () => {
     const result = await postGraphQL<{
       customers: { id: string; transactions: { customer: { id: string; country: string }; amount: number; lineItems: { amount: number; product: { sku: string } }[]; product: { sku: string } }[] }[];
-    }>(stack.url, '{ customers(first: 20) { id transactions(first: 5) { amount customer { id country } lineItems { amount product { sku } } product { sku } } } }');
+    }>(stack.url, '{ customers(first: 20) { id transactions(first: 5) { amount customer { id country } lineItems { amount product { sku } } product { sku } } } }', { token });
     expect(result.body.errors).toBeUndefined();
     for (const customer of result.body.data!.customers) {
       for (const t of customer.transactions) {
@@ -54,6 +56,7 @@ describe('one endpoint over customer, finance and product', () => {
       `{ customers(first: 100) { id firstName lastName email country signupDate status
           segments { name score } churnRisk { score level } lifetimeValue { amount currency }
           loanRiskAssessments { applicationId riskScore riskLevel modelVersion assessedAt keyFactors { name weight } } } }`,
+      { token },
     );
     expect(result.body.errors).toBeUndefined();
     const customers = result.body.data!.customers as {
@@ -80,6 +83,7 @@ describe('one endpoint over customer, finance and product', () => {
     const result = await postGraphQL<{ products: { sku: string; name: string; price: number; inventory: { quantity: number; inStock: boolean }; revenue: number; unitsSold: number }[] }>(
       stack.url,
       '{ products(first: 10) { sku name price category inventory { quantity inStock } revenue unitsSold } }',
+      { token },
     );
     expect(result.body.errors).toBeUndefined();
     const products = result.body.data!.products;
@@ -92,16 +96,16 @@ describe('one endpoint over customer, finance and product', () => {
   });
 
   it('pages with first/after and filters, refusing a page over the maximum with BAD_USER_INPUT', async () => {
-    const first = await postGraphQL<{ customers: { id: string }[] }>(stack.url, '{ customers(first: 5) { id } }');
-    const next = await postGraphQL<{ customers: { id: string }[] }>(stack.url, '{ customers(first: 5, after: "C000005") { id } }');
+    const first = await postGraphQL<{ customers: { id: string }[] }>(stack.url, '{ customers(first: 5) { id } }', { token });
+    const next = await postGraphQL<{ customers: { id: string }[] }>(stack.url, '{ customers(first: 5, after: "C000005") { id } }', { token });
     expect(first.body.data!.customers.map((c) => c.id)).toEqual(['C000001', 'C000002', 'C000003', 'C000004', 'C000005']);
     expect(next.body.data!.customers.map((c) => c.id)).toEqual(['C000006', 'C000007', 'C000008', 'C000009', 'C000010']);
 
-    const filtered = await postGraphQL<{ customers: { country: string; status: string }[] }>(stack.url, '{ customers(first: 100, filter: { country: "DE", status: ACTIVE }) { country status } }');
+    const filtered = await postGraphQL<{ customers: { country: string; status: string }[] }>(stack.url, '{ customers(first: 100, filter: { country: "DE", status: ACTIVE }) { country status } }', { token });
     expect(filtered.body.data!.customers.length).toBeGreaterThan(0);
     expect(new Set(filtered.body.data!.customers.map((c) => `${c.country}/${c.status}`))).toEqual(new Set(['DE/ACTIVE']));
 
-    const tooMany = await postGraphQL(stack.url, '{ customers(first: 101) { id } }');
+    const tooMany = await postGraphQL(stack.url, '{ customers(first: 101) { id } }', { token });
     expect(tooMany.status).toBe(200);
     expect(tooMany.body).toEqual({
       data: null,
@@ -110,13 +114,13 @@ describe('one endpoint over customer, finance and product', () => {
   });
 
   it('answers a missing entity with null, not an error', async () => {
-    const result = await postGraphQL(stack.url, '{ customer(id: "C999999") { id } product(sku: "SKU-9999") { sku } transaction(id: "T9999999") { id } }');
+    const result = await postGraphQL(stack.url, '{ customer(id: "C999999") { id } product(sku: "SKU-9999") { sku } transaction(id: "T9999999") { id } }', { token });
     expect(result.body).toEqual({ data: { customer: null, product: null, transaction: null } });
   });
 
   it('degrades to a partial result naming the product when one data product is down', async () => {
     await stack.products.subgraphs.finance!.stop();
-    const result = await postGraphQL<{ customer: { id: string; name: string; lifetimeValue: null } }>(stack.url, '{ customer(id: "C000001") { id name lifetimeValue { amount } } }');
+    const result = await postGraphQL<{ customer: { id: string; name: string; lifetimeValue: null } }>(stack.url, '{ customer(id: "C000001") { id name lifetimeValue { amount } } }', { token });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({
       data: { customer: { id: 'C000001', name: expect.any(String), lifetimeValue: null } },

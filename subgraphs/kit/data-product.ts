@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, type DocumentNode } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { Principal } from '../../lib/principal.js';
 import type { Db } from './db.js';
 
 export const PRODUCT_NAMES = ['customer', 'finance', 'product'] as const;
@@ -15,6 +16,8 @@ export function isProductName(value: string): value is ProductName {
 export interface SubgraphContext<TLoaders> {
   readonly db: Db;
   readonly loaders: TLoaders;
+  /** Who the gateway says is asking (from its signed identity token). */
+  readonly principal: Principal;
 }
 
 /**

@@ -7,6 +7,9 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { errorBody, isErrorCode } from '../../lib/errors.js';
 import { graphqlHandler, HttpError, requestIdOf, sendHttpError, sendJson } from '../../lib/http.js';
 import type { Logger } from '../../lib/logger.js';
+import type { AccessPolicies } from '../../lib/policies.js';
+import type { Principal } from '../../lib/principal.js';
+import { protectSchema } from './shield.js';
 import type { Db } from './db.js';
 import type { DataProduct, SubgraphContext } from './data-product.js';
 
@@ -19,6 +22,9 @@ export interface SubgraphServerOptions {
   logger: Logger;
   /** Largest accepted request body, in bytes. @default 1 MiB */
   bodyLimitBytes?: number;
+  /** Verifies the gateway's identity token; a request without a valid one is refused with 401. */
+  verifyIdentity(token: string): Promise<Principal>;
+  policies: AccessPolicies;
 }
 
 export interface RunningSubgraph {
@@ -41,7 +47,7 @@ export async function startSubgraph<TLoaders>(
   const { db, logger } = options;
   const log = logger.child({ product: product.name });
   const apollo = new ApolloServer<SubgraphContext<TLoaders>>({
-    schema: buildSubgraphSchema([{ typeDefs: product.typeDefs, resolvers: product.resolvers }]),
+    schema: protectSchema(buildSubgraphSchema([{ typeDefs: product.typeDefs, resolvers: product.resolvers }]), product.typeDefs, options.policies),
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     // Shutdown is ours (drain, then stop): Apollo's own handler would re-raise the signal mid-drain.
@@ -55,8 +61,9 @@ export async function startSubgraph<TLoaders>(
   const handle = graphqlHandler<SubgraphContext<TLoaders>>({
     server: apollo,
     bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_SUBGRAPH_BODY_LIMIT,
-    context: async () => ({ db, loaders: product.createLoaders(db) }),
+    context: async (req) => ({ db, loaders: product.createLoaders(db), principal: principals.get(req)! }),
   });
+  const principals = new WeakMap<IncomingMessage, Principal>();
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -69,7 +76,10 @@ export async function startSubgraph<TLoaders>(
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
-    if (path === '/graphql') return handle(req, res);
+    if (path === '/graphql') {
+      principals.set(req, await identify(req.headers.authorization));
+      return handle(req, res);
+    }
     if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'ok', product: product.name }));
     if (path === '/readyz') {
       try {
@@ -80,6 +90,17 @@ export async function startSubgraph<TLoaders>(
       }
     }
     throw new HttpError('NOT_FOUND', 'Not found');
+  }
+
+  async function identify(authorization: string | undefined): Promise<Principal> {
+    const token = /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1];
+    const challenge = { 'www-authenticate': 'Bearer realm="data-product", error="invalid_token"' };
+    if (!token) throw new HttpError('UNAUTHENTICATED', 'Only the gateway may call this data product', challenge);
+    try {
+      return await options.verifyIdentity(token);
+    } catch {
+      throw new HttpError('UNAUTHENTICATED', 'Only the gateway may call this data product', challenge);
+    }
   }
 
   await new Promise<void>((resolve, reject) => {

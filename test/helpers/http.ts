@@ -12,11 +12,16 @@ export interface GraphQLResult<TData = Record<string, unknown>> {
 export async function postGraphQL<TData = Record<string, unknown>>(
   url: string,
   query: string,
-  options: { variables?: Record<string, unknown>; operationName?: string; headers?: Record<string, string> } = {},
+  options: { variables?: Record<string, unknown>; operationName?: string; headers?: Record<string, string>; token?: string } = {},
 ): Promise<GraphQLResult<TData>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
     body: JSON.stringify({ query, variables: options.variables, operationName: options.operationName }),
   });
   const text = await response.text();

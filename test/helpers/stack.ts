@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
+import { mintDevToken } from '../../gateway/auth/dev-issuer.js';
 import { loadConfig } from '../../gateway/config.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
 import { createLogger } from '../../lib/logger.js';
+import { DEFAULT_POLICIES_FILE } from '../../lib/policies.js';
 import { createPostgresDb } from '../../subgraphs/kit/db.js';
 import { PRODUCT_NAMES } from '../../subgraphs/kit/data-product.js';
 import { runDataProducts, type RunningDataProducts } from '../../subgraphs/run.js';
@@ -32,7 +34,7 @@ export async function startProducts(customers = TEST_CUSTOMERS): Promise<{ produ
   const ports = { customer: 0, finance: 0, product: 0 };
   const base = process.env.DATABASE_URL;
   if (!base) {
-    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent });
+    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined });
     return { products, cleanup: () => products.stop() };
   }
   const scratch = await createScratchDatabase(base);
@@ -42,7 +44,7 @@ export async function startProducts(customers = TEST_CUSTOMERS): Promise<{ produ
   } finally {
     await seeder.close();
   }
-  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent });
+  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined });
   return {
     products,
     async cleanup() {
@@ -83,4 +85,9 @@ export async function startStack(options: { customers?: number; env?: Record<str
       await cleanup();
     },
   };
+}
+
+/** A development-issuer token for these roles (the test gateways run in development mode). */
+export function tokenFor(...roles: string[]): Promise<string> {
+  return mintDevToken({ roles, clientId: `test-${roles.join('+') || 'none'}` });
 }

@@ -1,0 +1,145 @@
+import type { KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { HttpError } from '../../lib/http.js';
+import type { AccessPolicies } from '../../lib/policies.js';
+import { ANONYMOUS, type Principal } from '../../lib/principal.js';
+import { principalFromClaims, type ClaimPaths } from './claims.js';
+import { DEFAULT_CLIENT_ID_CLAIMS, DEFAULT_SCOPES_CLAIMS, DEFAULT_ROLES_CLAIMS, type IssuerConfig } from './issuers.js';
+
+/** The built-in development issuer (`npm run token`): trusted only in development mode without external issuers. */
+export const DEV_ISSUER = 'https://dev-issuer.dpg.invalid';
+export const DEV_AUDIENCE = 'data-product-gateway';
+
+export interface AuthenticatorOptions {
+  issuers: readonly IssuerConfig[];
+  /** The development issuer's public key, when it is trusted. */
+  devIssuerKey: KeyObject | undefined;
+  /** A request without a token is refused (else it is anonymous). */
+  required: boolean;
+  /** Allowed skew for exp/nbf/iat, in seconds. */
+  clockToleranceS: number;
+  /** After a key lookup misses (unknown kid), no refetch of that issuer's JWKS before this, in ms. */
+  jwksCooldownMs: number;
+  /** Deadline for discovery and JWKS fetches, in ms. */
+  fetchTimeoutMs: number;
+  /** Tokens longer than this are refused unread. */
+  maxTokenBytes: number;
+  policies: AccessPolicies;
+}
+
+interface TrustedIssuer {
+  readonly audiences: readonly string[];
+  readonly algorithms: readonly string[];
+  readonly claims: ClaimPaths;
+  keys(): Promise<JWTVerifyGetKey | KeyObject>;
+}
+
+export const REALM = 'data-product-gateway';
+
+function unauthenticated(description: string): HttpError {
+  return new HttpError('UNAUTHENTICATED', 'Invalid bearer token', {
+    'www-authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`,
+  });
+}
+
+function discoveryUrl(issuer: string): string {
+  return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+}
+
+/**
+ * Verifies `Authorization: Bearer <JWT>` against the trusted issuers and returns the principal.
+ * No header: anonymous, or 401 when authentication is required. Anything wrong with a token that
+ * was sent: 401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750), never anonymous.
+ * An issuer whose keys cannot be fetched: 503, the token is neither accepted nor called invalid.
+ */
+export function createAuthenticator(options: AuthenticatorOptions): (authorization: string | undefined) => Promise<Principal> {
+  const trusted = new Map<string, TrustedIssuer>();
+  for (const config of options.issuers) {
+    let keys: Promise<JWTVerifyGetKey> | undefined;
+    const jwks = (uri: string) =>
+      createRemoteJWKSet(new URL(uri), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: options.fetchTimeoutMs });
+    trusted.set(config.issuer, {
+      audiences: config.audiences,
+      algorithms: config.algorithms,
+      claims: config,
+      keys() {
+        keys ??= (config.jwksUri ? Promise.resolve(jwks(config.jwksUri)) : discover(config.issuer, options.fetchTimeoutMs).then(jwks)).catch((error: unknown) => {
+          keys = undefined; // retry discovery on the next request
+          throw error;
+        });
+        return keys;
+      },
+    });
+  }
+  if (options.devIssuerKey) {
+    const key = options.devIssuerKey;
+    trusted.set(DEV_ISSUER, {
+      audiences: [DEV_AUDIENCE],
+      algorithms: ['EdDSA'],
+      claims: { rolesClaims: DEFAULT_ROLES_CLAIMS, scopesClaims: DEFAULT_SCOPES_CLAIMS, clientIdClaims: DEFAULT_CLIENT_ID_CLAIMS },
+      keys: async () => key,
+    });
+  }
+
+  return async (authorization) => {
+    if (authorization === undefined || authorization === '') {
+      if (!options.required) return ANONYMOUS;
+      throw new HttpError('UNAUTHENTICATED', 'A bearer token is required', { 'www-authenticate': `Bearer realm="${REALM}"` });
+    }
+    const match = /^Bearer +([A-Za-z0-9_.~+/=-]+)$/i.exec(authorization);
+    if (!match) throw unauthenticated('expected the Bearer scheme with one token');
+    const token = match[1]!;
+    if (token.length > options.maxTokenBytes) throw unauthenticated('token too large');
+    let issuer: string;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (typeof header.alg !== 'string' || header.alg === 'none') throw new Error('alg');
+      issuer = String(decodeJwt(token).iss ?? '');
+    } catch {
+      throw unauthenticated('malformed token');
+    }
+    const trust = trusted.get(issuer);
+    if (!trust) throw unauthenticated('untrusted issuer');
+    let keys: JWTVerifyGetKey | KeyObject;
+    try {
+      keys = await trust.keys();
+    } catch {
+      throw new HttpError('SERVICE_UNAVAILABLE', 'The identity provider cannot be reached to verify the token', { 'retry-after': '5' });
+    }
+    try {
+      const verifyOptions = {
+        issuer,
+        audience: [...trust.audiences],
+        algorithms: [...trust.algorithms],
+        clockTolerance: options.clockToleranceS,
+        requiredClaims: ['exp', 'iss', 'aud'],
+      };
+      const { payload } = typeof keys === 'function' ? await jwtVerify(token, keys, verifyOptions) : await jwtVerify(token, keys, verifyOptions);
+      return principalFromClaims(payload as Record<string, unknown>, trust.claims, options.policies);
+    } catch (error) {
+      if (error instanceof joseErrors.JWKSTimeout || (error instanceof TypeError && /fetch/i.test(error.message))) {
+        throw new HttpError('SERVICE_UNAVAILABLE', 'The identity provider cannot be reached to verify the token', { 'retry-after': '5' });
+      }
+      throw unauthenticated(describe(error));
+    }
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'token expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim ${error.claim} rejected`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature invalid';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'unknown signing key';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  return 'token rejected';
+}
+
+async function discover(issuer: string, timeoutMs: number): Promise<string> {
+  const response = await fetch(discoveryUrl(issuer), { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+  if (!response.ok) throw new Error(`discovery answered HTTP ${response.status}`);
+  const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  // OpenID Connect Discovery 1.0 §4.3: the document must name the same issuer.
+  if (document.issuer !== issuer) throw new Error('discovery document names another issuer');
+  if (typeof document.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
+  return document.jwks_uri;
+}

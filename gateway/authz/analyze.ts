@@ -1,0 +1,209 @@
+import {
+  getNamedType,
+  getNullableType,
+  isCompositeType,
+  isListType,
+  isNonNullType,
+  Kind,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLField,
+  type GraphQLSchema,
+  type GraphQLType,
+  type OperationDefinitionNode,
+  type SelectionNode,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql';
+import { isEmptyRequirement, type Requirement } from '../../lib/requirements.js';
+
+/** An @skip/@include condition on a selection, evaluated per request against its variables. */
+export type Condition =
+  | { readonly directive: 'skip' | 'include'; readonly literal: boolean }
+  | { readonly directive: 'skip' | 'include'; readonly variable: string };
+
+/** Where null goes when a guarded field is denied: GraphQL's null propagation, computed once. */
+export type NullTarget =
+  /** The whole `data` becomes null: nothing is executed. */
+  | { readonly kind: 'root' }
+  /** `node` is removed from the operation and set to null in every object at `path`'s parent. */
+  | { readonly kind: 'value'; readonly node: FieldNode; readonly path: readonly string[] }
+  /** `removed` (a non-null child) is removed; every object in the value at `path` becomes null. */
+  | { readonly kind: 'items'; readonly removed: FieldNode; readonly path: readonly string[] };
+
+export interface GuardedField {
+  readonly id: number;
+  /** Response keys from the root (aliases, no list indices). */
+  readonly path: readonly string[];
+  readonly coordinate: string;
+  readonly requirement: Requirement;
+  readonly conditions: readonly Condition[];
+  readonly target: NullTarget;
+}
+
+export interface OperationAnalysis {
+  /** The operation with every fragment spread inlined: one AST node per selection in context. */
+  readonly operation: OperationDefinitionNode;
+  readonly guarded: readonly GuardedField[];
+  /** Selects `__schema` or `__type` at the root. */
+  readonly introspection: boolean;
+  /** Boolean defaults of the operation's variables, for @skip/@include on omitted variables. */
+  readonly variableDefaults: ReadonlyMap<string, boolean>;
+  /** Filtered variants already built, by the set of denied field ids. */
+  readonly filtered: Map<string, unknown>;
+}
+
+/** Expanding fragments can multiply an operation; past this many field selections it is refused. */
+export const MAX_INLINED_FIELDS = 20_000;
+
+export class OperationTooLargeError extends Error {
+  override readonly name = 'OperationTooLargeError';
+}
+
+interface FieldContext {
+  readonly node: FieldNode;
+  readonly type: GraphQLType;
+  readonly path: readonly string[];
+  readonly parent: FieldContext | undefined;
+}
+
+/**
+ * One walk over an operation: inline its fragments, and for every field with an authorization
+ * requirement record its path, coordinate, requirement, @skip/@include conditions and where null
+ * would go. Cached per (document, operation name) by the caller; nothing here depends on who asks.
+ */
+export function analyzeOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  requirementOf: (parent: GraphQLCompositeType, field: string) => Requirement,
+): OperationAnalysis {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  const guarded: GuardedField[] = [];
+  let introspection = false;
+  let fieldCount = 0;
+
+  const root = schema.getRootType(operation.operation);
+  if (!root) throw new Error(`schema has no ${operation.operation} type`);
+
+  function walk(set: SelectionSetNode, parentType: GraphQLCompositeType, parent: FieldContext | undefined, conditions: readonly Condition[], visiting: ReadonlySet<string>): SelectionSetNode {
+    const selections: SelectionNode[] = [];
+    for (const selection of set.selections) {
+      const own = [...conditions, ...conditionsOf(selection)];
+      if (selection.kind === Kind.FIELD) {
+        if (++fieldCount > MAX_INLINED_FIELDS) throw new OperationTooLargeError(`more than ${MAX_INLINED_FIELDS} field selections after expanding fragments`);
+        const name = selection.name.value;
+        if (name === '__schema' || name === '__type') {
+          if (!parent) introspection = true;
+          selections.push(selection);
+          continue;
+        }
+        if (name === '__typename') {
+          selections.push(selection);
+          continue;
+        }
+        const definition = 'getFields' in parentType ? (parentType.getFields()[name] as GraphQLField<unknown, unknown> | undefined) : undefined;
+        if (!definition) {
+          selections.push(selection); // validation already refused unknown fields; keep the node as is
+          continue;
+        }
+        const key = selection.alias?.value ?? name;
+        const context: { node: FieldNode; type: GraphQLType; path: readonly string[]; parent: FieldContext | undefined } = {
+          node: selection,
+          type: definition.type,
+          path: [...(parent?.path ?? []), key],
+          parent,
+        };
+        let node: FieldNode = selection;
+        const named = getNamedType(definition.type);
+        if (selection.selectionSet && isCompositeType(named)) {
+          node = { ...selection, selectionSet: undefined as unknown as SelectionSetNode };
+          context.node = node;
+          (node as { selectionSet: SelectionSetNode }).selectionSet = walk(selection.selectionSet, named, context, own, visiting);
+        }
+        const requirement = requirementOf(parentType, name);
+        if (!isEmptyRequirement(requirement)) {
+          guarded.push({ id: guarded.length, path: context.path, coordinate: `${parentType.name}.${name}`, requirement, conditions: own, target: nullTarget(context) });
+        }
+        selections.push(node);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const typeName = selection.typeCondition?.name.value;
+        const type = typeName ? schema.getType(typeName) : parentType;
+        if (!type || !isCompositeType(type)) {
+          selections.push(selection);
+          continue;
+        }
+        selections.push({ ...selection, selectionSet: walk(selection.selectionSet, type, parent, own, visiting) });
+      } else {
+        const name = selection.name.value;
+        const fragment = fragments.get(name);
+        const type = fragment ? schema.getType(fragment.typeCondition.name.value) : undefined;
+        if (!fragment || !type || !isCompositeType(type) || visiting.has(name)) continue;
+        selections.push({
+          kind: Kind.INLINE_FRAGMENT,
+          typeCondition: fragment.typeCondition,
+          directives: selection.directives ?? [],
+          selectionSet: walk(fragment.selectionSet, type, parent, own, new Set([...visiting, name])),
+        });
+      }
+    }
+    return { ...set, selections };
+  }
+
+  // The fields of a guarded field's node are rewritten after it is recorded, so targets must point
+  // at the final nodes: record contexts by reference (nullTarget reads context.node lazily below).
+  const inlined: OperationDefinitionNode = { ...operation, selectionSet: walk(operation.selectionSet, root, undefined, [], new Set()) };
+  const variableDefaults = new Map<string, boolean>();
+  for (const definition of operation.variableDefinitions ?? []) {
+    if (definition.defaultValue?.kind === Kind.BOOLEAN) variableDefaults.set(definition.variable.name.value, definition.defaultValue.value);
+  }
+  return {
+    operation: inlined,
+    guarded: guarded.map((g) => ({ ...g, target: resolveTarget(g.target) })),
+    introspection,
+    variableDefaults,
+    filtered: new Map(),
+  };
+}
+
+/** Targets hold contexts whose node may have been replaced while walking children; read the final one. */
+function resolveTarget(target: NullTarget | PendingTarget): NullTarget {
+  if (!('pending' in target)) return target;
+  const { context, kind, removed } = target.pending;
+  if (kind === 'value') return { kind, node: context.node, path: context.path };
+  return { kind, removed: removed!.node, path: context.path };
+}
+
+type PendingTarget = { readonly pending: { kind: 'value' | 'items'; context: FieldContext; removed?: FieldContext } };
+
+/** GraphQL null propagation from a field upwards to the first position that may hold null. */
+function nullTarget(field: FieldContext): NullTarget {
+  let current = field;
+  for (;;) {
+    if (!isNonNullType(current.type)) return { pending: { kind: 'value', context: current } } as unknown as NullTarget;
+    const parent = current.parent;
+    if (!parent) return { kind: 'root' };
+    // The object holding `current` sits at the innermost item position of the parent's type.
+    let item: GraphQLType = parent.type;
+    while (isListType(getNullableType(item))) item = (getNullableType(item) as { ofType: GraphQLType }).ofType;
+    if (!isNonNullType(item)) return { pending: { kind: 'items', context: parent, removed: current } } as unknown as NullTarget;
+    current = parent;
+    // A non-null item inside a list: the list value itself must become null; continue with the parent.
+  }
+}
+
+function conditionsOf(selection: SelectionNode): Condition[] {
+  const out: Condition[] = [];
+  for (const directive of selection.directives ?? []) {
+    const name = directive.name.value;
+    if (name !== 'skip' && name !== 'include') continue;
+    const value: ValueNode | undefined = directive.arguments?.find((a) => a.name.value === 'if')?.value;
+    if (!value) continue;
+    if (value.kind === Kind.BOOLEAN) out.push({ directive: name, literal: value.value });
+    else if (value.kind === Kind.VARIABLE) out.push({ directive: name, variable: value.name.value });
+  }
+  return out;
+}

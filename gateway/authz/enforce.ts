@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { GraphQLError, Kind, type DocumentNode, type FieldNode, type SelectionSetNode, visit } from 'graphql';
+import type { AccessPolicies } from '../../lib/policies.js';
+import type { Principal } from '../../lib/principal.js';
+import { checkRequirement, type Denial, type Requirement } from '../../lib/requirements.js';
+import type { Condition, GuardedField, OperationAnalysis } from './analyze.js';
+
+export interface DeniedField {
+  readonly field: GuardedField;
+  readonly denial: Denial;
+}
+
+/** Per request: the guarded fields that will run (per @skip/@include) and that the principal may not read. */
+export function deniedFields(
+  analysis: OperationAnalysis,
+  principal: Principal,
+  policies: AccessPolicies,
+  variables: Readonly<Record<string, unknown>> | undefined,
+): DeniedField[] {
+  const variableDefaults = analysis.variableDefaults;
+  if (analysis.guarded.length === 0) return [];
+  const decided = new Map<Requirement, Denial | undefined>();
+  const denied: DeniedField[] = [];
+  for (const field of analysis.guarded) {
+    if (!field.conditions.every((c) => conditionHolds(c, variables, variableDefaults))) continue;
+    let denial: Denial | undefined;
+    if (decided.has(field.requirement)) denial = decided.get(field.requirement);
+    else {
+      denial = checkRequirement(field.requirement, principal, policies);
+      decided.set(field.requirement, denial);
+    }
+    if (denial) denied.push({ field, denial });
+  }
+  // A denied field inside a denied field is not read either way: report only the outermost.
+  const deniedPaths = new Set(denied.map((d) => d.field.path.join('\u0000')));
+  return denied.filter((d) => !d.field.path.some((_, i) => i > 0 && deniedPaths.has(d.field.path.slice(0, i).join('\u0000'))));
+}
+
+function conditionHolds(condition: Condition, variables: Readonly<Record<string, unknown>> | undefined, defaults: ReadonlyMap<string, boolean>): boolean {
+  let value: unknown;
+  if ('literal' in condition) value = condition.literal;
+  else value = variables?.[condition.variable] ?? defaults.get(condition.variable);
+  // Unknown at this point (validation will refuse it anyway): treat the field as selected, never as skipped.
+  if (typeof value !== 'boolean') return true;
+  return condition.directive === 'include' ? value : !value;
+}
+
+/** A client-facing FORBIDDEN error for one denied field: path, coordinate and what is missing, never a value. */
+export function forbiddenError(denied: DeniedField): GraphQLError {
+  const { field, denial } = denied;
+  const extensions: Record<string, unknown> = { code: 'FORBIDDEN', coordinate: field.coordinate };
+  let message: string;
+  if (denial.reason === 'unauthenticated') {
+    extensions.reason = 'authentication required';
+    message = `Sign in to read ${field.coordinate}`;
+  } else if (denial.reason === 'scopes') {
+    extensions.missingScopes = [...denial.missingScopes];
+    message = `Not authorized to read ${field.coordinate}: missing scope ${denial.missingScopes.join(', ')}`;
+  } else {
+    extensions.missingPolicies = [...denial.missingPolicies];
+    message = `Not authorized to read ${field.coordinate}: policy ${denial.missingPolicies.join(', ')} not met`;
+  }
+  return new GraphQLError(message, { path: [...field.path], extensions });
+}
+
+/** The operation without the denied fields, and how to put nulls back into its result. */
+export interface FilteredOperation {
+  readonly document: DocumentNode;
+  /** Distinct per filtered shape, so the gateway's query plan cache never mixes shapes. */
+  readonly queryHash: string;
+  /** Paths whose value is set to null in every object holding it. */
+  readonly nullValues: readonly (readonly string[])[];
+  /** Paths whose objects are each replaced by null (a denied non-null field inside them). */
+  readonly nullItems: readonly (readonly string[])[];
+  /** Paths of placeholder fields added to keep selection sets non-empty; removed from results. */
+  readonly placeholders: readonly (readonly string[])[];
+}
+
+export const PLACEHOLDER_ALIAS = '_authorizationPlaceholder';
+
+/** Builds (once per document, operation and set of denied fields) the filtered operation. */
+export function filteredOperation(analysis: OperationAnalysis, denied: readonly DeniedField[], queryHash: string): FilteredOperation {
+  const key = denied.map((d) => d.field.id).join(',');
+  const cached = analysis.filtered.get(key) as FilteredOperation | undefined;
+  if (cached) return cached;
+  const removed = new Set<FieldNode>();
+  const nullValues: string[][] = [];
+  const nullItems: string[][] = [];
+  for (const { field } of denied) {
+    const target = field.target;
+    if (target.kind === 'value') {
+      removed.add(target.node);
+      nullValues.push([...target.path]);
+    } else if (target.kind === 'items') {
+      removed.add(target.removed);
+      nullItems.push([...target.path]);
+    }
+  }
+  const placeholders: string[][] = [];
+  const path: string[] = [];
+  const operation = visit(analysis.operation, {
+    Field: {
+      enter(node) {
+        if (removed.has(node)) return null;
+        path.push(node.alias?.value ?? node.name.value);
+        return undefined;
+      },
+      leave() {
+        path.pop();
+      },
+    },
+    SelectionSet: {
+      leave(node): SelectionSetNode | undefined {
+        if (hasField(node)) return undefined;
+        placeholders.push([...path]);
+        return {
+          ...node,
+          selections: [...node.selections, { kind: Kind.FIELD, alias: { kind: Kind.NAME, value: PLACEHOLDER_ALIAS }, name: { kind: Kind.NAME, value: '__typename' } }],
+        };
+      },
+    },
+  });
+  const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [operation] };
+  const result: FilteredOperation = {
+    document,
+    queryHash: createHash('sha256').update(queryHash).update('\0authz:').update(key).digest('hex'),
+    nullValues,
+    nullItems,
+    placeholders,
+  };
+  analysis.filtered.set(key, result);
+  return result;
+}
+
+function hasField(set: SelectionSetNode): boolean {
+  return set.selections.some((s) => s.kind === Kind.FIELD || (s.kind === Kind.INLINE_FRAGMENT && hasField(s.selectionSet)));
+}
+
+/** Puts the nulls of a filtered operation back into its result, in place. */
+export function restoreNulls(data: Record<string, unknown>, filtered: FilteredOperation): void {
+  for (const path of filtered.nullValues) {
+    forEachObject(data, path.slice(0, -1), (object) => {
+      object[path[path.length - 1]!] = null;
+    });
+  }
+  for (const path of filtered.placeholders) forEachObject(data, path, (object) => delete object[PLACEHOLDER_ALIAS]);
+  for (const path of filtered.nullItems) {
+    forEachObject(data, path.slice(0, -1), (object) => {
+      const key = path[path.length - 1]!;
+      object[key] = nullObjects(object[key]);
+    });
+  }
+}
+
+function nullObjects(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(nullObjects);
+  return value === null || value === undefined ? value : null;
+}
+
+function forEachObject(value: unknown, path: readonly string[], fn: (object: Record<string, unknown>) => void): void {
+  if (value === null || value === undefined) return;
+  if (Array.isArray(value)) {
+    for (const item of value) forEachObject(item, path, fn);
+    return;
+  }
+  if (typeof value !== 'object') return;
+  const object = value as Record<string, unknown>;
+  if (path.length === 0) fn(object);
+  else forEachObject(object[path[0]!], path.slice(1), fn);
+}

@@ -1,0 +1,115 @@
+import { ApolloGateway, type GatewayConfig } from '@apollo/gateway';
+import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
+import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { AccessPolicies } from '../../lib/policies.js';
+import type { Principal } from '../../lib/principal.js';
+import { fieldRequirements } from '../../lib/requirements.js';
+import type { RequirementIndex } from '../../lib/auth-directives.js';
+import { analyzeOperation, OperationTooLargeError, type OperationAnalysis } from './analyze.js';
+import { deniedFields, filteredOperation, forbiddenError, restoreNulls } from './enforce.js';
+import { takeOverAuthorization } from './takeover.js';
+
+export type AuthorizationMode = 'filter' | 'reject';
+
+export interface AuthorizationOptions {
+  policies: AccessPolicies;
+  /** filter: denied fields are removed and null with FORBIDDEN errors; reject: the whole operation is refused (403). */
+  mode: AuthorizationMode;
+  allowAnonymousIntrospection: boolean;
+  /** Where the request's principal is in the context. */
+  principalOf(context: unknown): Principal;
+}
+
+export interface AuthorizedGateway {
+  readonly gateway: GatewayInterface;
+  /** The authorization specs this gateway took over from @apollo/gateway and enforces. */
+  readonly features: readonly string[];
+}
+
+/**
+ * @apollo/gateway over a supergraph whose authorization directives the gateway enforces itself,
+ * before planning. This is the only place the taken-over supergraph is handed to @apollo/gateway,
+ * and it is always wrapped by the enforcing executor.
+ */
+export function createAuthorizedGateway(supergraphSdl: string, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
+  const takeover = takeOverAuthorization(supergraphSdl);
+  const inner = new ApolloGateway({ ...config, supergraphSdl: takeover.gatewaySdl } as GatewayConfig);
+  const enforce = enforcer(takeover.requirements, options);
+  const gateway: GatewayInterface = {
+    onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
+    stop: () => inner.stop(),
+    async load(loadOptions) {
+      const loaded = await inner.load(loadOptions);
+      const executor = loaded.executor;
+      if (!executor) throw new Error('@apollo/gateway loaded without an executor');
+      return { ...loaded, executor: enforce(executor) };
+    },
+  };
+  return { gateway, features: takeover.features };
+}
+
+function enforcer(index: RequirementIndex, options: AuthorizationOptions) {
+  const requirementsBySchema = new WeakMap<GraphQLSchema, ReturnType<typeof fieldRequirements>>();
+  const analyses = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
+
+  function analysisOf(context: GatewayGraphQLRequestContext): OperationAnalysis {
+    let byOperation = analyses.get(context.document);
+    if (!byOperation) analyses.set(context.document, (byOperation = new Map()));
+    const key = context.operationName ?? '';
+    let analysis = byOperation.get(key);
+    if (!analysis) {
+      let requirementOf = requirementsBySchema.get(context.schema);
+      if (!requirementOf) requirementsBySchema.set(context.schema, (requirementOf = fieldRequirements(context.schema, index)));
+      const operation = context.operation ?? getOperationAST(context.document, context.operationName);
+      if (!operation) throw new Error('no operation to authorize');
+      analysis = analyzeOperation(context.schema, context.document, operation, requirementOf);
+      byOperation.set(key, analysis);
+    }
+    return analysis;
+  }
+
+  return (execute: GatewayExecutor): GatewayExecutor =>
+    async (context) => {
+      let analysis: OperationAnalysis;
+      try {
+        analysis = analysisOf(context);
+      } catch (error) {
+        if (!(error instanceof OperationTooLargeError)) throw error;
+        setStatus(context, 400);
+        return { errors: [new GraphQLError(`Operation too large: ${error.message}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })] };
+      }
+      const principal = options.principalOf(context.context);
+      if (analysis.introspection && principal.kind === 'anonymous' && !options.allowAnonymousIntrospection) {
+        setStatus(context, 401);
+        context.response?.http?.headers.set('www-authenticate', 'Bearer realm="data-product-gateway"');
+        return { errors: [new GraphQLError('Introspection requires authentication', { extensions: { code: 'UNAUTHENTICATED' } })] };
+      }
+      const denied = deniedFields(analysis, principal, options.policies, context.request.variables);
+      if (denied.length === 0) return execute(context);
+
+      const errors = dedupe(denied.map(forbiddenError));
+      if (options.mode === 'reject') {
+        setStatus(context, 403);
+        return { errors };
+      }
+      if (denied.some((d) => d.field.target.kind === 'root')) return { data: null, errors };
+      const filtered = filteredOperation(analysis, denied, context.queryHash);
+      const result = await execute({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext);
+      if (result.data) restoreNulls(result.data, filtered);
+      return { ...result, errors: [...errors, ...(result.errors ?? [])] };
+    };
+}
+
+function setStatus(context: GatewayGraphQLRequestContext, status: number): void {
+  if (context.response?.http) context.response.http.status = status;
+}
+
+function dedupe(errors: GraphQLError[]): GraphQLError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.path?.join('.')}|${String(e.extensions.coordinate)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
