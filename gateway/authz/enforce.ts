@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError, Kind, type DocumentNode, type FieldNode, type SelectionSetNode, visit } from 'graphql';
+import { httpStatusOf } from '../../lib/errors.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import { checkRequirement, type Denial, type Requirement } from '../../lib/requirements.js';
@@ -46,7 +47,7 @@ function conditionHolds(condition: Condition, variables: Readonly<Record<string,
 }
 
 /** A client-facing FORBIDDEN error for one denied field: path, coordinate and what is missing, never a value. */
-export function forbiddenError(denied: DeniedField): GraphQLError {
+export function forbiddenError(denied: DeniedField, options: { rejectsRequest?: boolean } = {}): GraphQLError {
   const { field, denial } = denied;
   const extensions: Record<string, unknown> = { code: 'FORBIDDEN', coordinate: field.coordinate };
   let message: string;
@@ -60,6 +61,7 @@ export function forbiddenError(denied: DeniedField): GraphQLError {
     extensions.missingPolicies = [...denial.missingPolicies];
     message = `Not authorized to read ${field.coordinate}: policy ${denial.missingPolicies.join(', ')} not met`;
   }
+  if (options.rejectsRequest) extensions.http = { status: httpStatusOf('FORBIDDEN') };
   return new GraphQLError(message, { path: [...field.path], extensions });
 }
 

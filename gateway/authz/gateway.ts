@@ -1,6 +1,8 @@
 import { ApolloGateway, type GatewayConfig } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
-import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { requestError } from '../../lib/errors.js';
+import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import { fieldRequirements } from '../../lib/requirements.js';
@@ -75,33 +77,24 @@ function enforcer(index: RequirementIndex, options: AuthorizationOptions) {
         analysis = analysisOf(context);
       } catch (error) {
         if (!(error instanceof OperationTooLargeError)) throw error;
-        setStatus(context, 400);
-        return { errors: [new GraphQLError(`Operation too large: ${error.message}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })] };
+        return { errors: [requestError('GRAPHQL_VALIDATION_FAILED', `Operation too large: ${error.message}`)] };
       }
       const principal = options.principalOf(context.context);
       if (analysis.introspection && principal.kind === 'anonymous' && !options.allowAnonymousIntrospection) {
-        setStatus(context, 401);
-        context.response?.http?.headers.set('www-authenticate', 'Bearer realm="data-product-gateway"');
-        return { errors: [new GraphQLError('Introspection requires authentication', { extensions: { code: 'UNAUTHENTICATED' } })] };
+        return { errors: [requestError('UNAUTHENTICATED', 'Introspection requires authentication', {}, { 'www-authenticate': `Bearer realm="${REALM}"` })] };
       }
       const denied = deniedFields(analysis, principal, options.policies, context.request.variables);
       if (denied.length === 0) return execute(context);
 
-      const errors = dedupe(denied.map(forbiddenError));
-      if (options.mode === 'reject') {
-        setStatus(context, 403);
-        return { errors };
-      }
+      const errors = dedupe(denied.map((d) => forbiddenError(d)));
+      // Rejected whole: the same errors, with the HTTP status of FORBIDDEN and no data.
+      if (options.mode === 'reject') return { errors: dedupe(denied.map((d) => forbiddenError(d, { rejectsRequest: true }))) };
       if (denied.some((d) => d.field.target.kind === 'root')) return { data: null, errors };
       const filtered = filteredOperation(analysis, denied, context.queryHash);
       const result = await execute({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext);
       if (result.data) restoreNulls(result.data, filtered);
       return { ...result, errors: [...errors, ...(result.errors ?? [])] };
     };
-}
-
-function setStatus(context: GatewayGraphQLRequestContext, status: number): void {
-  if (context.response?.http) context.response.http.status = status;
 }
 
 function dedupe(errors: GraphQLError[]): GraphQLError[] {
