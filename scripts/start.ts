@@ -5,7 +5,7 @@ import { SupergraphError } from '../gateway/supergraph.js';
 import { loadSubgraphsConfig, SubgraphConfigError } from '../subgraphs/config.js';
 import { runDataProducts } from '../subgraphs/run.js';
 
-const EXAMPLE_QUERY = '{ customers(first: 3) { id name transactions(first: 2) { amount product { name } } } }';
+const EXAMPLE_QUERY = '{ customers(first: 3) { id country transactions(first: 2) { amount product { name } } } }';
 
 /**
  * `npm start`: the whole stack in one process on embedded defaults: one in-memory PGlite shared by
@@ -29,8 +29,9 @@ async function main(): Promise<void> {
       `Data product gateway ready in ${seconds}s: ${gateway.url}`,
       `Subgraphs: ${Object.entries(subgraphUrls).map(([n, u]) => `${n} ${u}`).join(', ')}`,
       '',
-      'Try it:',
-      `  curl -s ${gateway.url} -H 'content-type: application/json' \\`,
+      'Try it (a token from the development issuer, roles from policies/access.yaml):',
+      '  TOKEN=$(npm run -s token -- --role data-scientist)',
+      `  curl -s ${gateway.url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
       `    -d '${body}'`,
       '',
     ].join('\n') + '\n',
