@@ -56,8 +56,19 @@ export function createAuthenticator(options: AuthenticatorOptions): (authorizati
   const trusted = new Map<string, TrustedIssuer>();
   for (const config of options.issuers) {
     let keys: Promise<JWTVerifyGetKey> | undefined;
-    const jwks = (uri: string) =>
-      createRemoteJWKSet(new URL(uri), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: options.fetchTimeoutMs });
+    const jwks = (uri: string): JWTVerifyGetKey => {
+      const remote = createRemoteJWKSet(new URL(uri), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: options.fetchTimeoutMs });
+      // Key lookups fail for two reasons: the token names a key the issuer does not have (the
+      // token's fault: 401), or the key set could not be fetched or read (the provider's: 503).
+      return async (header, token) => {
+        try {
+          return await remote(header, token);
+        } catch (error) {
+          if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+          throw new KeySetUnavailable(error);
+        }
+      };
+    };
     trusted.set(config.issuer, {
       audiences: config.audiences,
       algorithms: config.algorithms,
@@ -117,12 +128,19 @@ export function createAuthenticator(options: AuthenticatorOptions): (authorizati
       const { payload } = typeof keys === 'function' ? await jwtVerify(token, keys, verifyOptions) : await jwtVerify(token, keys, verifyOptions);
       return principalFromClaims(payload as Record<string, unknown>, trust.claims, options.policies);
     } catch (error) {
-      if (error instanceof joseErrors.JWKSTimeout || (error instanceof TypeError && /fetch/i.test(error.message))) {
+      if (error instanceof KeySetUnavailable) {
         throw new HttpError('SERVICE_UNAVAILABLE', 'The identity provider cannot be reached to verify the token', { 'retry-after': '5' });
       }
       throw unauthenticated(describe(error));
     }
   };
+}
+
+/** The issuer's key set could not be fetched or read: not the token's fault. */
+class KeySetUnavailable extends Error {
+  constructor(cause: unknown) {
+    super('key set unavailable', { cause });
+  }
 }
 
 function describe(error: unknown): string {

@@ -17,10 +17,8 @@ function at(payload: Record<string, unknown>, path: string): unknown {
   return value;
 }
 
-function strings(value: unknown): string[] | undefined {
-  if (typeof value === 'string') return value.split(' ').filter(Boolean);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
-  return undefined;
+function stringArray(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : undefined;
 }
 
 /**
@@ -28,15 +26,16 @@ function strings(value: unknown): string[] | undefined {
  * that holds them; the effective scopes add what the roles grant. Matching is exact throughout.
  */
 export function principalFromClaims(payload: Record<string, unknown>, paths: ClaimPaths, policies: AccessPolicies): Principal {
-  const find = (list: readonly string[]) => {
+  const find = (list: readonly string[], read: (value: unknown) => string[] | undefined) => {
     for (const path of list) {
-      const found = strings(at(payload, path));
+      const found = read(at(payload, path));
       if (found) return found;
     }
     return [];
   };
-  const roles = new Set(find(paths.rolesClaims).filter((r) => !r.includes(' ')));
-  const scopes = new Set(find(paths.scopesClaims));
+  // Roles: an array of strings only. Scopes: OAuth's space-separated `scope` string or an array (`scp`).
+  const roles = new Set(find(paths.rolesClaims, stringArray));
+  const scopes = new Set(find(paths.scopesClaims, (value) => (typeof value === 'string' ? value.split(' ').filter(Boolean) : stringArray(value))));
   for (const scope of scopesOfRoles(policies, roles)) scopes.add(scope);
   let clientId: string | undefined;
   for (const path of paths.clientIdClaims) {

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 // @ts-expect-error -- oidc-provider ships no type declarations (and @types/oidc-provider is not installed); the
 // few members used here are typed by OidcProviderModule below.
 import * as oidcProviderModule from 'oidc-provider';
@@ -27,18 +27,61 @@ export interface OidcClientSpec {
   scope?: string;
   /** put roles under realm_access.roles instead of roles */
   keycloakStyle?: boolean;
+  /**
+   * The `aud` of this client's tokens instead of the issuer's audience (an absolute URI): a real
+   * token from the token endpoint that a verifier expecting the issuer's audience must refuse.
+   */
+  audience?: string;
+}
+
+/**
+ * How the provider fails: `all` answers every request (discovery, JWKS, token) HTTP 503; `jwks`
+ * answers only the JWKS endpoint 503 (discovery still works); `jwks-hang` never answers the JWKS
+ * endpoint (a verifier's fetch deadline must fire). Requests still count in `jwksRequests()`.
+ */
+export type Outage = 'none' | 'all' | 'jwks' | 'jwks-hang';
+
+/** What `TestIssuer.sign()` signs with, and how it labels the result. */
+export interface SignOptions {
+  /**
+   * `kid` in the protected header. @default the kid of the chosen key (for `foreign`, one the
+   * issuer's JWKS does not have)
+   */
+  kid?: string;
+  /** An RSA JWS algorithm (RS256/384/512, PS256/384/512). @default SIGNING_ALG */
+  alg?: string;
+  /**
+   * `issuer`: the provider's own signing key, so the signature verifies against its JWKS.
+   * `foreign`: a key of the same type the issuer never published.
+   * @default 'issuer'
+   */
+  key?: 'issuer' | 'foreign';
+  /** `typ` in the protected header. @default 'at+jwt' (RFC 9068, as the token endpoint issues) */
+  typ?: string;
 }
 
 export interface TestIssuer {
   /** `http://127.0.0.1:<port>`, no trailing slash: the token's `iss` and discovery's `issuer`. */
   readonly issuer: string;
-  /** The resource indicator every token is issued for: the token's `aud`. */
+  /** The resource indicator every token is issued for (the token's `aud`), unless its client names its own `audience`. */
   readonly audience: string;
   readonly jwksUri: string;
+  /** The kid of the provider's signing key, as published in its JWKS. */
+  readonly kid: string;
+  /** The provider's public signing key as published in its JWKS (what an attacker can read too). */
+  readonly publicJwk: Readonly<JWK>;
   /** Requests a token from the real token endpoint with client_credentials (HTTP POST, client_secret_basic). */
   token(clientId: string): Promise<string>;
+  /**
+   * Test-only: a compact JWS over exactly `payload` (no claim is added or checked), to craft what
+   * the token endpoint never issues: expired, not yet valid, wrong `iss`/`aud`, no `exp`, unknown
+   * kid, a foreign key claiming the issuer's kid. Never touches the provider's JWKS endpoint.
+   */
+  sign(payload: Record<string, unknown>, options?: SignOptions): Promise<string>;
   /** How many times the JWKS endpoint was fetched (to test key caching / kid refetch cooldowns). */
   jwksRequests(): number;
+  /** Test-only: make the provider fail as an identity provider in trouble does, until set back to 'none'. */
+  setOutage(outage: Outage): void;
   stop(): Promise<void>;
 }
 
@@ -50,6 +93,8 @@ export const SIGNING_ALG = 'RS256';
 export const ACCESS_TOKEN_TTL_SECONDS = 300;
 export const JWKS_PATH = '/jwks';
 export const TOKEN_PATH = '/token';
+/** What `sign()` accepts: the JWS algorithms an RSA key can sign with. */
+export const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
 
 /** Thrown by `TestIssuer.token()` when the token endpoint refuses: the HTTP status and the OAuth error body. */
 export class TokenRequestError extends Error {
@@ -70,6 +115,11 @@ interface OidcProviderModule {
   errors: { InvalidTarget: new (description?: string) => Error };
 }
 const { Provider, errors } = oidcProviderModule as OidcProviderModule;
+
+/** The client oidc-provider hands to resource indicator callbacks. */
+interface ProviderClient {
+  clientId: string;
+}
 
 /** The token oidc-provider hands to extraTokenClaims (a ClientCredentials model here). */
 interface IssuedToken {
@@ -93,6 +143,7 @@ export async function startOidcProvider(options: {
     if (specs.has(spec.clientId)) throw new Error(`duplicate clientId ${spec.clientId}`);
     specs.set(spec.clientId, spec);
   }
+  const audienceOf = (client: ProviderClient | undefined) => (client && specs.get(client.clientId)?.audience) ?? audience;
   const scopes = options.scopes ?? [...new Set(options.clients.flatMap((c) => c.scope?.split(' ').filter(Boolean) ?? []))];
   const secrets = new Map(options.clients.map((c) => [c.clientId, randomBytes(32).toString('base64url')]));
 
@@ -101,6 +152,11 @@ export async function startOidcProvider(options: {
   signingKey.kid = await calculateJwkThumbprint(signingKey);
   signingKey.alg = SIGNING_ALG;
   signingKey.use = 'sig';
+  const kid = signingKey.kid;
+  const publicJwk: JWK = Object.freeze({ kty: signingKey.kty, n: signingKey.n, e: signingKey.e, kid, alg: SIGNING_ALG, use: 'sig' });
+  // KeyObjects, not CryptoKeys: a CryptoKey is bound to one hash and sign() may be asked for another.
+  const issuerSigner = { key: createPrivateKey({ key: signingKey as JsonWebKey, format: 'jwk' }), kid };
+  let foreignSigner: Promise<{ key: KeyObject; kid: string }> | undefined;
 
   // The issuer must carry the port, so the server listens first and gets its handler after.
   let handler: Handler = (_req, res) => {
@@ -108,8 +164,17 @@ export async function startOidcProvider(options: {
     res.end();
   };
   let jwksRequests = 0;
+  let outage: Outage = 'none';
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === JWKS_PATH) jwksRequests += 1;
+    const jwks = req.method === 'GET' && req.url?.split('?')[0] === JWKS_PATH;
+    if (jwks) jwksRequests += 1;
+    if (outage === 'all' || (outage === 'jwks' && jwks)) {
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+      res.end('temporarily unavailable');
+      return;
+    }
+    // Left open; stop() closes every connection, hung ones included.
+    if (outage === 'jwks-hang' && jwks) return;
     handler(req, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -140,14 +205,15 @@ export async function startOidcProvider(options: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         // Access tokens are JWTs only for a resource server that asks for them; without a resource
-        // indicator oidc-provider issues opaque tokens. Every token request defaults to our audience.
+        // indicator oidc-provider issues opaque tokens. Every token request defaults to our audience
+        // (or its client's own).
         resourceIndicators: {
           enabled: true,
-          defaultResource: () => audience,
-          getResourceServerInfo: (_ctx: unknown, resourceIndicator: string) => {
-            if (resourceIndicator !== audience) throw new errors.InvalidTarget();
+          defaultResource: (_ctx: unknown, client: ProviderClient | undefined) => audienceOf(client),
+          getResourceServerInfo: (_ctx: unknown, resourceIndicator: string, client: ProviderClient | undefined) => {
+            if (resourceIndicator !== audienceOf(client)) throw new errors.InvalidTarget();
             return {
-              audience,
+              audience: resourceIndicator,
               scope: scopes.join(' '),
               accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
               accessTokenFormat: 'jwt',
@@ -191,9 +257,29 @@ export async function startOidcProvider(options: {
       if (!response.ok || typeof accessToken !== 'string') throw new TokenRequestError(response.status, json);
       return accessToken;
     },
+    kid,
+    publicJwk,
+    async sign(payload, signOptions = {}) {
+      const alg = signOptions.alg ?? SIGNING_ALG;
+      if (!(RSA_ALGORITHMS as readonly string[]).includes(alg)) throw new Error(`sign(): ${alg} is not an RSA algorithm (craft other tokens by hand)`);
+      const signer = signOptions.key === 'foreign' ? await (foreignSigner ??= foreignKey()) : issuerSigner;
+      return new SignJWT(payload as JWTPayload)
+        .setProtectedHeader({ alg, kid: signOptions.kid ?? signer.kid, typ: signOptions.typ ?? 'at+jwt' })
+        .sign(signer.key);
+    },
     jwksRequests: () => jwksRequests,
+    setOutage(next) {
+      outage = next;
+    },
     stop: () => closeServer(server),
   };
+}
+
+/** An RSA key this issuer never publishes, with a kid of its own (its thumbprint). */
+async function foreignKey(): Promise<{ key: KeyObject; kid: string }> {
+  const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { key: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), kid: await calculateJwkThumbprint(jwk) };
 }
 
 /** The roles claim for a client: top-level `roles`, or Keycloak's `realm_access.roles`. */
