@@ -161,6 +161,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     });
     route(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) return sendHttpError(res, error);
+      if (req.destroyed || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        // The client went away mid-request: nothing to answer, nothing wrong with the gateway.
+        logger.debug({ requestId }, 'client disconnected');
+        return;
+      }
       logger.error({ err: error, requestId }, 'request failed');
       sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
     });

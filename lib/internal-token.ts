@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { sign } from 'node:crypto';
+import { jwtVerify, errors as joseErrors } from 'jose';
+import { createTtlCache } from './ttl-cache.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 
 /**
@@ -20,22 +22,35 @@ interface IdentityClaims {
   scope: string;
 }
 
+/** A signed identity is reused for a principal while it has at least this long to live. */
+const REUSE_MIN_REMAINING_S = 30;
+
+/**
+ * Signs a principal's identity (Ed25519 with node:crypto, a few tens of microseconds) and reuses
+ * it for the same principal object until half its lifetime is gone: a cached token verification
+ * at the gateway yields the same principal object, so a busy client costs one signature per 30 s.
+ */
 export function createIdentitySigner(privateKey: KeyObject, kid: string) {
-  return async (principal: Principal): Promise<string> => {
-    const claims: IdentityClaims = {
+  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', kid, typ: 'JWT' })).toString('base64url');
+  const reused = new WeakMap<Principal, { token: string; expiresAtS: number }>();
+  return async (principal: Principal, nowS = Math.floor(Date.now() / 1000)): Promise<string> => {
+    const cached = reused.get(principal);
+    if (cached && cached.expiresAtS - nowS >= REUSE_MIN_REMAINING_S) return cached.token;
+    const claims: IdentityClaims & Record<string, unknown> = {
+      iss: INTERNAL_ISSUER,
+      aud: INTERNAL_AUDIENCE,
+      sub: principal.kind === 'authenticated' ? principal.subject : 'anonymous',
+      iat: nowS,
+      exp: nowS + INTERNAL_TOKEN_TTL_S,
       kind: principal.kind,
       roles: [...principal.roles],
       scope: [...principal.scopes].join(' '),
       ...(principal.kind === 'authenticated' ? { iss_orig: principal.issuer, ...(principal.clientId ? { cid: principal.clientId } : {}) } : {}),
     };
-    return new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'EdDSA', kid })
-      .setIssuer(INTERNAL_ISSUER)
-      .setAudience(INTERNAL_AUDIENCE)
-      .setSubject(principal.kind === 'authenticated' ? principal.subject : 'anonymous')
-      .setIssuedAt()
-      .setExpirationTime(`${INTERNAL_TOKEN_TTL_S}s`)
-      .sign(privateKey);
+    const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const token = `${signingInput}.${sign(null, Buffer.from(signingInput), privateKey).toString('base64url')}`;
+    reused.set(principal, { token, expiresAtS: claims.exp as number });
+    return token;
   };
 }
 
@@ -43,8 +58,14 @@ export class IdentityError extends Error {
   override readonly name = 'IdentityError';
 }
 
+/** Verified identities kept per subgraph process (one entry per principal and 30 s, see the signer). */
+const VERIFIED_IDENTITIES_MAX = 10_000;
+
 export function createIdentityVerifier(publicKey: KeyObject) {
+  const verified = createTtlCache<Principal>(VERIFIED_IDENTITIES_MAX);
   return async (token: string): Promise<Principal> => {
+    const known = verified.get(token);
+    if (known) return known;
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, publicKey, {
@@ -58,18 +79,22 @@ export function createIdentityVerifier(publicKey: KeyObject) {
     } catch (error) {
       throw new IdentityError(error instanceof joseErrors.JOSEError ? error.code : 'invalid');
     }
-    const roles = stringArray(payload.roles);
-    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
-    if (payload.kind === 'anonymous') return ANONYMOUS;
-    if (payload.kind !== 'authenticated') throw new IdentityError('invalid kind');
-    return {
-      kind: 'authenticated',
-      issuer: typeof payload.iss_orig === 'string' ? payload.iss_orig : INTERNAL_ISSUER,
-      subject: String(payload.sub),
-      clientId: typeof payload.cid === 'string' ? payload.cid : undefined,
-      roles: new Set(roles),
-      scopes: new Set(scopes),
-    };
+    const principal = principalOf(payload);
+    verified.set(token, principal, Number(payload.exp) * 1000);
+    return principal;
+  };
+}
+
+function principalOf(payload: Record<string, unknown>): Principal {
+  if (payload.kind === 'anonymous') return ANONYMOUS;
+  if (payload.kind !== 'authenticated') throw new IdentityError('invalid kind');
+  return {
+    kind: 'authenticated',
+    issuer: typeof payload.iss_orig === 'string' ? payload.iss_orig : INTERNAL_ISSUER,
+    subject: String(payload.sub),
+    clientId: typeof payload.cid === 'string' ? payload.cid : undefined,
+    roles: new Set(stringArray(payload.roles)),
+    scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
   };
 }
 

@@ -3,6 +3,7 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErr
 import { HttpError } from '../../lib/http.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import { ANONYMOUS, type Principal } from '../../lib/principal.js';
+import { createTtlCache } from '../../lib/ttl-cache.js';
 import { principalFromClaims, type ClaimPaths } from './claims.js';
 import { DEFAULT_CLIENT_ID_CLAIMS, DEFAULT_SCOPES_CLAIMS, DEFAULT_ROLES_CLAIMS, type IssuerConfig } from './issuers.js';
 
@@ -35,6 +36,9 @@ interface TrustedIssuer {
 }
 
 export const REALM = 'data-product-gateway';
+/** A verified token is remembered at most this long (and never past its exp): verification costs far more than a lookup. */
+export const VERIFIED_TOKEN_MAX_AGE_MS = 60_000;
+const VERIFIED_TOKENS_MAX = 10_000;
 
 function unauthenticated(description: string): HttpError {
   return new HttpError('UNAUTHENTICATED', 'Invalid bearer token', {
@@ -92,6 +96,8 @@ export function createAuthenticator(options: AuthenticatorOptions): (authorizati
     });
   }
 
+  const verified = createTtlCache<Principal>(VERIFIED_TOKENS_MAX);
+
   return async (authorization) => {
     if (authorization === undefined || authorization === '') {
       if (!options.required) return ANONYMOUS;
@@ -101,6 +107,8 @@ export function createAuthenticator(options: AuthenticatorOptions): (authorizati
     if (!match) throw unauthenticated('expected the Bearer scheme with one token');
     const token = match[1]!;
     if (token.length > options.maxTokenBytes) throw unauthenticated('token too large');
+    const known = verified.get(token);
+    if (known) return known;
     let issuer: string;
     try {
       const header = decodeProtectedHeader(token);
@@ -126,7 +134,9 @@ export function createAuthenticator(options: AuthenticatorOptions): (authorizati
         requiredClaims: ['exp', 'iss', 'aud'],
       };
       const { payload } = typeof keys === 'function' ? await jwtVerify(token, keys, verifyOptions) : await jwtVerify(token, keys, verifyOptions);
-      return principalFromClaims(payload as Record<string, unknown>, trust.claims, options.policies);
+      const principal = principalFromClaims(payload as Record<string, unknown>, trust.claims, options.policies);
+      verified.set(token, principal, Math.min(Number(payload.exp) * 1000, Date.now() + VERIFIED_TOKEN_MAX_AGE_MS));
+      return principal;
     } catch (error) {
       if (error instanceof KeySetUnavailable) {
         throw new HttpError('SERVICE_UNAVAILABLE', 'The identity provider cannot be reached to verify the token', { 'retry-after': '5' });

@@ -1,0 +1,492 @@
+// `npm run bench [-- --quick] [--customers N]`: our gateway against a bare @apollo/gateway on the same
+// supergraph and the same real subgraphs, each in its own process, loaded in alternation. See README.md.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { mergeSorted, quantile, runLoad, type LoadResult } from './load.js';
+import { BENCH_SCOPES, startBenchAuth } from './auth.js';
+import { benchOperations, sendOnce, type BenchOperation } from './operations.js';
+import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnTs, stopAll, type BenchProcess, type Memory } from './processes.js';
+import { formatTables, type BenchReport, type OperationResult, type StartupSample, type TargetName } from './report.js';
+
+/** What `ours / bare` requests/s should be on every operation once every pipeline stage exists. */
+export const TARGET_RATIO = 0.9;
+/** The issue's readiness bound for our gateway, in ms from process start (measured, not asserted). */
+export const READY_BOUND_MS = 2_000;
+export const DEFAULT_CUSTOMERS = 2_000;
+export const DEFAULT_CONNECTIONS = 10;
+/** Our gateway logs one line per request at info: at warn the bench measures the gateway, not pino. */
+export const OURS_LOG_LEVEL = 'warn';
+
+interface Mode {
+  /** Seconds of load per target and operation before measuring (JIT, plan cache, connection pools). */
+  warmupS: number;
+  /** Measured rounds per operation; each round loads both targets, order alternating. */
+  rounds: number;
+  /** Seconds of load per target per round. */
+  roundS: number;
+  /** Process starts per target whose readiness is measured (the last one is kept for the load). */
+  startupSamples: number;
+}
+
+export const MODES: Readonly<Record<'quick' | 'full', Mode>> = {
+  quick: { warmupS: 1, rounds: 2, roundS: 2, startupSamples: 1 },
+  full: { warmupS: 3, rounds: 4, roundS: 8, startupSamples: 3 },
+};
+
+const TARGET_NAMES = ['bare', 'ours'] as const satisfies readonly TargetName[];
+
+interface Target {
+  readonly name: TargetName;
+  readonly entry: string;
+  readonly url: string;
+  /** The environment of the process that is loaded. */
+  readonly env: Record<string, string>;
+  /** The environment of the starts that only measure readiness: they need the ready log line. */
+  readonly readinessEnv: Record<string, string>;
+  process?: BenchProcess;
+}
+
+const SUBGRAPH_READY_TIMEOUT_MS = 180_000;
+const GATEWAY_READY_TIMEOUT_MS = 60_000;
+const POLL_INTERVAL_MS = 10;
+const READY_LINE_GRACE_MS = 200;
+
+const USAGE = `Usage: npm run bench -- [options]
+  --quick              short rounds: the whole run in under a minute
+  --customers N        customers seeded in the embedded database (default ${DEFAULT_CUSTOMERS})
+  --connections N      concurrent keep-alive connections per load run (default ${DEFAULT_CONNECTIONS})
+  --rounds N           measured rounds per operation (quick ${MODES.quick.rounds}, default ${MODES.full.rounds})
+  --duration S         seconds per target per round (quick ${MODES.quick.roundS}, default ${MODES.full.roundS})
+  --warmup S           warm-up seconds per target per operation (quick ${MODES.quick.warmupS}, default ${MODES.full.warmupS})
+  --startup-samples N  process starts per target for the readiness times (quick ${MODES.quick.startupSamples}, default ${MODES.full.startupSamples})
+  --only NAME          run one operation (lookup, join or list); repeatable
+  --header 'k: v'      extra request header for both targets (e.g. authorization); repeatable
+  --out FILE           where the JSON goes (default bench/results/latest.json)`;
+
+function readArgs(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      customers: { type: 'string' },
+      connections: { type: 'string' },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      'startup-samples': { type: 'string' },
+      only: { type: 'string', multiple: true },
+      header: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+}
+
+function parseCli(argv: readonly string[]) {
+  const values = (() => {
+    try {
+      return readArgs(argv);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  })();
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const mode = values.quick ? MODES.quick : MODES.full;
+  const int = (flag: string, value: string | undefined, fallback: number, min: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag}: expected an integer >= ${min}, got "${value}"`);
+    return n;
+  };
+  const seconds = (flag: string, value: string | undefined, fallback: number, min: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag}: expected a number of seconds >= ${min}, got "${value}"`);
+    return n;
+  };
+  const headers: Record<string, string> = {};
+  for (const header of values.header ?? []) {
+    const colon = header.indexOf(':');
+    if (colon < 1) throw new UsageError(`--header: expected "name: value", got "${header}"`);
+    headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
+  }
+  return {
+    quick: values.quick,
+    customers: int('customers', values.customers, DEFAULT_CUSTOMERS, 1),
+    connections: int('connections', values.connections, DEFAULT_CONNECTIONS, 1),
+    rounds: int('rounds', values.rounds, mode.rounds, 1),
+    roundS: seconds('duration', values.duration, mode.roundS, 1),
+    warmupS: seconds('warmup', values.warmup, mode.warmupS, 0),
+    startupSamples: int('startup-samples', values['startup-samples'], mode.startupSamples, 0),
+    only: values.only,
+    headers,
+    out: values.out ?? join(ROOT, 'bench/results/latest.json'),
+  };
+}
+
+class UsageError extends Error {}
+
+
+/** A precondition of a meaningful measurement failed: the run stops with this message. */
+class BenchAbort extends Error {}
+
+const t0 = performance.now();
+const progress = (text: string) => process.stderr.write(`bench [${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${text}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<number> {
+  const cli = parseCli(process.argv.slice(2));
+  const supergraph = join(ROOT, 'schema/supergraph.graphql');
+  if (!existsSync(supergraph)) throw new BenchAbort(`${supergraph} is missing: run \`npm run compose\` first`);
+  const startedAt = new Date();
+  const loadAtStart = os.loadavg().map((n) => Math.round(n * 100) / 100);
+
+  // Subgraphs: one process, all three products, an embedded database seeded at the stated scale.
+  const [customerPort, financePort, productPort, barePort, oursPort, issuerPort] = (await freePorts(6)) as [number, number, number, number, number, number];
+  const auth = await startBenchAuth(issuerPort);
+  cleanups.push(() => auth.stop());
+  // The bench's token first, so that a --header authorization replaces it.
+  const headers: Record<string, string> = { authorization: auth.authorization, ...cli.headers };
+  progress(`starting the subgraphs with ${cli.customers} customers`);
+  const subgraphs = spawnTs('subgraphs', 'subgraphs/main.ts', [], {
+    HOST: '127.0.0.1',
+    CUSTOMER_PORT: String(customerPort),
+    FINANCE_PORT: String(financePort),
+    PRODUCT_PORT: String(productPort),
+    SEED_CUSTOMERS: String(cli.customers),
+    // The subgraphs log no line per request; info keeps the "listening" lines this waits for.
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'production',
+    ...auth.subgraphsEnv,
+  });
+  const subgraphUrls: Record<string, string> = {};
+  let seeded: unknown;
+  for (const port of [customerPort, financePort, productPort]) {
+    const { line } = await subgraphs.waitForLine(
+      (l) => l.msg === 'subgraph listening' && typeof l.url === 'string' && new URL(l.url).port === String(port),
+      SUBGRAPH_READY_TIMEOUT_MS,
+    );
+    subgraphUrls[String(line.product)] = String(line.url);
+  }
+  const seededLine = await subgraphs.waitForLine((l) => l.msg === 'embedded database seeded', 1_000).catch(() => undefined);
+  if (seededLine) seeded = { counts: seededLine.line.counts, ms: seededLine.line.ms };
+  progress(`subgraphs ready (${Object.entries(subgraphUrls).map(([n, u]) => `${n} ${u}`).join(', ')})`);
+
+  // Seeded ids are C + 6 digits from C000001 (see the Customer type); the middle one, nothing special.
+  const customerId = `C${String(Math.max(1, Math.ceil(cli.customers / 2))).padStart(6, '0')}`;
+  const operations = benchOperations(customerId, cli.customers).filter((op) => !cli.only || cli.only.includes(op.name));
+  if (operations.length === 0) throw new UsageError(`--only: expected lookup, join or list`);
+  const lookup = benchOperations(customerId, cli.customers)[0]!;
+
+  const overrides = Object.entries(subgraphUrls).map(([name, url]) => `${name}=${url}`).join(',');
+  const targets: Record<TargetName, Target> = {
+    bare: {
+      name: 'bare',
+      entry: 'bench/bare-gateway.ts',
+      url: `http://127.0.0.1:${barePort}/`,
+      env: { PORT: String(barePort), SUPERGRAPH: supergraph, SUBGRAPH_URLS: overrides, NODE_ENV: 'production', ...auth.bareEnv },
+      readinessEnv: {},
+    },
+    ours: {
+      name: 'ours',
+      entry: 'gateway/main.ts',
+      url: `http://127.0.0.1:${oursPort}/graphql`,
+      env: {
+        PORT: String(oursPort),
+        HOST: '127.0.0.1',
+        SUPERGRAPH: supergraph,
+        SUBGRAPH_URLS: overrides,
+        LOG_LEVEL: OURS_LOG_LEVEL,
+        NODE_ENV: 'production',
+        ...auth.gatewayEnv,
+      },
+      // "gateway ready" is an info line: invisible at the level the load runs at.
+      readinessEnv: { LOG_LEVEL: 'info' },
+    },
+  };
+
+  // Readiness: spawn to the ready line and to the first good answer, over a few starts of each
+  // target; then the start that is loaded (its first answer counts as one more sample).
+  const startup: Record<TargetName, StartupSample[]> = { bare: [], ours: [] };
+  for (const target of Object.values(targets)) {
+    for (let i = 0; i <= cli.startupSamples; i++) {
+      const loaded = i === cli.startupSamples;
+      const { proc, sample } = await startTarget(target, loaded ? target.env : { ...target.env, ...target.readinessEnv }, lookup, headers);
+      startup[target.name].push(sample);
+      progress(
+        `${target.name}${loaded ? ' (the start under load)' : ''}: ready line ${sample.readyLineMs ?? '-'} ms, first answer ${sample.firstAnswerMs} ms after spawn (pid ${proc.pid})`,
+      );
+      if (loaded) target.process = proc;
+      else await proc.stop();
+    }
+  }
+
+  // Nothing is measured unless every operation answers with data and no errors on both targets.
+  for (const op of operations) {
+    for (const target of Object.values(targets)) {
+      const answer = await sendOnce(target.url, op.body, headers, op.hasRows);
+      if (!answer.ok) throw new BenchAbort(`${target.name} does not answer ${op.name} correctly, nothing measured: ${answer.problem}`);
+    }
+  }
+  const idleMemory: Partial<Record<TargetName, Memory>> = {};
+  for (const target of Object.values(targets)) {
+    const memory = await memoryOf(target.process!.pid);
+    if (memory) idleMemory[target.name] = memory;
+  }
+
+  const client = { headers, connections: cli.connections };
+  const interrupt = new AbortController();
+  activeLoad = interrupt;
+  const results: OperationResult[] = [];
+  for (const op of operations) {
+    if (cli.warmupS > 0) {
+      for (const target of Object.values(targets)) {
+        await load(target, subgraphs, op, client, cli.warmupS, interrupt.signal);
+      }
+    }
+    const runs: Record<TargetName, Measured[]> = { bare: [], ours: [] };
+    const memory: Partial<Record<TargetName, Memory>> = {};
+    for (let round = 0; round < cli.rounds; round++) {
+      // bare, ours / ours, bare / ...: neither target always runs right after the other's load.
+      const order: readonly TargetName[] = round % 2 === 0 ? TARGET_NAMES : [...TARGET_NAMES].reverse();
+      for (const name of order) {
+        const measured = await load(targets[name], subgraphs, op, client, cli.roundS, interrupt.signal);
+        runs[name].push(measured);
+        const { result, gatewayCpuMs } = measured;
+        progress(
+          `${op.name} round ${round + 1}/${cli.rounds} ${name}: ${result.requestsPerS.toFixed(0)} req/s, ` +
+            `gateway ${(gatewayCpuMs / result.responses).toFixed(2)} CPU ms/req`,
+        );
+      }
+    }
+    for (const name of TARGET_NAMES) {
+      const m = await memoryOf(targets[name].process!.pid);
+      if (m) memory[name] = m;
+    }
+    results.push(...summarize(op, runs, memory));
+  }
+  activeLoad = undefined;
+
+  const report: BenchReport = {
+    date: startedAt.toISOString(),
+    commit: gitCommit(),
+    machine: {
+      cpus: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      totalMemoryMb: Math.round(os.totalmem() / 2 ** 20),
+      node: process.version,
+      platform: `${process.platform} ${os.release()} ${process.arch}`,
+      loadAverageAtStart: loadAtStart,
+    },
+    scale: { customers: cli.customers, seeded, lookupId: customerId },
+    settings: {
+      mode: cli.quick ? 'quick' : 'full',
+      connections: cli.connections,
+      pipelining: 1,
+      warmupS: cli.warmupS,
+      rounds: cli.rounds,
+      roundS: cli.roundS,
+      startupSamples: cli.startupSamples,
+      oursLogLevel: OURS_LOG_LEVEL,
+      extraHeaders: Object.keys(cli.headers),
+      targetRatio: TARGET_RATIO,
+      readyBoundMs: READY_BOUND_MS,
+    },
+    startup: Object.fromEntries(
+      TARGET_NAMES.map((name) => [name, { samples: startup[name], idleMemory: idleMemory[name] }]),
+    ) as BenchReport['startup'],
+    results,
+    notes: [
+      `ours runs with LOG_LEVEL=${OURS_LOG_LEVEL}: at info it writes one JSON log line per request, which would measure the logger.`,
+      'Both gateways and the subgraphs run with NODE_ENV=production: every request carries a bearer token from a throwaway issuer served by the bench (EdDSA, scopes ' +
+        BENCH_SCOPES.join(' ') +
+        '); ours verifies it and forwards an identity token of its own to the subgraphs, bare forwards one identity token it re-signs every 20 s.',
+      'The bench client, the subgraphs and the measured gateway share this machine; only one gateway is loaded at a time.',
+      'Latencies are per response as the client saw them (loopback), over every measured round.',
+    ],
+  };
+
+  process.stdout.write(formatTables(report));
+  await mkdir(join(cli.out, '..'), { recursive: true });
+  await writeFile(cli.out, `${JSON.stringify(report, null, 2)}\n`);
+  progress(`wrote ${cli.out} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
+
+  const failed = results.reduce((n, r) => n + r.non2xx + r.errors + r.graphqlErrors, 0);
+  if (failed > 0) {
+    progress(`${failed} requests failed under load (non-2xx, connection errors or GraphQL errors): the numbers above are not comparable`);
+    return 1;
+  }
+  return 0;
+}
+
+/**
+ * Spawns a gateway and measures its readiness: the first good answer to the lookup (polled from the
+ * moment of spawn) and, when the process logs it, the ready line.
+ */
+async function startTarget(target: Target, env: Record<string, string>, lookup: BenchOperation, headers: Readonly<Record<string, string>>) {
+  const proc = spawnTs(target.name, target.entry, [], env);
+  const ready = proc.waitForLine((l) => l.msg === 'gateway ready', GATEWAY_READY_TIMEOUT_MS);
+  ready.catch(() => undefined);
+  let exited = false;
+  proc.child.once('exit', () => (exited = true));
+  const deadline = proc.spawnedAt + GATEWAY_READY_TIMEOUT_MS;
+  let firstAnswerAt: number | undefined;
+  let last = '';
+  while (firstAnswerAt === undefined) {
+    if (exited) break;
+    if (performance.now() > deadline) {
+      throw new BenchAbort(`${target.name} gave no good answer within ${GATEWAY_READY_TIMEOUT_MS} ms of its start (last: ${last})`);
+    }
+    const answer = await sendOnce(target.url, lookup.body, headers, lookup.hasRows, 1_000);
+    if (answer.ok) firstAnswerAt = performance.now();
+    else {
+      last = answer.problem ?? '';
+      await sleep(POLL_INTERVAL_MS);
+    }
+  }
+  if (firstAnswerAt === undefined) throw new BenchAbort(`${target.name} exited before answering${proc.stderr() ? `: ${proc.stderr().trim().slice(-2_000)}` : ''}`);
+  // The line is written before the port answers; a moment's grace covers reading the pipe.
+  const readyLine = await Promise.race([ready.catch(() => undefined), sleep(READY_LINE_GRACE_MS).then(() => undefined)]);
+  const sample: StartupSample = {
+    readyLineMs: readyLine ? Math.round(readyLine.at - proc.spawnedAt) : null,
+    firstAnswerMs: Math.round(firstAnswerAt - proc.spawnedAt),
+    logLevel: env.LOG_LEVEL ?? null,
+  };
+  return { proc, sample };
+}
+
+/** One load run and the CPU time each process spent during it. */
+interface Measured {
+  result: LoadResult;
+  /** ms of CPU the loaded gateway process used (all threads); NaN without /proc. */
+  gatewayCpuMs: number;
+  /** ms of CPU the subgraphs process used. */
+  subgraphsCpuMs: number;
+  /** ms of CPU this process (the load generator) used. */
+  clientCpuMs: number;
+  /** ms of CPU every other process on the machine used (busy CPU less the three above). */
+  otherCpuMs: number;
+}
+
+async function load(
+  target: Target,
+  subgraphs: BenchProcess,
+  op: BenchOperation,
+  client: { headers: Readonly<Record<string, string>>; connections: number },
+  durationS: number,
+  signal: AbortSignal,
+): Promise<Measured> {
+  const proc = target.process!;
+  const cpu = async () => [(await cpuMsOf(proc.pid)) ?? NaN, (await cpuMsOf(subgraphs.pid)) ?? NaN] as const;
+  const machineBefore = (await machineBusyCpuMs()) ?? NaN;
+  const [gatewayBefore, subgraphsBefore] = await cpu();
+  const clientBefore = process.cpuUsage();
+  const result = await runLoad({ url: target.url, body: op.body, headers: client.headers, connections: client.connections, durationS, signal });
+  const clientCpu = process.cpuUsage(clientBefore);
+  const [gatewayAfter, subgraphsAfter] = await cpu();
+  const machine = ((await machineBusyCpuMs()) ?? NaN) - machineBefore;
+  if (signal.aborted) throw new BenchAbort('interrupted');
+  for (const p of [proc, subgraphs]) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) {
+      throw new BenchAbort(`${p.name} exited during the ${op.name} load on ${target.name}${p.stderr() ? `: ${p.stderr().trim().slice(-2_000)}` : ''}`);
+    }
+  }
+  const gatewayCpuMs = gatewayAfter - gatewayBefore;
+  const subgraphsCpuMs = subgraphsAfter - subgraphsBefore;
+  const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000;
+  return { result, gatewayCpuMs, subgraphsCpuMs, clientCpuMs, otherCpuMs: Math.max(0, machine - gatewayCpuMs - subgraphsCpuMs - clientCpuMs) };
+}
+
+function summarize(op: BenchOperation, runs: Record<TargetName, Measured[]>, memory: Partial<Record<TargetName, Memory>>): OperationResult[] {
+  const rows = TARGET_NAMES.map((name): OperationResult => {
+    const list = runs[name].map((m) => m.result);
+    const latencies = mergeSorted(list.map((r) => r.latenciesMs));
+    const responses = list.reduce((n, r) => n + r.responses, 0);
+    const durationS = list.reduce((n, r) => n + r.durationS, 0);
+    const sum = (key: 'non2xx' | 'errors' | 'timeouts' | 'graphqlErrors') => list.reduce((n, r) => n + r[key], 0);
+    const cpu = (key: 'gatewayCpuMs' | 'subgraphsCpuMs' | 'clientCpuMs' | 'otherCpuMs') => runs[name].reduce((n, m) => n + m[key], 0);
+    const percentOfOneCore = (ms: number) => Math.round((ms / (durationS * 1000)) * 100);
+    return {
+      operation: op.name,
+      description: op.description,
+      target: name,
+      requestsPerS: round2(responses / durationS),
+      p50Ms: round2(quantile(latencies, 0.5)),
+      p99Ms: round2(quantile(latencies, 0.99)),
+      rssMb: memory[name]?.rssMb ?? null,
+      peakRssMb: memory[name]?.peakRssMb ?? null,
+      responses,
+      durationS: round2(durationS),
+      non2xx: sum('non2xx'),
+      errors: sum('errors'),
+      timeouts: sum('timeouts'),
+      graphqlErrors: sum('graphqlErrors'),
+      roundRequestsPerS: list.map((r) => round2(r.requestsPerS)),
+      gatewayCpuMsPerRequest: Math.round((cpu('gatewayCpuMs') / responses) * 1000) / 1000,
+      gatewayCpuPercent: percentOfOneCore(cpu('gatewayCpuMs')),
+      subgraphsCpuPercent: percentOfOneCore(cpu('subgraphsCpuMs')),
+      clientCpuPercent: percentOfOneCore(cpu('clientCpuMs')),
+      otherCpuPercent: percentOfOneCore(cpu('otherCpuMs')),
+    };
+  });
+  const [bare, ours] = rows as [OperationResult, OperationResult];
+  ours.ratio = Math.round((ours.requestsPerS / bare.requestsPerS) * 1000) / 1000;
+  ours.cpuRatio = Math.round((ours.gatewayCpuMsPerRequest / bare.gatewayCpuMsPerRequest) * 1000) / 1000;
+  return rows;
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+function gitCommit(): string | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return null;
+  }
+}
+
+/** What else to undo on any exit (the JWKS server). */
+const cleanups: (() => Promise<void>)[] = [];
+async function stopEverything(): Promise<void> {
+  await stopAll();
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup().catch(() => undefined)));
+}
+
+let activeLoad: AbortController | undefined;
+let interrupted = false;
+function onSignal(signal: NodeJS.Signals) {
+  if (interrupted) return;
+  interrupted = true;
+  progress(`${signal}: stopping every process this run started`);
+  activeLoad?.abort();
+  void stopEverything().finally(() => process.exit(130));
+}
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+process.once('exit', killAllNow);
+
+main()
+  .then(async (code) => {
+    await stopEverything();
+    process.exit(code);
+  })
+  .catch(async (error: unknown) => {
+    if (interrupted) return; // the signal handler stops everything and exits
+    const known = error instanceof BenchAbort || error instanceof UsageError;
+    process.stderr.write(`bench: ${known ? '' : 'failed: '}${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
+    if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+    await stopEverything();
+    process.exit(error instanceof UsageError ? 2 : 1);
+  });
