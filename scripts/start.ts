@@ -5,7 +5,7 @@ import { SupergraphError } from '../gateway/supergraph.js';
 import { loadSubgraphsConfig, SubgraphConfigError } from '../subgraphs/config.js';
 import { runDataProducts } from '../subgraphs/run.js';
 
-const EXAMPLE_QUERY = '{ customers(first: 3) { id country transactions(first: 2) { amount product { name } } } }';
+const EXAMPLE_QUERY = '{ customers(first: 3) { id name transactions(first: 2) { amount product { name } } } }';
 
 /**
  * `npm start`: the whole stack in one process on embedded defaults: one in-memory PGlite shared by
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       `Subgraphs: ${Object.entries(subgraphUrls).map(([n, u]) => `${n} ${u}`).join(', ')}`,
       '',
       'Try it (a token from the development issuer, roles from policies/access.yaml):',
-      '  TOKEN=$(npm run -s token -- --role data-scientist)',
+      '  TOKEN=$(npm run -s token -- --role sales-manager)',
       `  curl -s ${gateway.url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
       `    -d '${body}'`,
       '',
