@@ -4,12 +4,15 @@ import {
   isCompositeType,
   isListType,
   isNonNullType,
+  isObjectType,
   Kind,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLField,
+  type GraphQLInterfaceType,
+  type GraphQLUnionType,
   type GraphQLSchema,
   type GraphQLType,
   type OperationDefinitionNode,
@@ -17,7 +20,15 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
-import { isEmptyRequirement, type Requirement } from '../../lib/requirements.js';
+import { combineRequirements, isEmptyRequirement, NO_REQUIREMENT, type Requirement } from '../../lib/requirements.js';
+
+/** What the analysis needs to know about requirements (from the supergraph's directives). */
+export interface RequirementLookup {
+  /** Selecting `Parent.field`: the field's own rule, its return type's, and for interfaces every implementation's. */
+  field(parent: GraphQLCompositeType, field: string): Requirement;
+  /** A type's own rule (type-level directive). */
+  type(name: string): Requirement;
+}
 
 /** An @skip/@include condition on a selection, evaluated per request against its variables. */
 export type Condition =
@@ -28,10 +39,10 @@ export type Condition =
 export type NullTarget =
   /** The whole `data` becomes null: nothing is executed. */
   | { readonly kind: 'root' }
-  /** `node` is removed from the operation and set to null in every object at `path`'s parent. */
-  | { readonly kind: 'value'; readonly node: FieldNode; readonly path: readonly string[] }
-  /** `removed` (a non-null child) is removed; every object in the value at `path` becomes null. */
-  | { readonly kind: 'items'; readonly removed: FieldNode; readonly path: readonly string[] };
+  /** `node` is removed from the operation and set to null in every object at `path`'s parent (of `onTypes`, when given). */
+  | { readonly kind: 'value'; readonly node: FieldNode; readonly path: readonly string[]; readonly onTypes: readonly string[] | undefined }
+  /** `removed` (a non-null child) is removed; every object (of `onTypes`, when given) in the value at `path` becomes null. */
+  | { readonly kind: 'items'; readonly removed: FieldNode; readonly path: readonly string[]; readonly onTypes: readonly string[] | undefined };
 
 export interface GuardedField {
   readonly id: number;
@@ -67,6 +78,8 @@ interface FieldContext {
   readonly type: GraphQLType;
   readonly path: readonly string[];
   readonly parent: FieldContext | undefined;
+  /** Concrete types of the object holding this field, when its parent returns an abstract type and a type condition narrowed it. */
+  readonly onTypes: readonly string[] | undefined;
 }
 
 /**
@@ -78,7 +91,7 @@ export function analyzeOperation(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
-  requirementOf: (parent: GraphQLCompositeType, field: string) => Requirement,
+  requirements: RequirementLookup,
 ): OperationAnalysis {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -89,7 +102,19 @@ export function analyzeOperation(
   const root = schema.getRootType(operation.operation);
   if (!root) throw new Error(`schema has no ${operation.operation} type`);
 
-  function walk(set: SelectionSetNode, parentType: GraphQLCompositeType, parent: FieldContext | undefined, conditions: readonly Condition[], visiting: ReadonlySet<string>): SelectionSetNode {
+  /**
+   * `narrowed`: the type-level rule of a type reached through a type condition on an abstract
+   * type (`... on Author` inside a union): no field returns that type, so its rule applies to the
+   * fields selected inside the condition.
+   */
+  function walk(
+    set: SelectionSetNode,
+    parentType: GraphQLCompositeType,
+    parent: FieldContext | undefined,
+    conditions: readonly Condition[],
+    visiting: ReadonlySet<string>,
+    narrowed: Requirement,
+  ): SelectionSetNode {
     const selections: SelectionNode[] = [];
     for (const selection of set.selections) {
       const own = [...conditions, ...conditionsOf(selection)];
@@ -111,20 +136,21 @@ export function analyzeOperation(
           continue;
         }
         const key = selection.alias?.value ?? name;
-        const context: { node: FieldNode; type: GraphQLType; path: readonly string[]; parent: FieldContext | undefined } = {
+        const context: { -readonly [K in keyof FieldContext]: FieldContext[K] } = {
           node: selection,
           type: definition.type,
           path: [...(parent?.path ?? []), key],
           parent,
+          onTypes: holderTypes(parentType, parent),
         };
         let node: FieldNode = selection;
         const named = getNamedType(definition.type);
         if (selection.selectionSet && isCompositeType(named)) {
           node = { ...selection, selectionSet: undefined as unknown as SelectionSetNode };
           context.node = node;
-          (node as { selectionSet: SelectionSetNode }).selectionSet = walk(selection.selectionSet, named, context, own, visiting);
+          (node as { selectionSet: SelectionSetNode }).selectionSet = walk(selection.selectionSet, named, context, own, visiting, NO_REQUIREMENT);
         }
-        const requirement = requirementOf(parentType, name);
+        const requirement = combineRequirements([requirements.field(parentType, name), narrowed]);
         if (!isEmptyRequirement(requirement)) {
           guarded.push({ id: guarded.length, path: context.path, coordinate: `${parentType.name}.${name}`, requirement, conditions: own, target: nullTarget(context) });
         }
@@ -136,7 +162,7 @@ export function analyzeOperation(
           selections.push(selection);
           continue;
         }
-        selections.push({ ...selection, selectionSet: walk(selection.selectionSet, type, parent, own, visiting) });
+        selections.push({ ...selection, selectionSet: walk(selection.selectionSet, type, parent, own, visiting, narrowTo(type, parentType, narrowed)) });
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
@@ -146,7 +172,7 @@ export function analyzeOperation(
           kind: Kind.INLINE_FRAGMENT,
           typeCondition: fragment.typeCondition,
           directives: selection.directives ?? [],
-          selectionSet: walk(fragment.selectionSet, type, parent, own, new Set([...visiting, name])),
+          selectionSet: walk(fragment.selectionSet, type, parent, own, new Set([...visiting, name]), narrowTo(type, parentType, narrowed)),
         });
       }
     }
@@ -155,7 +181,20 @@ export function analyzeOperation(
 
   // The fields of a guarded field's node are rewritten after it is recorded, so targets must point
   // at the final nodes: record contexts by reference (nullTarget reads context.node lazily below).
-  const inlined: OperationDefinitionNode = { ...operation, selectionSet: walk(operation.selectionSet, root, undefined, [], new Set()) };
+  /** Which concrete types the object holding a field may be, if that is narrower than what its parent field returns. */
+  function holderTypes(parentType: GraphQLCompositeType, parent: FieldContext | undefined): readonly string[] | undefined {
+    if (!parent) return undefined;
+    const returned = getNamedType(parent.type);
+    if (returned === parentType || isObjectType(returned)) return undefined;
+    return isObjectType(parentType) ? [parentType.name] : schema.getPossibleTypes(parentType as GraphQLInterfaceType | GraphQLUnionType).map((t) => t.name);
+  }
+
+  function narrowTo(type: GraphQLCompositeType, from: GraphQLCompositeType, current: Requirement): Requirement {
+    if (type === from || isObjectType(from)) return current;
+    return combineRequirements([current, requirements.type(type.name)]);
+  }
+
+  const inlined: OperationDefinitionNode = { ...operation, selectionSet: walk(operation.selectionSet, root, undefined, [], new Set(), NO_REQUIREMENT) };
   const variableDefaults = new Map<string, boolean>();
   for (const definition of operation.variableDefinitions ?? []) {
     if (definition.defaultValue?.kind === Kind.BOOLEAN) variableDefaults.set(definition.variable.name.value, definition.defaultValue.value);
@@ -173,8 +212,8 @@ export function analyzeOperation(
 function resolveTarget(target: NullTarget | PendingTarget): NullTarget {
   if (!('pending' in target)) return target;
   const { context, kind, removed } = target.pending;
-  if (kind === 'value') return { kind, node: context.node, path: context.path };
-  return { kind, removed: removed!.node, path: context.path };
+  if (kind === 'value') return { kind, node: context.node, path: context.path, onTypes: context.onTypes };
+  return { kind, removed: removed!.node, path: context.path, onTypes: removed!.onTypes };
 }
 
 type PendingTarget = { readonly pending: { kind: 'value' | 'items'; context: FieldContext; removed?: FieldContext } };

@@ -65,20 +65,34 @@ export function forbiddenError(denied: DeniedField, options: { rejectsRequest?: 
   return new GraphQLError(message, { path: [...field.path], extensions });
 }
 
+/** Where to put one null back, and on which objects. */
+export interface NullPlacement {
+  readonly path: readonly string[];
+  /** Only objects of these concrete types (read from a `__typename` added for the purpose); all when undefined. */
+  readonly onTypes: readonly string[] | undefined;
+}
+
 /** The operation without the denied fields, and how to put nulls back into its result. */
 export interface FilteredOperation {
   readonly document: DocumentNode;
   /** Distinct per filtered shape, so the gateway's query plan cache never mixes shapes. */
   readonly queryHash: string;
-  /** Paths whose value is set to null in every object holding it. */
-  readonly nullValues: readonly (readonly string[])[];
-  /** Paths whose objects are each replaced by null (a denied non-null field inside them). */
-  readonly nullItems: readonly (readonly string[])[];
-  /** Paths of placeholder fields added to keep selection sets non-empty; removed from results. */
-  readonly placeholders: readonly (readonly string[])[];
+  /** Fields set to null in every (matching) object holding them. */
+  readonly nullValues: readonly NullPlacement[];
+  /** Objects (matching) in the value at the path replaced by null (a denied non-null field inside them). */
+  readonly nullItems: readonly NullPlacement[];
+  /** Paths of fields added to keep selection sets non-empty or to learn object types; removed from results. */
+  readonly added: readonly (readonly string[])[];
 }
 
 export const PLACEHOLDER_ALIAS = '_authorizationPlaceholder';
+export const TYPENAME_ALIAS = '_authorizationTypename';
+
+const typenameField = (alias: string): FieldNode => ({
+  kind: Kind.FIELD,
+  alias: { kind: Kind.NAME, value: alias },
+  name: { kind: Kind.NAME, value: '__typename' },
+});
 
 /** Builds (once per document, operation and set of denied fields) the filtered operation. */
 export function filteredOperation(analysis: OperationAnalysis, denied: readonly DeniedField[], queryHash: string): FilteredOperation {
@@ -86,19 +100,23 @@ export function filteredOperation(analysis: OperationAnalysis, denied: readonly 
   const cached = analysis.filtered.get(key) as FilteredOperation | undefined;
   if (cached) return cached;
   const removed = new Set<FieldNode>();
-  const nullValues: string[][] = [];
-  const nullItems: string[][] = [];
+  const nullValues: NullPlacement[] = [];
+  const nullItems: NullPlacement[] = [];
+  /** Selection sets (by the path of the field owning them) that need the object's __typename. */
+  const typed = new Set<string>();
   for (const { field } of denied) {
     const target = field.target;
     if (target.kind === 'value') {
       removed.add(target.node);
-      nullValues.push([...target.path]);
+      nullValues.push({ path: target.path, onTypes: target.onTypes });
+      if (target.onTypes) typed.add(target.path.slice(0, -1).join('\u0000'));
     } else if (target.kind === 'items') {
       removed.add(target.removed);
-      nullItems.push([...target.path]);
+      nullItems.push({ path: target.path, onTypes: target.onTypes });
+      if (target.onTypes) typed.add(target.path.join('\u0000'));
     }
   }
-  const placeholders: string[][] = [];
+  const added: string[][] = [];
   const path: string[] = [];
   const operation = visit(analysis.operation, {
     Field: {
@@ -113,12 +131,12 @@ export function filteredOperation(analysis: OperationAnalysis, denied: readonly 
     },
     SelectionSet: {
       leave(node): SelectionSetNode | undefined {
-        if (hasField(node)) return undefined;
-        placeholders.push([...path]);
-        return {
-          ...node,
-          selections: [...node.selections, { kind: Kind.FIELD, alias: { kind: Kind.NAME, value: PLACEHOLDER_ALIAS }, name: { kind: Kind.NAME, value: '__typename' } }],
-        };
+        const extra: FieldNode[] = [];
+        if (typed.has(path.join('\u0000'))) extra.push(typenameField(TYPENAME_ALIAS));
+        if (!hasField(node) && extra.length === 0) extra.push(typenameField(PLACEHOLDER_ALIAS));
+        if (extra.length === 0) return undefined;
+        added.push([...path]);
+        return { ...node, selections: [...node.selections, ...extra] };
       },
     },
   });
@@ -128,7 +146,7 @@ export function filteredOperation(analysis: OperationAnalysis, denied: readonly 
     queryHash: createHash('sha256').update(queryHash).update('\0authz:').update(key).digest('hex'),
     nullValues,
     nullItems,
-    placeholders,
+    added,
   };
   analysis.filtered.set(key, result);
   return result;
@@ -138,25 +156,34 @@ function hasField(set: SelectionSetNode): boolean {
   return set.selections.some((s) => s.kind === Kind.FIELD || (s.kind === Kind.INLINE_FRAGMENT && hasField(s.selectionSet)));
 }
 
+const matches = (object: Record<string, unknown>, onTypes: readonly string[] | undefined) =>
+  onTypes === undefined || onTypes.includes(object[TYPENAME_ALIAS] as string);
+
 /** Puts the nulls of a filtered operation back into its result, in place. */
 export function restoreNulls(data: Record<string, unknown>, filtered: FilteredOperation): void {
-  for (const path of filtered.nullValues) {
+  for (const { path, onTypes } of filtered.nullValues) {
     forEachObject(data, path.slice(0, -1), (object) => {
-      object[path[path.length - 1]!] = null;
+      if (matches(object, onTypes)) object[path[path.length - 1]!] = null;
     });
   }
-  for (const path of filtered.placeholders) forEachObject(data, path, (object) => delete object[PLACEHOLDER_ALIAS]);
-  for (const path of filtered.nullItems) {
+  for (const { path, onTypes } of filtered.nullItems) {
     forEachObject(data, path.slice(0, -1), (object) => {
       const key = path[path.length - 1]!;
-      object[key] = nullObjects(object[key]);
+      object[key] = nullObjects(object[key], onTypes);
+    });
+  }
+  for (const path of filtered.added) {
+    forEachObject(data, path, (object) => {
+      delete object[PLACEHOLDER_ALIAS];
+      delete object[TYPENAME_ALIAS];
     });
   }
 }
 
-function nullObjects(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(nullObjects);
-  return value === null || value === undefined ? value : null;
+function nullObjects(value: unknown, onTypes: readonly string[] | undefined): unknown {
+  if (Array.isArray(value)) return value.map((item) => nullObjects(item, onTypes));
+  if (value === null || typeof value !== 'object') return value;
+  return matches(value as Record<string, unknown>, onTypes) ? null : value;
 }
 
 function forEachObject(value: unknown, path: readonly string[], fn: (object: Record<string, unknown>) => void): void {

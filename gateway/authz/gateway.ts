@@ -5,9 +5,9 @@ import { requestError } from '../../lib/errors.js';
 import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
-import { fieldRequirements } from '../../lib/requirements.js';
+import { fieldRequirements, NO_REQUIREMENT } from '../../lib/requirements.js';
 import type { RequirementIndex } from '../../lib/auth-directives.js';
-import { analyzeOperation, OperationTooLargeError, type OperationAnalysis } from './analyze.js';
+import { analyzeOperation, OperationTooLargeError, type OperationAnalysis, type RequirementLookup } from './analyze.js';
 import { deniedFields, filteredOperation, forbiddenError, restoreNulls } from './enforce.js';
 import { takeOverAuthorization } from './takeover.js';
 
@@ -51,7 +51,7 @@ export function createAuthorizedGateway(supergraphSdl: string, config: Omit<Gate
 }
 
 function enforcer(index: RequirementIndex, options: AuthorizationOptions) {
-  const requirementsBySchema = new WeakMap<GraphQLSchema, ReturnType<typeof fieldRequirements>>();
+  const requirementsBySchema = new WeakMap<GraphQLSchema, RequirementLookup>();
   const analyses = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
 
   function analysisOf(context: GatewayGraphQLRequestContext): OperationAnalysis {
@@ -60,11 +60,14 @@ function enforcer(index: RequirementIndex, options: AuthorizationOptions) {
     const key = context.operationName ?? '';
     let analysis = byOperation.get(key);
     if (!analysis) {
-      let requirementOf = requirementsBySchema.get(context.schema);
-      if (!requirementOf) requirementsBySchema.set(context.schema, (requirementOf = fieldRequirements(context.schema, index)));
+      let lookup = requirementsBySchema.get(context.schema);
+      if (!lookup) {
+        lookup = { field: fieldRequirements(context.schema, index), type: (name) => index.types.get(name) ?? NO_REQUIREMENT };
+        requirementsBySchema.set(context.schema, lookup);
+      }
       const operation = context.operation ?? getOperationAST(context.document, context.operationName);
       if (!operation) throw new Error('no operation to authorize');
-      analysis = analyzeOperation(context.schema, context.document, operation, requirementOf);
+      analysis = analyzeOperation(context.schema, context.document, operation, lookup);
       byOperation.set(key, analysis);
     }
     return analysis;
