@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { LOG_LEVELS } from '../lib/logger.js';
+import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 
@@ -38,17 +39,6 @@ const subgraphUrls = z
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
-/** A PKCS#8 PEM private key (Ed25519) for signing the identity forwarded to subgraphs. */
-const pemPrivateKey = z.string().transform((pem, ctx) => {
-  try {
-    const key = createPrivateKey(pem.replace(/\\n/g, '\n'));
-    if (key.asymmetricKeyType !== 'ed25519') throw new Error('type');
-    return key;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected an Ed25519 private key in PKCS#8 PEM' });
-    return z.NEVER;
-  }
-});
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -68,7 +58,7 @@ const envSchema = z.object({
   JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_JWKS_COOLDOWN_MS),
   MAX_TOKEN_BYTES: positiveInt(65_536).default(DEFAULT_MAX_TOKEN_BYTES),
   POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
-  INTERNAL_SIGNING_KEY: pemPrivateKey.optional(),
+  INTERNAL_SIGNING_KEY: ed25519PemKey('private').optional(),
 });
 
 /** Every environment variable the gateway reads (the README documents each). */

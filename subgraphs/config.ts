@@ -1,7 +1,8 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../lib/logger.js';
+import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
 import { PRODUCT_NAMES, type ProductName } from './kit/data-product.js';
 import { DEFAULT_CUSTOMERS, MAX_CUSTOMERS } from './seed/generate.js';
@@ -11,17 +12,6 @@ export const DEFAULT_PORTS: Readonly<Record<ProductName, number>> = { customer: 
 
 const port = z.coerce.number().int().min(0).max(65_535);
 
-/** The gateway's identity-token public key (Ed25519, SPKI PEM). */
-const pemPublicKey = z.string().transform((pem, ctx) => {
-  try {
-    const key = createPublicKey(pem.replace(/\\n/g, '\n'));
-    if (key.asymmetricKeyType !== 'ed25519') throw new Error('type');
-    return key;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected an Ed25519 public key in SPKI PEM' });
-    return z.NEVER;
-  }
-});
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -33,7 +23,7 @@ const envSchema = z.object({
   SEED_CUSTOMERS: z.coerce.number().int().min(1).max(MAX_CUSTOMERS).default(DEFAULT_CUSTOMERS),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
-  INTERNAL_VERIFY_KEY: pemPublicKey.optional(),
+  INTERNAL_VERIFY_KEY: ed25519PemKey('public').optional(),
 });
 
 /** Every environment variable the subgraphs read (the README documents each). */
