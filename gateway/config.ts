@@ -5,6 +5,7 @@ import { LOG_LEVELS } from '../lib/logger.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
+import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
 
 /** Defaults, resolved once here and exported so docs and tests can name them. */
 export const DEFAULT_PORT = 4000;
@@ -16,6 +17,7 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_CLOCK_TOLERANCE_S = 5;
 export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
 export const DEFAULT_MAX_TOKEN_BYTES = 8_192;
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 250;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -59,6 +61,12 @@ const envSchema = z.object({
   MAX_TOKEN_BYTES: positiveInt(65_536).default(DEFAULT_MAX_TOKEN_BYTES),
   POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
   INTERNAL_SIGNING_KEY: ed25519PemKey('private').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://...').optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (at most 32)').default('dpg'),
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(10_000).default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
+  RATE_LIMITING: bool.default(true),
+  RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+  RATE_LIMITS_FILE: z.string().min(1).default(DEFAULT_RATE_LIMITS_FILE),
 });
 
 /** Every environment variable the gateway reads (the README documents each). */
@@ -95,6 +103,13 @@ export interface GatewayConfig {
   };
   /** Signs the identity forwarded to subgraphs; undefined: the development key (development mode only). */
   readonly internalSigningKey: KeyObject | undefined;
+  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string; readonly commandTimeoutMs: number };
+  readonly rateLimits: {
+    readonly enabled: boolean;
+    /** When the shared store fails: open (in-process limits) or closed (503). */
+    readonly failMode: 'open' | 'closed';
+    readonly file: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -171,5 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       anonymousIntrospection: e.ANONYMOUS_INTROSPECTION ?? mode === 'development',
     }),
     internalSigningKey: e.INTERNAL_SIGNING_KEY,
+    redis: Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }),
+    rateLimits: Object.freeze({ enabled: e.RATE_LIMITING, failMode: e.RATE_LIMIT_FAIL_MODE, file: e.RATE_LIMITS_FILE }),
   });
 }

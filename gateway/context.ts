@@ -9,6 +9,8 @@ export interface GatewayContext extends BaseContext {
   readonly logger: Logger;
   /** Who is asking, authenticated before GraphQL runs. */
   readonly principal: Principal;
+  /** The peer address, which budgets anonymous callers. */
+  readonly clientAddress: string;
   /** The identity forwarded to subgraphs: signed on first use, then reused by every subgraph call of the request. */
   identityToken(): Promise<string>;
 }

@@ -6,10 +6,12 @@ import type { Logger } from '../lib/logger.js';
 /** Codes a data product may send that the gateway passes on with their message. */
 const PASSED_THROUGH_FROM_SUBGRAPHS: ReadonlySet<ErrorCode> = new Set(['BAD_USER_INPUT', 'FORBIDDEN']);
 
+const TOKEN_LIMIT = /^Syntax Error: Document contains more than (\d+) tokens/;
+
 /** Extension keys a client may see; everything else (stack traces, URLs, raw bodies, http) is dropped. */
 const SAFE_EXTENSION_KEYS = new Set([
   'code', 'service', 'status', 'argument', 'maximum', 'minimum', 'coordinate', 'missingScopes', 'missingPolicies', 'reason',
-  'cost', 'limit', 'retryAfter', 'replacement', 'sunset',
+  'cost', 'limit', 'retryAfter', 'replacement', 'sunset', 'value',
 ]);
 
 /**
@@ -28,6 +30,11 @@ export function createErrorFormatter(logger: Logger) {
       }
       logger.warn({ service, path: formatted.path, code, message: formatted.message }, 'subgraph error masked');
       return shape(formatted, `The ${service} data product could not resolve this field`, { code: 'SUBGRAPH_ERROR', service });
+    }
+    const tokens = TOKEN_LIMIT.exec(formatted.message);
+    if (extensions.code === 'GRAPHQL_PARSE_FAILED' && tokens) {
+      // graphql-js stops lexing past `maxTokens`: a limit, not a typo in the document.
+      return shape(formatted, 'Operation has too many tokens', { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'tokens', maximum: Number(tokens[1]) });
     }
     const { code, message } = normalizeError(error instanceof GraphQLError ? error : formatted);
     if (code === 'INTERNAL_SERVER_ERROR') {

@@ -16,6 +16,11 @@ import { isGatewayContext, type GatewayContext } from './context.js';
 import { createErrorFormatter } from './errors.js';
 import { hideSuggestionsPlugin } from './plugins/hide-suggestions.js';
 import { requestLogPlugin } from './plugins/request-log.js';
+import { demandControlPlugin } from './plugins/demand-control.js';
+import { loadRateLimitPolicy } from './limits/policy.js';
+import { createRateLimitStore } from './limits/create-store.js';
+import { indexCost } from './operation/cost.js';
+import { parse } from 'graphql';
 import { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph } from './supergraph.js';
 
@@ -74,8 +79,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   };
   const canIntrospect = (principal: Principal) => principal.kind === 'authenticated' || config.authorization.anonymousIntrospection;
 
+  const rateLimitPolicy = loadRateLimitPolicy(config.rateLimits.file, new Set(policies.roles.keys()));
+  const store = createRateLimitStore(config, logger);
+
   const sources = new Map<string, SubgraphSource>();
-  const { gateway, features } = createAuthorizedGateway(
+  const { gateway, features, facts } = createAuthorizedGateway(
     supergraph.sdl,
     {
       logger,
@@ -92,6 +100,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       mode: config.authorization.mode,
       allowAnonymousIntrospection: config.authorization.anonymousIntrospection,
       principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
+      cost: indexCost(parse(supergraph.sdl)),
+      defaultListSize: rateLimitPolicy.operation.defaultListSize,
     },
   );
 
@@ -103,19 +113,33 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     // Shutdown is ours (drain, then stop): Apollo's own handler would re-raise the signal mid-drain.
     stopOnTerminationSignals: false,
     introspection: true,
+    allowBatchedHttpRequests: true,
+    parseOptions: { maxTokens: rateLimitPolicy.operation.maxTokens },
     formatError: createErrorFormatter(logger),
-    plugins: [ApolloServerPluginLandingPageDisabled(), requestLogPlugin(), hideSuggestionsPlugin((context) => canIntrospect(context.principal))],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      requestLogPlugin(),
+      hideSuggestionsPlugin((context) => canIntrospect(context.principal)),
+      demandControlPlugin({ policy: rateLimitPolicy, store, facts }),
+    ],
   });
   await apollo.start();
 
   const handleGraphQL = graphqlHandler<GatewayContext>({
     server: apollo,
     bodyLimitBytes: config.maxBodyBytes,
+    maxBatch: rateLimitPolicy.operation.maxBatch,
     context: async (req, res) => {
       const requestId = String(res.getHeader('x-request-id'));
       const principal = principals.get(req) ?? ANONYMOUS;
       let token: Promise<string> | undefined;
-      return { requestId, logger: logger.child({ requestId }), principal, identityToken: () => (token ??= signIdentity(principal)) };
+      return {
+        requestId,
+        logger: logger.child({ requestId }),
+        principal,
+        clientAddress: req.socket.remoteAddress ?? 'unknown',
+        identityToken: () => (token ??= signIdentity(principal)),
+      };
     },
   });
 
@@ -204,6 +228,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         server.closeAllConnections();
         await closed;
         await apollo.stop();
+        await store?.close();
         state = { phase: 'stopped' };
         logger.info('stopped');
       })();

@@ -30,6 +30,12 @@ export const ERROR_STATUS = {
   METHOD_NOT_ALLOWED: 405,
   /** Request body over the configured limit. */
   PAYLOAD_TOO_LARGE: 413,
+  /** The operation exceeds a structural limit: depth, aliases, directives, tokens, batch size or fields. */
+  OPERATION_LIMIT_EXCEEDED: 400,
+  /** The operation's static cost is over the per-request maximum (`extensions.cost`, `extensions.limit`). */
+  COST_LIMIT_EXCEEDED: 400,
+  /** The caller's request or cost budget for the window is spent (`Retry-After` says when to retry). */
+  RATE_LIMITED: 429,
   /** Request content type not supported. */
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** A data product (subgraph) answered with an error the gateway does not pass through. */

@@ -87,6 +87,8 @@ export interface GraphQLHandlerOptions<TContext extends BaseContext> {
   server: ApolloServer<TContext>;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
+  /** Most operations in one batched request (a JSON array body). @default 1 */
+  maxBatch?: number;
   context: (req: IncomingMessage, res: ServerResponse) => Promise<TContext>;
 }
 
@@ -108,6 +110,11 @@ export function graphqlHandler<TContext extends BaseContext>(
     const q = url.indexOf('?');
     const search = q === -1 ? '' : url.slice(q);
     const body = method === 'POST' ? parseBody(await readBody(req, bodyLimitBytes), req.headers['content-type']) : undefined;
+    if (Array.isArray(body)) {
+      const maxBatch = options.maxBatch ?? 1;
+      if (body.length === 0) throw new HttpError('BAD_REQUEST', 'An empty batch has nothing to run');
+      if (body.length > maxBatch) throw new HttpError('OPERATION_LIMIT_EXCEEDED', `A batch may hold at most ${maxBatch} operations`);
+    }
     const context: ContextThunk<TContext> = () => options.context(req, res);
     const response = await server.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method, headers, search, body },

@@ -28,6 +28,8 @@ describe('gateway configuration', () => {
       auth: { issuers: [], trustDevIssuer: true, required: false, clockToleranceS: 5, jwksCooldownMs: 30_000, maxTokenBytes: 8192 },
       authorization: { mode: 'filter', policiesFile: 'policies/access.yaml', anonymousIntrospection: true },
       internalSigningKey: undefined,
+      redis: { url: undefined, keyPrefix: 'dpg', commandTimeoutMs: 250 },
+      rateLimits: { enabled: true, failMode: 'open', file: 'policies/rate-limits.yaml' },
     });
   });
 

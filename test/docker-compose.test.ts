@@ -27,14 +27,11 @@ const read = (path: string) => readFileSync(resolve(ROOT, path), 'utf8');
  * why for each; a key the code starts reading must move out of here (a test below enforces that).
  */
 const EXTRA_ENV: Readonly<Record<string, readonly string[]>> = {
-  // Not read by the gateway yet: the Redis-backed rate-limit and usage stores (a later issue) will
-  // read it. The topology wires Redis now so replicas share state from the day the stores land.
-  gateway: ['REDIS_URL'],
+  gateway: [],
   subgraph: [],
   // scripts/seed.ts reads DATABASE_URL itself: it is the seed CLI's one variable.
   seed: ['DATABASE_URL'],
-  // `npm start` runs the gateway in-process: the same reason as for the gateway.
-  start: ['REDIS_URL'],
+  start: [],
 };
 
 /** The seed CLI's flags (`npm run seed -- --customers N [--seed N]`); each must be declared in scripts/seed.ts. */

@@ -1,13 +1,13 @@
 import { ApolloGateway, type GatewayConfig } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
-import { getOperationAST, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { requestError } from '../../lib/errors.js';
 import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
-import { fieldRequirements, NO_REQUIREMENT } from '../../lib/requirements.js';
-import type { RequirementIndex } from '../../lib/auth-directives.js';
-import { analyzeOperation, OperationTooLargeError, type OperationAnalysis, type RequirementLookup } from './analyze.js';
+import type { CostIndex } from '../operation/cost.js';
+import { createOperationFactsCache, type OperationFactsCache } from '../operation/cache.js';
+import { OperationTooLargeError, type OperationAnalysis } from '../operation/facts.js';
 import { deniedFields, filteredOperation, forbiddenError, restoreNulls } from './enforce.js';
 import { takeOverAuthorization } from './takeover.js';
 
@@ -20,12 +20,17 @@ export interface AuthorizationOptions {
   allowAnonymousIntrospection: boolean;
   /** Where the request's principal is in the context. */
   principalOf(context: unknown): Principal;
+  /** The supergraph's @cost/@listSize, for the shared operation facts. */
+  cost: CostIndex;
+  defaultListSize: number;
 }
 
 export interface AuthorizedGateway {
   readonly gateway: GatewayInterface;
   /** The authorization specs this gateway took over from @apollo/gateway and enforces. */
   readonly features: readonly string[];
+  /** The per-document facts every stage shares (authorization, limits, usage). */
+  readonly facts: OperationFactsCache;
 }
 
 /**
@@ -36,7 +41,8 @@ export interface AuthorizedGateway {
 export function createAuthorizedGateway(supergraphSdl: string, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
   const takeover = takeOverAuthorization(supergraphSdl);
   const inner = new ApolloGateway({ ...config, supergraphSdl: takeover.gatewaySdl } as GatewayConfig);
-  const enforce = enforcer(takeover.requirements, options);
+  const facts = createOperationFactsCache(takeover.requirements, options.cost, options.defaultListSize);
+  const enforce = enforcer(facts, options);
   const gateway: GatewayInterface = {
     onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
     stop: () => inner.stop(),
@@ -47,37 +53,15 @@ export function createAuthorizedGateway(supergraphSdl: string, config: Omit<Gate
       return { ...loaded, executor: enforce(executor) };
     },
   };
-  return { gateway, features: takeover.features };
+  return { gateway, features: takeover.features, facts };
 }
 
-function enforcer(index: RequirementIndex, options: AuthorizationOptions) {
-  const requirementsBySchema = new WeakMap<GraphQLSchema, RequirementLookup>();
-  const analyses = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
-
-  function analysisOf(context: GatewayGraphQLRequestContext): OperationAnalysis {
-    let byOperation = analyses.get(context.document);
-    if (!byOperation) analyses.set(context.document, (byOperation = new Map()));
-    const key = context.operationName ?? '';
-    let analysis = byOperation.get(key);
-    if (!analysis) {
-      let lookup = requirementsBySchema.get(context.schema);
-      if (!lookup) {
-        lookup = { field: fieldRequirements(context.schema, index), type: (name) => index.types.get(name) ?? NO_REQUIREMENT };
-        requirementsBySchema.set(context.schema, lookup);
-      }
-      const operation = context.operation ?? getOperationAST(context.document, context.operationName);
-      if (!operation) throw new Error('no operation to authorize');
-      analysis = analyzeOperation(context.schema, context.document, operation, lookup);
-      byOperation.set(key, analysis);
-    }
-    return analysis;
-  }
-
+function enforcer(facts: OperationFactsCache, options: AuthorizationOptions) {
   return (execute: GatewayExecutor): GatewayExecutor =>
     async (context) => {
       let analysis: OperationAnalysis;
       try {
-        analysis = analysisOf(context);
+        analysis = facts.factsOf(context.schema, context.document, context.operationName);
       } catch (error) {
         if (!(error instanceof OperationTooLargeError)) throw error;
         return { errors: [requestError('GRAPHQL_VALIDATION_FAILED', `Operation too large: ${error.message}`)] };

@@ -21,6 +21,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import { combineRequirements, isEmptyRequirement, NO_REQUIREMENT, type Requirement } from '../../lib/requirements.js';
+import type { CostIndex, CostNode, ListSize, SizeSource } from './cost.js';
 
 /** What the analysis needs to know about requirements (from the supergraph's directives). */
 export interface RequirementLookup {
@@ -54,7 +55,25 @@ export interface GuardedField {
   readonly target: NullTarget;
 }
 
+/** What the one walk over an operation needs from the supergraph. */
+export interface SchemaFacts {
+  readonly requirements: RequirementLookup;
+  readonly cost: CostIndex;
+  /** Size assumed for a list with neither a slicing argument nor `@listSize(assumedSize:)`. */
+  readonly defaultListSize: number;
+}
+
 export interface OperationAnalysis {
+  /** Deepest field nesting (root fields are depth 1; introspection not counted). */
+  readonly depth: number;
+  /** Fields selected under an alias. */
+  readonly aliases: number;
+  /** Directives applied anywhere in the operation (fragments counted where used). */
+  readonly directives: number;
+  /** Schema coordinates referenced: `Type.field` and `Type.field(arg:)`, sorted, without duplicates. */
+  readonly coordinates: readonly string[];
+  /** The static cost plan; evaluate per request with `evaluateCost`. */
+  readonly cost: readonly CostNode[];
   /** The operation with every fragment spread inlined: one AST node per selection in context. */
   readonly operation: OperationDefinitionNode;
   readonly guarded: readonly GuardedField[];
@@ -91,8 +110,13 @@ export function analyzeOperation(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
-  requirements: RequirementLookup,
+  facts: SchemaFacts,
 ): OperationAnalysis {
+  const { requirements } = facts;
+  const coordinates = new Set<string>();
+  let depth = 0;
+  let aliases = 0;
+  let directives = operation.directives?.length ?? 0;
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   const guarded: GuardedField[] = [];
@@ -114,10 +138,14 @@ export function analyzeOperation(
     conditions: readonly Condition[],
     visiting: ReadonlySet<string>,
     narrowed: Requirement,
+    costOut: CostNode[],
+    level: number,
+    sized: { readonly fields: readonly string[]; readonly size: SizeSource } | undefined,
   ): SelectionSetNode {
     const selections: SelectionNode[] = [];
     for (const selection of set.selections) {
       const own = [...conditions, ...conditionsOf(selection)];
+      directives += selection.directives?.length ?? 0;
       if (selection.kind === Kind.FIELD) {
         if (++fieldCount > MAX_INLINED_FIELDS) throw new OperationTooLargeError(`more than ${MAX_INLINED_FIELDS} field selections after expanding fragments`);
         const name = selection.name.value;
@@ -136,6 +164,11 @@ export function analyzeOperation(
           continue;
         }
         const key = selection.alias?.value ?? name;
+        const coordinate = `${parentType.name}.${name}`;
+        coordinates.add(coordinate);
+        for (const argument of selection.arguments ?? []) coordinates.add(`${coordinate}(${argument.name.value}:)`);
+        if (selection.alias) aliases += 1;
+        depth = Math.max(depth, level);
         const context: { -readonly [K in keyof FieldContext]: FieldContext[K] } = {
           node: selection,
           type: definition.type,
@@ -145,11 +178,24 @@ export function analyzeOperation(
         };
         let node: FieldNode = selection;
         const named = getNamedType(definition.type);
+        const listSize = facts.cost.listSizes.get(coordinate);
+        const ownSize = isListType(getNullableType(definition.type)) ? sizeSource(definition, selection, listSize) : undefined;
+        const children: CostNode[] = [];
         if (selection.selectionSet && isCompositeType(named)) {
           node = { ...selection, selectionSet: undefined as unknown as SelectionSetNode };
           context.node = node;
-          (node as { selectionSet: SelectionSetNode }).selectionSet = walk(selection.selectionSet, named, context, own, visiting, NO_REQUIREMENT);
+          const sizedChildren = listSize?.sizedFields.length ? { fields: listSize.sizedFields, size: sizeSource(definition, selection, listSize) } : undefined;
+          (node as { selectionSet: SelectionSetNode }).selectionSet = walk(selection.selectionSet, named, context, own, visiting, NO_REQUIREMENT, children, level + 1, sizedChildren);
         }
+        let argumentWeight = 0;
+        for (const argument of selection.arguments ?? []) argumentWeight += facts.cost.argumentWeights.get(`${coordinate}(${argument.name.value}:)`) ?? 0;
+        costOut.push({
+          weight: facts.cost.fieldWeights.get(coordinate) ?? facts.cost.typeWeights.get(named.name) ?? (isCompositeType(named) ? 1 : 0),
+          argumentWeight,
+          // With sizedFields the parent's size multiplies the named children instead of the parent.
+          size: sized?.fields.includes(name) ? sized.size : listSize?.sizedFields.length ? undefined : ownSize,
+          children,
+        });
         const requirement = combineRequirements([requirements.field(parentType, name), narrowed]);
         if (!isEmptyRequirement(requirement)) {
           guarded.push({ id: guarded.length, path: context.path, coordinate: `${parentType.name}.${name}`, requirement, conditions: own, target: nullTarget(context) });
@@ -162,7 +208,7 @@ export function analyzeOperation(
           selections.push(selection);
           continue;
         }
-        selections.push({ ...selection, selectionSet: walk(selection.selectionSet, type, parent, own, visiting, narrowTo(type, parentType, narrowed)) });
+        selections.push({ ...selection, selectionSet: walk(selection.selectionSet, type, parent, own, visiting, narrowTo(type, parentType, narrowed), costOut, level, sized) });
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
@@ -172,7 +218,7 @@ export function analyzeOperation(
           kind: Kind.INLINE_FRAGMENT,
           typeCondition: fragment.typeCondition,
           directives: selection.directives ?? [],
-          selectionSet: walk(fragment.selectionSet, type, parent, own, new Set([...visiting, name]), narrowTo(type, parentType, narrowed)),
+          selectionSet: walk(fragment.selectionSet, type, parent, own, new Set([...visiting, name]), narrowTo(type, parentType, narrowed), costOut, level, sized),
         });
       }
     }
@@ -194,12 +240,43 @@ export function analyzeOperation(
     return combineRequirements([current, requirements.type(type.name)]);
   }
 
-  const inlined: OperationDefinitionNode = { ...operation, selectionSet: walk(operation.selectionSet, root, undefined, [], new Set(), NO_REQUIREMENT) };
+  /** Where a list field's size comes from: slicing arguments (literal, variable or schema default), else assumedSize, else the default. */
+  function sizeSource(definition: GraphQLField<unknown, unknown>, selection: FieldNode, listSize: ListSize | undefined): SizeSource {
+    const fallback = listSize?.assumedSize ?? facts.defaultListSize;
+    const slicing = listSize?.slicingArguments ?? [];
+    if (slicing.length === 0) return { kind: 'fixed', size: fallback };
+    const values: ({ literal: number } | { variable: string; default: number | undefined })[] = [];
+    for (const name of slicing) {
+      const given = selection.arguments?.find((a) => a.name.value === name)?.value;
+      const schemaDefault = definition.args.find((a) => a.name === name)?.defaultValue;
+      const fromSchema = typeof schemaDefault === 'number' ? schemaDefault : undefined;
+      if (given?.kind === Kind.INT) values.push({ literal: Number.parseInt(given.value, 10) });
+      else if (given?.kind === Kind.VARIABLE) values.push({ variable: given.name.value, default: variableDefaultOf(given.name.value) ?? fromSchema });
+      else if (fromSchema !== undefined) values.push({ literal: fromSchema });
+    }
+    return { kind: 'arguments', values, fallback };
+  }
+
+  function variableDefaultOf(name: string): number | undefined {
+    const value = operation.variableDefinitions?.find((d) => d.variable.name.value === name)?.defaultValue;
+    return value?.kind === Kind.INT ? Number.parseInt(value.value, 10) : undefined;
+  }
+
+  const cost: CostNode[] = [];
+  const inlined: OperationDefinitionNode = {
+    ...operation,
+    selectionSet: walk(operation.selectionSet, root, undefined, [], new Set(), NO_REQUIREMENT, cost, 1, undefined),
+  };
   const variableDefaults = new Map<string, boolean>();
   for (const definition of operation.variableDefinitions ?? []) {
     if (definition.defaultValue?.kind === Kind.BOOLEAN) variableDefaults.set(definition.variable.name.value, definition.defaultValue.value);
   }
   return {
+    depth,
+    aliases,
+    directives,
+    coordinates: [...coordinates].sort(),
+    cost,
     operation: inlined,
     guarded: guarded.map((g) => ({ ...g, target: resolveTarget(g.target) })),
     introspection,

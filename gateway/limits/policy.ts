@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { Principal } from '../../lib/principal.js';
+
+export const DEFAULT_RATE_LIMITS_FILE = 'policies/rate-limits.yaml';
+
+/** A caller's allowance for one window. */
+export interface Budget {
+  readonly requests: number;
+  readonly cost: number;
+}
+
+export interface OperationLimits {
+  readonly maxCost: number;
+  readonly defaultListSize: number;
+  readonly maxDepth: number;
+  readonly maxAliases: number;
+  readonly maxDirectives: number;
+  readonly maxTokens: number;
+  readonly maxBatch: number;
+}
+
+export interface RateLimitPolicy {
+  readonly file: string;
+  readonly windowMs: number;
+  readonly operation: OperationLimits;
+  /** The budget for a principal: client override, else the most generous tier of its roles, else the default. */
+  budgetOf(principal: Principal): Budget;
+}
+
+const budget = z.object({ requests: z.number().int().min(1), cost: z.number().int().min(1) }).strict();
+const limit = (max: number) => z.number().int().min(1).max(max);
+const fileSchema = z
+  .object({
+    windowSeconds: z.number().int().min(1).max(86_400),
+    anonymous: budget,
+    default: budget,
+    tiers: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'tier names are lower-case words joined by -'), budget).default({}),
+    roles: z.record(z.string(), z.string()).default({}),
+    clients: z.record(z.string().min(1), budget).default({}),
+    operation: z
+      .object({
+        maxCost: limit(100_000_000),
+        defaultListSize: limit(10_000),
+        maxDepth: limit(1_000),
+        maxAliases: limit(10_000),
+        maxDirectives: limit(10_000),
+        maxTokens: limit(1_000_000),
+        maxBatch: limit(1_000),
+      })
+      .strict(),
+  })
+  .strict();
+
+export class RateLimitPolicyError extends Error {
+  override readonly name = 'RateLimitPolicyError';
+}
+
+export function loadRateLimitPolicy(file: string = DEFAULT_RATE_LIMITS_FILE, knownRoles?: ReadonlySet<string>): RateLimitPolicy {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new RateLimitPolicyError(`${file}: ${code ? `cannot read (${code})` : `not valid YAML: ${(error as Error).message.split('\n')[0]}`}`);
+  }
+  return parseRateLimitPolicy(raw, file, knownRoles);
+}
+
+export function parseRateLimitPolicy(raw: unknown, file: string, knownRoles?: ReadonlySet<string>): RateLimitPolicy {
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new RateLimitPolicyError(parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n'));
+  }
+  const data = parsed.data;
+  const problems: string[] = [];
+  for (const [role, tier] of Object.entries(data.roles)) {
+    if (!Object.hasOwn(data.tiers, tier)) problems.push(`${file}: roles.${role}: unknown tier "${tier}"`);
+    if (knownRoles && !knownRoles.has(role)) problems.push(`${file}: roles.${role}: not a role of the access policy`);
+  }
+  if (problems.length) throw new RateLimitPolicyError(problems.join('\n'));
+
+  const generous = (a: Budget, b: Budget): Budget => (b.requests > a.requests || (b.requests === a.requests && b.cost > a.cost) ? b : a);
+  const byPrincipal = new WeakMap<Principal, Budget>();
+  return Object.freeze({
+    file,
+    windowMs: data.windowSeconds * 1000,
+    operation: Object.freeze({ ...data.operation }),
+    budgetOf(principal: Principal): Budget {
+      if (principal.kind === 'anonymous') return data.anonymous;
+      let found = byPrincipal.get(principal);
+      if (found) return found;
+      // Client ids and roles come from tokens: look them up as own keys only.
+      const client = principal.clientId && Object.hasOwn(data.clients, principal.clientId) ? data.clients[principal.clientId] : undefined;
+      if (client) found = client;
+      else {
+        for (const role of principal.roles) {
+          const tier = Object.hasOwn(data.roles, role) ? data.roles[role] : undefined;
+          if (tier) found = found ? generous(found, data.tiers[tier]!) : data.tiers[tier]!;
+        }
+      }
+      found ??= data.default;
+      byPrincipal.set(principal, found);
+      return found;
+    },
+  });
+}

@@ -1,0 +1,39 @@
+import { getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { RequirementIndex } from '../../lib/auth-directives.js';
+import { fieldRequirements, NO_REQUIREMENT } from '../../lib/requirements.js';
+import type { CostIndex } from './cost.js';
+import { analyzeOperation, type OperationAnalysis, type SchemaFacts } from './facts.js';
+
+/** Facts about an operation, computed once per (document, operation name) and shared by every stage. */
+export interface OperationFactsCache {
+  factsOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): OperationAnalysis;
+}
+
+export function createOperationFactsCache(requirements: RequirementIndex, cost: CostIndex, defaultListSize: number): OperationFactsCache {
+  const bySchema = new WeakMap<GraphQLSchema, SchemaFacts>();
+  // Apollo Server reuses one parsed DocumentNode per distinct query text, so the document is the key.
+  const byDocument = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
+  return {
+    factsOf(schema, document, operationName) {
+      let byOperation = byDocument.get(document);
+      if (!byOperation) byDocument.set(document, (byOperation = new Map()));
+      const key = operationName ?? '';
+      let facts = byOperation.get(key);
+      if (facts) return facts;
+      let schemaFacts = bySchema.get(schema);
+      if (!schemaFacts) {
+        schemaFacts = {
+          requirements: { field: fieldRequirements(schema, requirements), type: (name) => requirements.types.get(name) ?? NO_REQUIREMENT },
+          cost,
+          defaultListSize,
+        };
+        bySchema.set(schema, schemaFacts);
+      }
+      const operation = getOperationAST(document, operationName);
+      if (!operation) throw new Error('no operation to analyze');
+      facts = analyzeOperation(schema, document, operation, schemaFacts);
+      byOperation.set(key, facts);
+      return facts;
+    },
+  };
+}
