@@ -6,7 +6,8 @@ import type { Logger } from '../lib/logger.js';
 /** Codes a data product may send that the gateway passes on with their message. */
 const PASSED_THROUGH_FROM_SUBGRAPHS: ReadonlySet<ErrorCode> = new Set(['BAD_USER_INPUT', 'FORBIDDEN']);
 
-const TOKEN_LIMIT = /^Syntax Error: Document contains more than (\d+) tokens/;
+// graphql 16 words it "more that N tokens"; later versions may fix the typo.
+const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] (\d+) tokens/;
 
 /** Extension keys a client may see; everything else (stack traces, URLs, raw bodies, http) is dropped. */
 const SAFE_EXTENSION_KEYS = new Set([

@@ -27,6 +27,8 @@ export interface Toy {
   readonly supergraphPath: string;
   readonly urls: Record<'books' | 'reviews', string>;
   setReviews(behaviour: ReviewsBehaviour): void;
+  /** How many times `Query.books` was resolved: whether a request reached the subgraphs at all. */
+  booksCalls(): number;
   /** Resolves when the reviews subgraph next starts resolving an entity (a request is in flight). */
   nextReviewsCall(): Promise<void>;
   stopReviews(): Promise<void>;
@@ -36,10 +38,18 @@ export interface Toy {
 export async function startToySubgraphs(slowMs = 2_000): Promise<Toy> {
   let behaviour: ReviewsBehaviour = 'ok';
   let onReviewsCall: (() => void) | undefined;
+  let booksCalls = 0;
   const books = new ApolloServer({
     schema: buildSubgraphSchema({
       typeDefs: parse(BOOKS),
-      resolvers: { Query: { books: () => [{ id: '1', title: 'Dune' }, { id: '2', title: 'Emma' }] } },
+      resolvers: {
+        Query: {
+          books: () => {
+            booksCalls += 1;
+            return [{ id: '1', title: 'Dune' }, { id: '2', title: 'Emma' }];
+          },
+        },
+      },
     }),
   });
   const reviews = new ApolloServer({
@@ -113,6 +123,7 @@ export async function startToySubgraphs(slowMs = 2_000): Promise<Toy> {
     setReviews: (next) => {
       behaviour = next;
     },
+    booksCalls: () => booksCalls,
     nextReviewsCall: () => new Promise<void>((resolve) => (onReviewsCall = resolve)),
     stopReviews,
     async stop() {

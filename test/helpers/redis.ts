@@ -1,0 +1,63 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+/** Whether this machine can start a Redis of the test's own (`redis-server` on the PATH). */
+export const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface OwnRedis {
+  readonly url: string;
+  /** Kills the server (SIGKILL, by pid): a crash, not a shutdown. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty (nothing is kept on disk). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A redis-server of the test's own on a spare port, stopped by its pid. */
+export async function startOwnRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    for (let attempt = 0; attempt < 100; attempt++) {
+      try {
+        await client.connect();
+        await client.ping();
+        client.disconnect();
+        return;
+      } catch {
+        client.disconnect();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    throw new Error(`redis-server on port ${port} did not start`);
+  };
+  const kill = async () => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  return { url: `redis://127.0.0.1:${port}`, kill, restart: start, stop: kill };
+}
+
+/** A Redis for tests: the machine's (REDIS_URL, as in CI) or one of the test's own. Undefined: none here. */
+export function sharedRedisUrl(): string | undefined {
+  return process.env.REDIS_URL || undefined;
+}
