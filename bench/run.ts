@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { mergeSorted, quantile, runLoad, type LoadResult } from './load.js';
 import { BENCH_SCOPES, startBenchAuth } from './auth.js';
 import { benchOperations, sendOnce, type BenchOperation } from './operations.js';
+import { benchRateLimitsFile, benchRedis } from './rate-limits.js';
 import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnTs, stopAll, type BenchProcess, type Memory } from './processes.js';
 import { formatTables, type BenchReport, type OperationResult, type StartupSample, type TargetName } from './report.js';
 
@@ -150,7 +151,14 @@ async function main(): Promise<number> {
   const loadAtStart = os.loadavg().map((n) => Math.round(n * 100) / 100);
 
   // Subgraphs: one process, all three products, an embedded database seeded at the stated scale.
-  const [customerPort, financePort, productPort, barePort, oursPort, issuerPort] = (await freePorts(6)) as [number, number, number, number, number, number];
+  const [customerPort, financePort, productPort, barePort, oursPort, issuerPort, redisPort] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+  const redis = await benchRedis(redisPort);
+  if (redis) cleanups.push(() => redis.stop());
+  progress(redis ? `ours limits through Redis (${redis.source}: ${redis.url})` : 'no Redis here (no REDIS_URL, no redis-server): ours limits in-process');
+  const rateLimitsEnv: Record<string, string> = {
+    RATE_LIMITS_FILE: benchRateLimitsFile(),
+    ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${process.pid}` } : {}),
+  };
   const auth = await startBenchAuth(issuerPort);
   cleanups.push(() => auth.stop());
   // The bench's token first, so that a --header authorization replaces it.
@@ -207,6 +215,7 @@ async function main(): Promise<number> {
         LOG_LEVEL: OURS_LOG_LEVEL,
         NODE_ENV: 'production',
         ...auth.gatewayEnv,
+        ...rateLimitsEnv,
       },
       // "gateway ready" is an info line: invisible at the level the load runs at.
       readinessEnv: { LOG_LEVEL: 'info' },
@@ -306,6 +315,9 @@ async function main(): Promise<number> {
     results,
     notes: [
       `ours runs with LOG_LEVEL=${OURS_LOG_LEVEL}: at info it writes one JSON log line per request, which would measure the logger.`,
+      redis
+        ? `ours runs with rate limiting on, against Redis (${redis.source}): one Lua round trip per request; budgets raised out of reach so nothing is refused (policies/rate-limits.yaml otherwise as shipped).`
+        : 'ours runs with rate limiting on, in-process (no Redis on this machine).',
       'Both gateways and the subgraphs run with NODE_ENV=production: every request carries a bearer token from a throwaway issuer served by the bench (EdDSA, scopes ' +
         BENCH_SCOPES.join(' ') +
         '); ours verifies it and forwards an identity token of its own to the subgraphs, bare forwards one identity token it re-signs every 20 s.',

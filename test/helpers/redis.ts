@@ -33,6 +33,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined); // probing a server that is still starting
     for (let attempt = 0; attempt < 100; attempt++) {
       try {
         await client.connect();
