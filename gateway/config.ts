@@ -18,6 +18,8 @@ export const DEFAULT_CLOCK_TOLERANCE_S = 5;
 export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
 export const DEFAULT_MAX_TOKEN_BYTES = 8_192;
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 250;
+export const DEFAULT_USAGE_RETENTION_DAYS = 30;
+export const DEFAULT_USAGE_FLUSH_MS = 1_000;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -67,6 +69,9 @@ const envSchema = z.object({
   RATE_LIMITING: bool.default(true),
   RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
   RATE_LIMITS_FILE: z.string().min(1).default(DEFAULT_RATE_LIMITS_FILE),
+  USAGE_RECORDING: bool.default(true),
+  USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
+  USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
 });
 
 /** Every environment variable the gateway reads (the README documents each). */
@@ -109,6 +114,12 @@ export interface GatewayConfig {
     /** When the shared store fails: open (in-process limits) or closed (503). */
     readonly failMode: 'open' | 'closed';
     readonly file: string;
+  };
+  readonly usage: {
+    /** Record per-field usage (the owner views read it). */
+    readonly enabled: boolean;
+    readonly retentionMs: number;
+    readonly flushIntervalMs: number;
   };
 }
 
@@ -188,5 +199,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     internalSigningKey: e.INTERNAL_SIGNING_KEY,
     redis: Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }),
     rateLimits: Object.freeze({ enabled: e.RATE_LIMITING, failMode: e.RATE_LIMIT_FAIL_MODE, file: e.RATE_LIMITS_FILE }),
+    usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS }),
   });
 }

@@ -21,6 +21,14 @@ import { loadRateLimitPolicy } from './limits/policy.js';
 import { createRateLimitStore } from './limits/create-store.js';
 import { indexCost } from './operation/cost.js';
 import { parse } from 'graphql';
+import { LocalGraphQLDataSource } from '@apollo/gateway';
+import { createPlatformSchema, PLATFORM_SUBGRAPH } from '../subgraphs/platform/index.js';
+import { createMetrics } from './metrics.js';
+import { metricsPlugin } from './plugins/metrics.js';
+import { usagePlugin } from './plugins/usage.js';
+import { buildSchemaCatalog } from './usage/catalog.js';
+import { createUsage } from './usage/create.js';
+import { usagePageHandler } from './usage-page/index.js';
 import { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph } from './supergraph.js';
 
@@ -46,6 +54,8 @@ export interface RunningGateway {
 export const READINESS_CACHE_MS = 1_000;
 /** The gateway's own subgraph calls (health checks) reuse one anonymous identity this long. */
 const OWN_IDENTITY_REUSE_MS = 30_000;
+/** On shutdown, how long recorded usage may take to reach the store. */
+const USAGE_FLUSH_DEADLINE_MS = 5_000;
 /** Deadline for OIDC discovery and JWKS fetches. */
 const IDENTITY_PROVIDER_TIMEOUT_MS = 5_000;
 
@@ -80,7 +90,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const canIntrospect = (principal: Principal) => principal.kind === 'authenticated' || config.authorization.anonymousIntrospection;
 
   const rateLimitPolicy = loadRateLimitPolicy(config.rateLimits.file, new Set(policies.roles.keys()));
-  const store = createRateLimitStore(config, logger);
+  const metrics = createMetrics();
+  const store = createRateLimitStore(config, logger, (mode) => metrics.rateLimitStoreFallbacks.inc({ mode }));
+  const usage = createUsage(config, logger, metrics);
+  const usagePage = usagePageHandler();
 
   const sources = new Map<string, SubgraphSource>();
   const { gateway, features, facts } = createAuthorizedGateway(
@@ -90,7 +103,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       // The query plan names subgraphs and their operations: never shown to clients.
       __exposeQueryPlanExperimental: false,
       buildService: ({ name, url }) => {
-        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, identity });
+        // The owners' usage API: a subgraph of the supergraph that this gateway answers in-process.
+        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, policies));
+        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, identity, metrics });
         sources.set(name, source);
         return source;
       },
@@ -102,8 +117,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
       cost: indexCost(parse(supergraph.sdl)),
       defaultListSize: rateLimitPolicy.operation.defaultListSize,
+      onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
     },
   );
+  gateway.onSchemaLoadOrUpdate(({ apiSchema }) => usage.setCatalog(buildSchemaCatalog(supergraph.sdl, apiSchema, [PLATFORM_SUBGRAPH])));
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -121,6 +138,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       requestLogPlugin(),
       hideSuggestionsPlugin((context) => canIntrospect(context.principal)),
       demandControlPlugin({ policy: rateLimitPolicy, store, facts }),
+      metricsPlugin(metrics),
+      ...(usage.recorder ? [usagePlugin({ recorder: usage.recorder, facts })] : []),
     ],
   });
   await apollo.start();
@@ -161,9 +180,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/graphql') {
       if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
-      principals.set(req, await authenticate(req.headers.authorization));
+      try {
+        principals.set(req, await authenticate(req.headers.authorization));
+      } catch (error) {
+        if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.headers['www-authenticate']?.includes('invalid_token') ? 'invalid_token' : error.code.toLowerCase() });
+        throw error;
+      }
       return handleGraphQL(req, res);
     }
+    if (path === '/metrics') {
+      const body = await metrics.registry.metrics();
+      return sendJson(res, 200, body, {}, metrics.registry.contentType);
+    }
+    if (usagePage(req, res)) return;
     if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'alive', phase: state.phase }));
     if (path === '/readyz') {
       const subgraphs = state.phase === 'ready' ? await subgraphHealth() : {};
@@ -228,6 +257,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         server.closeAllConnections();
         await closed;
         await apollo.stop();
+        // In-flight requests are done: what they recorded goes to the store before exit.
+        await usage.close(USAGE_FLUSH_DEADLINE_MS);
         await store?.close();
         state = { phase: 'stopped' };
         logger.info('stopped');

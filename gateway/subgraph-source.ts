@@ -2,6 +2,7 @@ import { RemoteGraphQLDataSource, HEALTH_CHECK_QUERY } from '@apollo/gateway';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { gqlError } from '../lib/errors.js';
 import type { GraphQLError } from 'graphql';
+import type { GatewayMetrics } from './metrics.js';
 
 type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
@@ -14,6 +15,7 @@ export interface SubgraphSourceOptions {
   url: string;
   /** Per subgraph call, in milliseconds, including reading the body. */
   timeoutMs: number;
+  metrics?: Pick<GatewayMetrics, 'subgraphFetchDuration' | 'subgraphErrors'>;
 }
 
 /**
@@ -25,10 +27,13 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
   private readonly identity: SubgraphSourceOptions['identity'];
 
   constructor(options: SubgraphSourceOptions) {
-    super({ url: options.url, fetcher: timeoutFetcher(options.timeoutMs) });
+    super({ url: options.url, fetcher: timeoutFetcher(options.timeoutMs, options.name, options.metrics) });
     this.name = options.name;
     this.identity = options.identity;
+    this.metrics = options.metrics;
   }
+
+  private readonly metrics: SubgraphSourceOptions['metrics'];
 
   /** Every call carries the gateway-signed identity; nothing the client sent is forwarded. */
   override async willSendRequest(options: Parameters<NonNullable<RemoteGraphQLDataSource['willSendRequest']>>[0]): Promise<void> {
@@ -36,7 +41,9 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
   }
 
   override didEncounterError(error: Error): void {
-    throw toSubgraphError(this.name, error);
+    const mapped = toSubgraphError(this.name, error);
+    this.metrics?.subgraphErrors.inc({ subgraph: this.name, code: String(mapped.extensions.code) });
+    throw mapped;
   }
 
   override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
@@ -75,8 +82,15 @@ function toSubgraphError(name: string, error: Error): GraphQLError {
   return gqlError('SUBGRAPH_UNAVAILABLE', `The ${name} data product is unavailable`, { service: name });
 }
 
-/** Node's fetch with a deadline covering the headers and the body. */
-function timeoutFetcher(timeoutMs: number): Fetcher {
-  const fetcher = (url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+/** Node's fetch with a deadline covering the headers and the body, timed for the metrics. */
+function timeoutFetcher(timeoutMs: number, subgraph: string, metrics: SubgraphSourceOptions['metrics']): Fetcher {
+  const fetcher = async (url: string, init?: RequestInit) => {
+    const started = performance.now();
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    } finally {
+      metrics?.subgraphFetchDuration.observe({ subgraph }, (performance.now() - started) / 1000);
+    }
+  };
   return fetcher as unknown as Fetcher;
 }

@@ -4,6 +4,7 @@ import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { DEFAULT_PORTS } from '../subgraphs/config.js';
+import { PLATFORM_SUBGRAPH, PLATFORM_URL } from '../subgraphs/platform/index.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
 export const SUPERGRAPH_PATH = `${SCHEMA_DIR}supergraph.graphql`;
@@ -14,11 +15,15 @@ export interface CompositionResult {
   readonly hints: readonly string[];
 }
 
-/** Composes schema/<product>.graphql with @apollo/composition; routing URLs are the default local ports. */
+/**
+ * Composes schema/<product>.graphql and the gateway's own platform subgraph (the usage API) with
+ * @apollo/composition; routing URLs are the default local ports (the platform's: served in-process).
+ */
 export function composeProducts(overrides: Partial<Record<string, string>> = {}): CompositionResult {
-  const services = PRODUCT_NAMES.map((name) => ({
+  const subgraphs = [...PRODUCT_NAMES.map((name) => ({ name, url: `http://localhost:${DEFAULT_PORTS[name]}/graphql` })), { name: PLATFORM_SUBGRAPH, url: PLATFORM_URL }];
+  const services = subgraphs.map(({ name, url }) => ({
     name,
-    url: `http://localhost:${DEFAULT_PORTS[name]}/graphql`,
+    url,
     typeDefs: parse(overrides[name] ?? readFileSync(`${SCHEMA_DIR}${name}.graphql`, 'utf8')),
   }));
   const result = composeServices(services);

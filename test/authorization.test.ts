@@ -49,6 +49,9 @@ const NEEDS: Record<string, Need> = {
   'Transaction.customer': { scopes: ['customer:read'] },
   'LoanRiskAssessment.customer': { scopes: ['customer:read'] },
   'LoanRiskAssessment.keyFactors': { policy: 'risk-model-explanations' },
+  'Query.usageProducts': { scopes: ['usage:read'] },
+  'Query.fieldUsage': { scopes: ['usage:read'] },
+  'Query.fieldUsageSeries': { scopes: ['usage:read'] },
 };
 
 /** A query reaching each protected field; `chain` lists the guarded fields on the way, outermost first. */
@@ -76,6 +79,9 @@ const PROBES: Record<string, { query: string; chain: [string[], string][] }> = {
   'Transaction.customer': { query: '{ transaction(id: "T0000001") { id customer { id } } }', chain: [[['transaction'], 'Query.transaction'], [['transaction', 'customer'], 'Transaction.customer']] },
   'LoanRiskAssessment.customer': { query: '{ loanRiskAssessments(first: 1) { riskScore customer { id } } }', chain: [[['loanRiskAssessments'], 'Query.loanRiskAssessments'], [['loanRiskAssessments', 'customer'], 'LoanRiskAssessment.customer']] },
   'LoanRiskAssessment.keyFactors': { query: '{ loanRiskAssessments(first: 1) { riskScore keyFactors { name } } }', chain: [[['loanRiskAssessments'], 'Query.loanRiskAssessments'], [['loanRiskAssessments', 'keyFactors'], 'LoanRiskAssessment.keyFactors']] },
+  'Query.usageProducts': { query: '{ usageProducts }', chain: [[['usageProducts'], 'Query.usageProducts']] },
+  'Query.fieldUsage': { query: '{ fieldUsage(product: "customer") { coordinate requests } }', chain: [[['fieldUsage'], 'Query.fieldUsage']] },
+  'Query.fieldUsageSeries': { query: '{ fieldUsageSeries(coordinate: "Customer.id") { hour requests } }', chain: [[['fieldUsageSeries'], 'Query.fieldUsageSeries']] },
 };
 
 function allows(role: string | null, need: Need): boolean {

@@ -20,6 +20,8 @@ export interface AuthorizationOptions {
   allowAnonymousIntrospection: boolean;
   /** Where the request's principal is in the context. */
   principalOf(context: unknown): Principal;
+  /** Called once per denied field (metrics). */
+  onDenied?: (coordinate: string) => void;
   /** The supergraph's @cost/@listSize, for the shared operation facts. */
   cost: CostIndex;
   defaultListSize: number;
@@ -73,6 +75,7 @@ function enforcer(facts: OperationFactsCache, options: AuthorizationOptions) {
       const denied = deniedFields(analysis, principal, options.policies, context.request.variables);
       if (denied.length === 0) return execute(context);
 
+      for (const d of denied) options.onDenied?.(d.field.coordinate);
       const errors = dedupe(denied.map((d) => forbiddenError(d)));
       // Rejected whole: the same errors, with the HTTP status of FORBIDDEN and no data.
       if (options.mode === 'reject') return { errors: dedupe(denied.map((d) => forbiddenError(d, { rejectsRequest: true }))) };

@@ -72,6 +72,8 @@ export interface OperationAnalysis {
   readonly directives: number;
   /** Schema coordinates referenced: `Type.field` and `Type.field(arg:)`, sorted, without duplicates. */
   readonly coordinates: readonly string[];
+  /** Where each coordinate is selected: response paths (keys joined by '.'), for per-field outcomes. */
+  readonly coordinatePaths: ReadonlyMap<string, readonly string[]>;
   /** The static cost plan; evaluate per request with `evaluateCost`. */
   readonly cost: readonly CostNode[];
   /** The operation with every fragment spread inlined: one AST node per selection in context. */
@@ -113,7 +115,13 @@ export function analyzeOperation(
   facts: SchemaFacts,
 ): OperationAnalysis {
   const { requirements } = facts;
-  const coordinates = new Set<string>();
+  const coordinatePaths = new Map<string, string[]>();
+  const addCoordinate = (coordinate: string, path: readonly string[]) => {
+    const joined = path.join('.');
+    const paths = coordinatePaths.get(coordinate);
+    if (!paths) coordinatePaths.set(coordinate, [joined]);
+    else if (!paths.includes(joined)) paths.push(joined);
+  };
   let depth = 0;
   let aliases = 0;
   let directives = operation.directives?.length ?? 0;
@@ -165,8 +173,9 @@ export function analyzeOperation(
         }
         const key = selection.alias?.value ?? name;
         const coordinate = `${parentType.name}.${name}`;
-        coordinates.add(coordinate);
-        for (const argument of selection.arguments ?? []) coordinates.add(`${coordinate}(${argument.name.value}:)`);
+        const fieldPath = [...(parent?.path ?? []), key];
+        addCoordinate(coordinate, fieldPath);
+        for (const argument of selection.arguments ?? []) addCoordinate(`${coordinate}(${argument.name.value}:)`, fieldPath);
         if (selection.alias) aliases += 1;
         depth = Math.max(depth, level);
         const context: { -readonly [K in keyof FieldContext]: FieldContext[K] } = {
@@ -275,7 +284,8 @@ export function analyzeOperation(
     depth,
     aliases,
     directives,
-    coordinates: [...coordinates].sort(),
+    coordinates: [...coordinatePaths.keys()].sort(),
+    coordinatePaths,
     cost,
     operation: inlined,
     guarded: guarded.map((g) => ({ ...g, target: resolveTarget(g.target) })),

@@ -1,0 +1,37 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one gateway (its own registry: several gateways may share a process in tests). */
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'operation' | 'outcome'>;
+  readonly requestDuration: Histogram<'operation' | 'outcome'>;
+  readonly subgraphFetchDuration: Histogram<'subgraph'>;
+  readonly subgraphErrors: Counter<'subgraph' | 'code'>;
+  readonly authenticationFailures: Counter<'reason'>;
+  readonly authorizationDenials: Counter<'coordinate'>;
+  readonly rateLimitRejections: Counter<'kind'>;
+  readonly rateLimitStoreFallbacks: Counter<'mode'>;
+  readonly usageFlushLag: Gauge;
+  readonly usageFlushFailures: Counter;
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'dpg_process_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({ name: 'dpg_requests_total', help: 'GraphQL operations by operation name and outcome (ok, error, forbidden, rate_limited, rejected).', labelNames: ['operation', 'outcome'], registers }),
+    requestDuration: new Histogram({ name: 'dpg_request_duration_seconds', help: 'Time from request to response, by operation name and outcome.', labelNames: ['operation', 'outcome'], buckets: LATENCY_BUCKETS, registers }),
+    subgraphFetchDuration: new Histogram({ name: 'dpg_subgraph_fetch_duration_seconds', help: 'Duration of calls to each subgraph.', labelNames: ['subgraph'], buckets: LATENCY_BUCKETS, registers }),
+    subgraphErrors: new Counter({ name: 'dpg_subgraph_errors_total', help: 'Failed subgraph calls by subgraph and error code.', labelNames: ['subgraph', 'code'], registers }),
+    authenticationFailures: new Counter({ name: 'dpg_authentication_failures_total', help: 'Requests refused by authentication, by reason.', labelNames: ['reason'], registers }),
+    authorizationDenials: new Counter({ name: 'dpg_authorization_denials_total', help: 'Fields denied by authorization, by schema coordinate.', labelNames: ['coordinate'], registers }),
+    rateLimitRejections: new Counter({ name: 'dpg_rate_limit_rejections_total', help: 'Operations refused by demand control: rate_limited, cost, limits.', labelNames: ['kind'], registers }),
+    rateLimitStoreFallbacks: new Counter({ name: 'dpg_rate_limit_store_fallbacks_total', help: 'Requests decided without the shared rate-limit store (fail-open: in-process; fail-closed: refused).', labelNames: ['mode'], registers }),
+    usageFlushLag: new Gauge({ name: 'dpg_usage_flush_lag_seconds', help: 'Age of the oldest usage count not yet in the store.', registers }),
+    usageFlushFailures: new Counter({ name: 'dpg_usage_flush_failures_total', help: 'Failed usage flushes (retried with the same batch).', registers }),
+  };
+}

@@ -1,0 +1,47 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLFormattedError } from 'graphql';
+import type { GatewayContext } from '../context.js';
+import type { OperationFactsCache } from '../operation/cache.js';
+import { operationOutcome } from '../outcome.js';
+import { clientIdentity, createCap } from '../usage/clients.js';
+import type { Outcome } from '../usage/model.js';
+import type { UsageRecorder } from '../usage/recorder.js';
+
+/** Distinct client names counted per process before newcomers become `other`. */
+export const MAX_CLIENTS = 500;
+
+/**
+ * Records every resolved operation's schema coordinates (from the per-document facts, so aliases
+ * and fragments are already folded) with its client and outcome. A field the caller was not allowed
+ * to read counts as `forbidden`, the rest of the operation as it ended.
+ */
+export function usagePlugin(options: { recorder: UsageRecorder; facts: OperationFactsCache }): ApolloServerPlugin<GatewayContext> {
+  const capClient = createCap(MAX_CLIENTS);
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, document, schema, operationName, request, contextValue }) {
+          if (!document) return; // nothing parsed: no coordinates to count
+          let facts;
+          try {
+            facts = options.facts.factsOf(schema, document, operationName);
+          } catch {
+            return; // refused as too large before it could be analyzed
+          }
+          const errors: readonly GraphQLFormattedError[] | undefined = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          const outcome = operationOutcome(errors);
+          const denied = (errors ?? []).filter((e) => e.extensions?.code === 'FORBIDDEN' && e.path).map((e) => e.path!.join('.'));
+          const under = (path: string) => denied.some((d) => path === d || path.startsWith(`${d}.`));
+          const outcomeOf = (coordinate: string): Outcome => {
+            if (outcome === 'rate_limited' || outcome === 'rejected') return outcome;
+            const paths = facts.coordinatePaths.get(coordinate) ?? [];
+            if (denied.length && paths.length && paths.every(under)) return 'forbidden';
+            return outcome === 'forbidden' ? 'ok' : outcome;
+          };
+          const client = clientIdentity({ get: (name) => request.http?.headers.get(name) }, contextValue.principal);
+          options.recorder.record({ coordinates: facts.coordinates, outcomeOf, client: capClient(client.name), version: client.version });
+        },
+      };
+    },
+  };
+}

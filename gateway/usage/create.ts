@@ -1,0 +1,61 @@
+import type { Logger } from '../../lib/logger.js';
+import type { GatewayConfig } from '../config.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { UsageReader } from '../../subgraphs/platform/index.js';
+import type { SchemaCatalog } from './catalog.js';
+import { createMemoryUsageStore } from './memory-store.js';
+import type { UsageStore } from './model.js';
+import { createUsageReader } from './reader.js';
+import { createRedisUsageStore } from './redis-store.js';
+import { createUsageRecorder, type UsageRecorder } from './recorder.js';
+
+export interface Usage {
+  readonly store: UsageStore;
+  /** Undefined when recording is off (the views still read what the store holds). */
+  readonly recorder: UsageRecorder | undefined;
+  readonly reader: UsageReader;
+  /** Set when the gateway has loaded its schema: which product serves which field. */
+  setCatalog(catalog: SchemaCatalog): void;
+  /** Flushes what is recorded (bounded by `deadlineMs`), then closes the store. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** Usage recording and reading: Redis when REDIS_URL is set (replicas add up), else in-process. */
+export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logger: Logger, metrics: GatewayMetrics): Usage {
+  const store = config.redis.url
+    ? createRedisUsageStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, retentionMs: config.usage.retentionMs })
+    : createMemoryUsageStore(config.usage.retentionMs);
+  const recorder = config.usage.enabled
+    ? createUsageRecorder({
+        store,
+        flushIntervalMs: config.usage.flushIntervalMs,
+        logger,
+        // Every attempt (one per interval, failed or not) updates the lag, so it grows visibly during an outage.
+        onFlush: ({ ok, lagMs }) => {
+          if (!ok) metrics.usageFlushFailures.inc();
+          metrics.usageFlushLag.set(lagMs / 1000);
+        },
+      })
+    : undefined;
+  let catalog: SchemaCatalog | undefined;
+  const reader = createUsageReader(
+    store,
+    () => {
+      if (!catalog) throw new Error('usage read before the schema was loaded');
+      return catalog;
+    },
+    config.usage.retentionMs,
+  );
+  return {
+    store,
+    recorder,
+    reader,
+    setCatalog: (next) => {
+      catalog = next;
+    },
+    async close(deadlineMs) {
+      await recorder?.close(deadlineMs);
+      await store.close();
+    },
+  };
+}

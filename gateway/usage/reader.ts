@@ -1,0 +1,75 @@
+import type { FieldUsageRow, UsagePointRow, UsageReader, UsageWindow } from '../../subgraphs/platform/index.js';
+import type { SchemaCatalog } from './catalog.js';
+import { HOUR_MS, hourOf, parseCellField, type UsageStore } from './model.js';
+
+const REJECTED = new Set(['forbidden', 'rate_limited', 'rejected']);
+
+/** Hours of a window: from the hour holding `since` to the hour holding the instant before `until`. */
+function hoursOf(window: UsageWindow): { from: number; to: number } {
+  return { from: hourOf(window.since.getTime()), to: hourOf(window.until.getTime() - 1) + HOUR_MS };
+}
+
+/** The usage API's reads: the store's hourly cells folded per field and client, every product field listed. */
+export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalog, retentionMs: number, now: () => number = Date.now): UsageReader {
+  return {
+    products: () => catalog().products,
+    retentionStart: () => new Date(hourOf(now() - retentionMs)),
+    async fieldUsage(product, window) {
+      const entries = catalog().coordinatesOf(product);
+      const rows = new Map<string, FieldUsageRow>(
+        entries.map((e) => [
+          e.coordinate,
+          { coordinate: e.coordinate, product, requests: 0, errors: 0, rejected: 0, clients: [], firstSeen: null, lastSeen: null, deprecated: e.deprecationReason !== null, deprecationReason: e.deprecationReason },
+        ]),
+      );
+      const clients = new Map<string, Map<string, FieldUsageRow['clients'][number]>>();
+      const { from, to } = hoursOf(window);
+      const counts = await store.read(from, to);
+      for (const hour of [...counts.keys()].sort((a, b) => a - b)) {
+        for (const [field, count] of counts.get(hour)!) {
+          const cell = parseCellField(field);
+          if (!cell || (window.client && cell.client !== window.client)) continue;
+          const row = rows.get(cell.coordinate);
+          if (!row) continue;
+          const seen = new Date(hour);
+          row.firstSeen ??= seen;
+          row.lastSeen = seen;
+          if (REJECTED.has(cell.outcome)) {
+            row.rejected += count;
+            continue;
+          }
+          row.requests += count;
+          if (cell.outcome === 'error') row.errors += count;
+          let byClient = clients.get(cell.coordinate);
+          if (!byClient) clients.set(cell.coordinate, (byClient = new Map()));
+          const key = `${cell.client}\t${cell.version}`;
+          let client = byClient.get(key);
+          if (!client) byClient.set(key, (client = { name: cell.client, version: cell.version || null, requests: 0, errors: 0, lastSeen: null }));
+          client.requests += count;
+          if (cell.outcome === 'error') client.errors += count;
+          client.lastSeen = seen;
+        }
+      }
+      for (const [coordinate, byClient] of clients) {
+        rows.get(coordinate)!.clients = [...byClient.values()].sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name));
+      }
+      return [...rows.values()];
+    },
+    async series(coordinate, window) {
+      const { from, to } = hoursOf(window);
+      const counts = await store.read(from, to);
+      const points: UsagePointRow[] = [];
+      for (let hour = from; hour < to; hour += HOUR_MS) {
+        const point = { hour: new Date(hour), requests: 0, errors: 0 };
+        for (const [field, count] of counts.get(hour) ?? []) {
+          const cell = parseCellField(field);
+          if (!cell || cell.coordinate !== coordinate || (window.client && cell.client !== window.client) || REJECTED.has(cell.outcome)) continue;
+          point.requests += count;
+          if (cell.outcome === 'error') point.errors += count;
+        }
+        points.push(point);
+      }
+      return points;
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../lib/logger.js';
+import { cellField, hourOf, type Outcome, type UsageBatch, type UsageStore } from './model.js';
+
+export interface UsageRecorderOptions {
+  store: UsageStore;
+  /** Between flushes, in ms. @default 1000 */
+  flushIntervalMs?: number;
+  logger: Logger;
+  now?: () => number;
+  /** Called after each flush attempt, for metrics. */
+  onFlush?: (result: { ok: boolean; lagMs: number }) => void;
+}
+
+export interface UsageRecorder {
+  /** Counts one operation: each coordinate once, with its outcome. Cheap: a few map updates. */
+  record(event: { coordinates: readonly string[]; outcomeOf: (coordinate: string) => Outcome; client: string; version: string }): void;
+  /** Flushes now (and retries what failed before); resolves when the store has everything or it failed. */
+  flush(): Promise<boolean>;
+  /** Age of the oldest count not yet in the store, in ms (0 when all is flushed). */
+  lagMs(): number;
+  /** Stops the timer and flushes until the store has everything or `deadlineMs` passes. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+type Counts = Map<number, Map<string, number>>;
+
+/**
+ * Aggregates in process and flushes in batches. Exactly once: a batch keeps its id until the store
+ * accepted it, and a failed batch is retried as it was (same id, same counts: the store skips it if
+ * an earlier attempt landed after all). Counts recorded meanwhile wait in the next batch, which is
+ * only formed when the previous one is done, so memory stays bounded by the number of distinct
+ * cells, however long the store is down.
+ */
+export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorder {
+  const now = options.now ?? Date.now;
+  let pending: Counts = new Map();
+  let pendingSince: number | undefined;
+  let inFlight: { batch: UsageBatch; since: number } | undefined;
+  let flushing: Promise<boolean> | undefined;
+
+  const attempt = async (): Promise<boolean> => {
+    if (!inFlight) {
+      if (pending.size === 0) return true;
+      inFlight = { batch: { id: randomUUID(), counts: pending }, since: pendingSince ?? now() };
+      pending = new Map();
+      pendingSince = undefined;
+    }
+    const { batch } = inFlight;
+    try {
+      await options.store.apply(batch);
+      inFlight = undefined;
+      options.onFlush?.({ ok: true, lagMs: lag() });
+      return true;
+    } catch (error) {
+      options.logger.warn({ err: error, batch: batch.id }, 'usage flush failed; will retry');
+      options.onFlush?.({ ok: false, lagMs: lag() });
+      return false;
+    }
+  };
+
+  const flush = (): Promise<boolean> => {
+    flushing ??= (async () => {
+      try {
+        // The batch in flight first, then whatever accumulated while it was out.
+        const first = await attempt();
+        return first && (await attempt());
+      } finally {
+        flushing = undefined;
+      }
+    })();
+    return flushing;
+  };
+
+  const lag = () => {
+    const oldest = Math.min(inFlight?.since ?? Infinity, pendingSince ?? Infinity);
+    return Number.isFinite(oldest) ? now() - oldest : 0;
+  };
+
+  const timer = setInterval(() => void flush(), options.flushIntervalMs ?? 1_000);
+  timer.unref();
+
+  return {
+    record({ coordinates, outcomeOf, client, version }) {
+      if (coordinates.length === 0) return;
+      const at = now();
+      const hour = hourOf(at);
+      let cells = pending.get(hour);
+      if (!cells) pending.set(hour, (cells = new Map()));
+      pendingSince ??= at;
+      for (const coordinate of coordinates) {
+        const field = cellField({ coordinate, client, version, outcome: outcomeOf(coordinate) });
+        cells.set(field, (cells.get(field) ?? 0) + 1);
+      }
+    },
+    flush,
+    lagMs: lag,
+    async close(deadlineMs) {
+      clearInterval(timer);
+      const until = now() + deadlineMs;
+      while (!(await flush())) {
+        if (now() >= until) {
+          options.logger.error({ lagMs: lag() }, 'usage not flushed before shutdown');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+  };
+}
