@@ -18,6 +18,8 @@ for i = 2, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
 return 1
 `;
 
+const READ_CONNECT_WAIT_MS = 2_000;
+
 /** How long a batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_TTL_S = 86_400;
 
@@ -49,6 +51,21 @@ export function createRedisUsageStore(options: RedisUsageStoreOptions): UsageSto
   redis.on('error', () => undefined); // failures surface as rejected commands; the recorder retries
   redis.defineCommand('dpgUsageApply', { lua: APPLY });
   const keys = usageKeys(options.keyPrefix);
+  /** Reads may wait briefly for a connection (a view opened right after start); writes are retried instead. */
+  const connected = async () => {
+    if (redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        redis.off('ready', onReady);
+        reject(new Error('usage store not connected'));
+      }, READ_CONNECT_WAIT_MS);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      redis.once('ready', onReady);
+    });
+  };
   const ttlS = Math.ceil((options.retentionMs + HOUR_MS) / 1000);
   return {
     kind: 'redis',
@@ -64,6 +81,7 @@ export function createRedisUsageStore(options: RedisUsageStoreOptions): UsageSto
       await redis.dpgUsageApply(1 + hourKeys.length, keys.batch(batch.id), ...hourKeys, ...args);
     },
     async read(fromHour, toHour) {
+      await connected();
       const hours: number[] = [];
       for (let hour = fromHour; hour < toHour; hour += HOUR_MS) hours.push(hour);
       const pipeline = redis.pipeline();

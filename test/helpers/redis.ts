@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 /** Whether this machine can start a Redis of the test's own (`redis-server` on the PATH). */
@@ -26,12 +29,17 @@ export interface OwnRedis {
   stop(): Promise<void>;
 }
 
-/** A redis-server of the test's own on a spare port, stopped by its pid. */
-export async function startOwnRedis(): Promise<OwnRedis> {
+/**
+ * A redis-server of the test's own on a spare port, stopped by its pid. `durable`: an append-only
+ * file fsynced on every write in a scratch directory, so what Redis acknowledged survives a kill.
+ */
+export async function startOwnRedis(options: { durable?: boolean } = {}): Promise<OwnRedis> {
   const port = await freePort();
+  const dir = options.durable ? mkdtempSync(join(tmpdir(), 'dpg-redis-')) : undefined;
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on('error', () => undefined); // probing a server that is still starting
     for (let attempt = 0; attempt < 100; attempt++) {
