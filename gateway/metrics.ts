@@ -19,7 +19,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'dpg_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'dpg_' });
   const registers = [registry];
   return {
     registry,

@@ -192,3 +192,21 @@ describe.skipIf(!redisUrl && !HAS_REDIS_SERVER)('two gateway replicas sharing Re
     expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
   });
 });
+
+describe('what is not usage', () => {
+  it('an operation that fails validation counts nothing; an unknown coordinate is refused', async () => {
+    const before = (await fieldUsage(stack.url, owner)).get('Customer.id')!.requests;
+    const invalid = await postGraphQL(stack.url, '{ customers(first: 1) { id nope } }', { token: await tokenFor('sales-manager') });
+    expect(invalid.status).toBe(400);
+    const marker = await postGraphQL(stack.url, '{ customers(first: 1) { phone } }', { token: await tokenFor('sales-manager'), headers: { 'apollographql-client-name': 'marker' } });
+    expect(marker.status).toBe(200);
+    // The marker's flush carries anything recorded before it: once it shows, the invalid one would have too.
+    await until(() => fieldUsage(stack.url, owner, 'customer', 'marker'), (r) => r.get('Customer.phone')?.requests === 1);
+    expect((await fieldUsage(stack.url, owner)).get('Customer.id')!.requests).toBe(before);
+    const unknown = await postGraphQL(stack.url, '{ fieldUsageSeries(coordinate: "Nope.nothing") { hour } }', { token: owner });
+    expect(unknown.body).toEqual({
+      data: null,
+      errors: [{ message: expect.any(String), path: ['fieldUsageSeries'], extensions: { code: 'BAD_USER_INPUT', service: 'platform', argument: 'coordinate' } }],
+    });
+  });
+});

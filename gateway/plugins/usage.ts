@@ -20,8 +20,9 @@ export function usagePlugin(options: { recorder: UsageRecorder; facts: Operation
   return {
     async requestDidStart() {
       return {
-        async willSendResponse({ response, document, schema, operationName, request, contextValue }) {
-          if (!document) return; // nothing parsed: no coordinates to count
+        async willSendResponse({ response, document, operation, schema, operationName, request, contextValue }) {
+          // Counted once the operation is resolved: documents that fail to parse or validate selected nothing.
+          if (!document || !operation) return;
           let facts;
           try {
             facts = options.facts.factsOf(schema, document, operationName);

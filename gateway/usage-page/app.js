@@ -477,8 +477,8 @@
       data: {
         labels,
         datasets: [
-          { label: 'Requests', data: requests, borderColor: '#2563eb', backgroundColor: 'rgba(37, 99, 235, 0.12)', fill: true, tension: 0.2, pointRadius, borderWidth: 2 },
-          { label: 'Errors', data: errors, borderColor: '#dc2626', backgroundColor: 'rgba(220, 38, 38, 0.12)', fill: true, tension: 0.2, pointRadius, borderWidth: 2 },
+          { label: 'Requests', data: requests, borderColor: '#2563eb', backgroundColor: 'rgba(37, 99, 235, 0.12)', fill: true, cubicInterpolationMode: 'monotone', pointRadius, borderWidth: 2 },
+          { label: 'Errors', data: errors, borderColor: '#dc2626', backgroundColor: 'rgba(220, 38, 38, 0.12)', fill: true, cubicInterpolationMode: 'monotone', pointRadius, borderWidth: 2 },
         ],
       },
       options: {

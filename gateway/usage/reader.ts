@@ -13,6 +13,7 @@ function hoursOf(window: UsageWindow): { from: number; to: number } {
 export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalog, retentionMs: number, now: () => number = Date.now): UsageReader {
   return {
     products: () => catalog().products,
+    knows: (coordinate) => catalog().entry(coordinate) !== undefined,
     retentionStart: () => new Date(hourOf(now() - retentionMs)),
     async fieldUsage(product, window) {
       const entries = catalog().coordinatesOf(product);

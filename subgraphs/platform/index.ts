@@ -42,6 +42,8 @@ export interface UsageWindow {
 /** What the platform subgraph reads: implemented by the gateway over its usage store. */
 export interface UsageReader {
   products(): readonly string[];
+  /** Whether a schema coordinate belongs to one of the products. */
+  knows(coordinate: string): boolean;
   fieldUsage(product: string, window: UsageWindow): Promise<FieldUsageRow[]>;
   series(coordinate: string, window: UsageWindow): Promise<UsagePointRow[]>;
   /** Oldest instant the store still holds. */
@@ -75,8 +77,12 @@ export function createPlatformSchema(reader: UsageReader, policies: AccessPolici
           }
           return reader.fieldUsage(args.product, windowOf(reader, args));
         },
-        fieldUsageSeries: (_: unknown, args: { coordinate: string; since?: Date | null; until?: Date | null; client?: string | null }) =>
-          reader.series(args.coordinate, windowOf(reader, args)),
+        fieldUsageSeries: (_: unknown, args: { coordinate: string; since?: Date | null; until?: Date | null; client?: string | null }) => {
+          if (!reader.knows(args.coordinate)) {
+            throw gqlError('BAD_USER_INPUT', `Unknown schema coordinate "${args.coordinate}"`, { argument: 'coordinate' });
+          }
+          return reader.series(args.coordinate, windowOf(reader, args));
+        },
       },
     },
   });
