@@ -29,6 +29,9 @@ import { usagePlugin } from './plugins/usage.js';
 import { buildSchemaCatalog } from './usage/catalog.js';
 import { createUsage } from './usage/create.js';
 import { usagePageHandler } from './usage-page/index.js';
+import { indexDeprecations, type DeprecationIndex } from './deprecation/index.js';
+import { deprecationsDocument } from './deprecation/document.js';
+import { deprecationPlugin } from './plugins/deprecation.js';
 import { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph } from './supergraph.js';
 
@@ -59,7 +62,13 @@ const USAGE_FLUSH_DEADLINE_MS = 5_000;
 /** Deadline for OIDC discovery and JWKS fetches. */
 const IDENTITY_PROVIDER_TIMEOUT_MS = 5_000;
 
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export interface GatewayOptions {
+  /** The clock for time-dependent rules (deprecation sunsets), ms since the epoch. @default Date.now */
+  now?: () => number;
+}
+
+export async function startGateway(config: GatewayConfig, logger: Logger, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const now = options.now ?? Date.now;
   let state: Lifecycle = { phase: 'starting' };
   const supergraph = await loadSupergraph(config.supergraph);
   const known = new Set(supergraph.subgraphs.map((s) => s.name));
@@ -120,7 +129,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
     },
   );
-  gateway.onSchemaLoadOrUpdate(({ apiSchema }) => usage.setCatalog(buildSchemaCatalog(supergraph.sdl, apiSchema, [PLATFORM_SUBGRAPH])));
+  let deprecations: DeprecationIndex | undefined;
+  gateway.onSchemaLoadOrUpdate(({ apiSchema }) => {
+    usage.setCatalog(buildSchemaCatalog(supergraph.sdl, apiSchema, [PLATFORM_SUBGRAPH]));
+    deprecations = indexDeprecations(parse(supergraph.sdl), apiSchema);
+  });
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -138,6 +151,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       requestLogPlugin(),
       hideSuggestionsPlugin((context) => canIntrospect(context.principal)),
       demandControlPlugin({ policy: rateLimitPolicy, store, facts }),
+      deprecationPlugin({ deprecations: () => deprecations, facts, now, link: '/deprecations' }),
       metricsPlugin(metrics),
       ...(usage.recorder ? [usagePlugin({ recorder: usage.recorder, facts })] : []),
     ],
@@ -192,6 +206,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       const body = await metrics.registry.metrics();
       return sendJson(res, 200, body, {}, metrics.registry.contentType);
     }
+    if (path === '/deprecations') return sendJson(res, 200, JSON.stringify({ deprecations: deprecationsDocument(deprecations) }));
     if (usagePage(req, res)) return;
     if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'alive', phase: state.phase }));
     if (path === '/readyz') {

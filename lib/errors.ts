@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   COST_LIMIT_EXCEEDED: 400,
   /** The caller's request or cost budget for the window is spent (`Retry-After` says when to retry). */
   RATE_LIMITED: 429,
+  /** The operation uses a field past its sunset date (or in a brownout): `extensions.replacement` names what to use. */
+  FIELD_SUNSET: 400,
   /** Request content type not supported. */
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** A data product (subgraph) answered with an error the gateway does not pass through. */

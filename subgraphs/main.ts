@@ -1,6 +1,8 @@
 import { createLogger } from '../lib/logger.js';
 import { loadSubgraphsConfig, SubgraphConfigError } from './config.js';
 import { runDataProducts } from './run.js';
+import { DescriptorError } from './kit/descriptor.js';
+import { PolicyError } from '../lib/policies.js';
 
 /** Serves one or more data products: `npm run subgraph -- --product customer [--port 4001]`. */
 async function main(): Promise<void> {
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`subgraphs: ${error instanceof SubgraphConfigError ? '' : 'failed to start: '}${(error as Error).message}\n`);
-  process.exit(error instanceof SubgraphConfigError ? 2 : 1);
+  const known = error instanceof SubgraphConfigError || error instanceof DescriptorError || error instanceof PolicyError;
+  process.stderr.write(`subgraphs: ${known ? '' : 'failed to start: '}${(error as Error).message}\n`);
+  process.exit(known ? 2 : 1);
 });

@@ -3,6 +3,7 @@ import { devKeyPair } from '../lib/dev-keys.js';
 import { createIdentityVerifier } from '../lib/internal-token.js';
 import type { Logger } from '../lib/logger.js';
 import { loadAccessPolicies } from '../lib/policies.js';
+import { descriptorFile, loadDescriptor } from './kit/descriptor.js';
 import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
 import type { ProductName } from './kit/data-product.js';
 import { startSubgraph, type RunningSubgraph } from './kit/server.js';
@@ -37,6 +38,10 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
   const { logger } = options;
   const selected = dataProducts.filter((p) => options.products.includes(p.name));
   const policies = loadAccessPolicies(options.policiesFile);
+  // Each product's descriptor is its promise (owner, version, SLA, quality rules): checked before it serves.
+  for (const product of selected) {
+    loadDescriptor(descriptorFile(product.name), { product: product.name, contract: product.typeDefs, knownRoles: new Set(policies.roles.keys()) });
+  }
   const verifyIdentity = createIdentityVerifier(options.internalVerifyKey ?? devKeyPair('internal-identity').publicKey);
   let db: Db;
   if (options.databaseUrl) {

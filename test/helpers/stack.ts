@@ -65,12 +65,12 @@ export function gatewayEnv(subgraphUrls: Readonly<Record<string, string>>, env: 
   };
 }
 
-export async function startStack(options: { customers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number } = {}): Promise<Stack> {
   const { products, cleanup } = await startProducts(options.customers);
   const subgraphUrls = Object.fromEntries(Object.entries(products.subgraphs).map(([name, s]) => [name, s.url]));
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, options.env)), silent);
+    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, options.env)), silent, { now: options.now });
   } catch (error) {
     await cleanup();
     throw error;

@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Kind, parse, type DocumentNode } from 'graphql';
+import semver from 'semver';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { ProductName } from './data-product.js';
+
+/**
+ * A data product's descriptor (the data product spec): who owns it, which version it is at, what
+ * it promises (SLA, access, quality) and how to use it (example operations). One file per product,
+ * subgraphs/<name>/descriptor.yaml, validated at start: a mistake names the file and the field.
+ */
+const coordinate = z.string().regex(/^[A-Z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'a schema coordinate such as Customer.email');
+
+const rule = z.discriminatedUnion('check', [
+  z.object({ name: z.string().min(1), field: coordinate, check: z.literal('notNull'), description: z.string().optional() }).strict(),
+  z.object({ name: z.string().min(1), field: coordinate, check: z.literal('unique'), description: z.string().optional() }).strict(),
+  z.object({ name: z.string().min(1), field: coordinate, check: z.literal('email'), description: z.string().optional() }).strict(),
+  z
+    .object({ name: z.string().min(1), field: coordinate, check: z.literal('range'), min: z.number(), max: z.number(), description: z.string().optional() })
+    .strict()
+    .refine((r) => r.min <= r.max, 'min must not exceed max'),
+]);
+
+const descriptorSchema = z
+  .object({
+    apiVersion: z.literal('dataproducts/v1'),
+    kind: z.literal('DataProduct'),
+    metadata: z
+      .object({
+        name: z.string().regex(/^[a-z][a-z0-9-]*$/),
+        domain: z.string().min(1),
+        owner: z.object({ team: z.string().min(1), email: z.string().email() }).strict(),
+        version: z.string().refine((v) => semver.valid(v) === v, 'a semantic version such as 1.4.0'),
+      })
+      .strict(),
+    spec: z
+      .object({
+        description: z.string().min(20, 'describe the product in a sentence or two'),
+        sla: z
+          .object({
+            availability: z.number().gt(0).max(100),
+            latencyP95Ms: z.number().int().positive(),
+            freshnessMinutes: z.number().int().positive(),
+          })
+          .strict(),
+        accessRoles: z.array(z.string().min(1)).min(1),
+        qualityRules: z.array(rule).default([]),
+        exampleOperations: z.array(z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), description: z.string().min(1), query: z.string().min(1) }).strict()).default([]),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type DataProductDescriptor = z.infer<typeof descriptorSchema>;
+export type QualityRule = DataProductDescriptor['spec']['qualityRules'][number];
+
+export class DescriptorError extends Error {
+  override readonly name = 'DescriptorError';
+}
+
+export function descriptorFile(product: ProductName): string {
+  return fileURLToPath(new URL(`../${product}/descriptor.yaml`, import.meta.url));
+}
+
+export interface DescriptorContext {
+  /** The product the file belongs to: metadata.name must match. */
+  product: string;
+  /** The product's SDL: quality rules must name its fields. */
+  contract?: DocumentNode;
+  /** Roles of policies/access.yaml: accessRoles must be among them. */
+  knownRoles?: ReadonlySet<string>;
+}
+
+export function loadDescriptor(file: string, context: DescriptorContext): DataProductDescriptor {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DescriptorError(`${file}: ${code ? `cannot read (${code})` : `not valid YAML: ${(error as Error).message.split('\n')[0]}`}`);
+  }
+  return parseDescriptor(raw, file, context);
+}
+
+export function parseDescriptor(raw: unknown, file: string, context: DescriptorContext): DataProductDescriptor {
+  const parsed = descriptorSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new DescriptorError(parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n'));
+  }
+  const descriptor = parsed.data;
+  const problems: string[] = [];
+  if (descriptor.metadata.name !== context.product) problems.push(`${file}: metadata.name: "${descriptor.metadata.name}" but the file belongs to the ${context.product} data product`);
+  descriptor.spec.accessRoles.forEach((role, i) => {
+    if (context.knownRoles && !context.knownRoles.has(role)) problems.push(`${file}: spec.accessRoles.${i}: unknown role "${role}" (see policies/access.yaml)`);
+  });
+  if (context.contract) {
+    const fields = contractFields(context.contract);
+    descriptor.spec.qualityRules.forEach((r, i) => {
+      if (!fields.has(r.field)) problems.push(`${file}: spec.qualityRules.${i}.field: ${r.field} is not a field of the ${context.product} data product`);
+    });
+  }
+  descriptor.spec.exampleOperations.forEach((op, i) => {
+    try {
+      parse(op.query);
+    } catch (error) {
+      problems.push(`${file}: spec.exampleOperations.${i}.query: does not parse (${(error as Error).message})`);
+    }
+  });
+  if (problems.length) throw new DescriptorError(problems.join('\n'));
+  return descriptor;
+}
+
+function contractFields(contract: DocumentNode): Set<string> {
+  const fields = new Set<string>();
+  for (const definition of contract.definitions) {
+    if ((definition.kind === Kind.OBJECT_TYPE_DEFINITION || definition.kind === Kind.OBJECT_TYPE_EXTENSION) && definition.fields) {
+      for (const field of definition.fields) fields.add(`${definition.name.value}.${field.name.value}`);
+    }
+  }
+  return fields;
+}
