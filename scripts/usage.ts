@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { mintDevToken } from '../gateway/auth/dev-issuer.js';
+import { DEFAULT_GATEWAY_URL, fetchFieldUsage, parseTime, UsageApiError, usageToken, type FieldUsageRow } from './usage-api.js';
 
 const USAGE = `Usage: npm run usage -- --product <name> [--since 7d] [--until <ISO time>] [--client <name>] [--json]
                         [--gateway http://localhost:4000/graphql] [--token <bearer token>]
@@ -9,35 +9,9 @@ page). The token needs the usage:read scope (roles data-product-owner or admin);
 --token or USAGE_TOKEN, else a development token is minted (a gateway in development mode only).
 --since: a duration back from now (30m, 24h, 7d) or an ISO 8601 time.`;
 
-const QUERY = /* GraphQL */ `
-  query FieldUsage($product: String!, $since: DateTime, $until: DateTime, $client: String) {
-    fieldUsage(product: $product, since: $since, until: $until, client: $client) {
-      coordinate requests errors rejected lastSeen deprecated deprecationReason
-      clients { name version requests errors }
-    }
-  }
-`;
-
-interface Row {
-  coordinate: string;
-  requests: number;
-  errors: number;
-  rejected: number;
-  lastSeen: string | null;
-  deprecated: boolean;
-  deprecationReason: string | null;
-  clients: { name: string; version: string | null; requests: number; errors: number }[];
-}
+type Row = FieldUsageRow;
 
 class UsageError extends Error {}
-
-function parseSince(value: string, now = Date.now()): Date {
-  const duration = /^(\d+)([mhd])$/.exec(value);
-  if (duration) return new Date(now - Number(duration[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2] as 'm' | 'h' | 'd']);
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new UsageError(`--since: expected 30m, 24h, 7d or an ISO 8601 time, got "${value}"`);
-  return time;
-}
 
 function table(rows: Row[]): string {
   const header = ['coordinate', 'requests', 'clients', 'errors', 'rejected', 'last seen', 'deprecated'];
@@ -80,30 +54,23 @@ async function main(): Promise<void> {
     return;
   }
   if (!values.product) throw new UsageError('--product is required (for example --product customer)');
-  const since = parseSince(values.since ?? '7d');
-  const until = values.until ? parseSince(values.until) : undefined;
-  const gateway = values.gateway ?? process.env.GATEWAY_URL ?? 'http://localhost:4000/graphql';
-  const token = values.token ?? process.env.USAGE_TOKEN ?? (await mintDevToken({ roles: ['data-product-owner'], clientId: 'usage-cli' }));
-  let response: Response;
+  let since: Date;
+  let until: Date | undefined;
   try {
-    response = await fetch(gateway, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'apollographql-client-name': 'usage-cli' },
-      body: JSON.stringify({ query: QUERY, operationName: 'FieldUsage', variables: { product: values.product, since: since.toISOString(), until: until?.toISOString(), client: values.client } }),
-      signal: AbortSignal.timeout(30_000),
-    });
+    since = parseTime(values.since ?? '7d', '--since');
+    until = values.until ? parseTime(values.until, '--until') : undefined;
   } catch (error) {
-    process.stderr.write(`usage: cannot reach the gateway at ${gateway} (${(error as Error).name})\n`);
+    throw new UsageError((error as Error).message);
+  }
+  const gateway = values.gateway ?? process.env.GATEWAY_URL ?? DEFAULT_GATEWAY_URL;
+  let rows: Row[];
+  try {
+    rows = await fetchFieldUsage({ gateway, token: await usageToken(values.token), product: values.product, since, until, client: values.client, clientName: 'usage-cli' });
+  } catch (error) {
+    if (!(error instanceof UsageApiError)) throw error;
+    process.stderr.write(`usage: ${error.message}\n`);
     process.exit(1);
   }
-  const body = (await response.json().catch(() => ({}))) as { data?: { fieldUsage?: Row[] } | null; errors?: { message: string; extensions?: { code?: string } }[] };
-  if (body.errors?.length || !body.data?.fieldUsage) {
-    for (const error of body.errors ?? [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL_SERVER_ERROR' } }]) {
-      process.stderr.write(`usage: ${error.extensions?.code ?? 'ERROR'}: ${error.message}\n`);
-    }
-    process.exit(1);
-  }
-  const rows = body.data.fieldUsage;
   if (values.json) {
     const out = rows.map((r) => ({
       coordinate: r.coordinate,

@@ -1,0 +1,126 @@
+import { Supergraph } from '@apollo/federation-internals';
+import { CriticalityLevel, diff, type Change } from '@graphql-inspector/core';
+import type { GraphQLSchema } from 'graphql';
+import semver from 'semver';
+import { composeProducts } from '../compose.js';
+
+export type Severity = 'breaking' | 'dangerous' | 'safe';
+
+/** What recorded usage says about one coordinate over the window. */
+export interface CoordinateUsage {
+  readonly requests: number;
+  readonly clients: readonly { readonly name: string; readonly version: string | null; readonly requests: number }[];
+}
+
+export interface CheckedChange {
+  readonly severity: Severity;
+  readonly type: string;
+  readonly message: string;
+  /** The schema coordinate it touches, when it has one (`Type.field`, `Type.field(arg:)`). */
+  readonly coordinate: string | undefined;
+  /** Breaking changes only: recorded usage of the coordinate in the window (excluded clients left out). */
+  readonly usage: CoordinateUsage | undefined;
+  /** Reasons this change blocks the proposal. */
+  readonly blocks: readonly string[];
+}
+
+export interface SchemaCheckInput {
+  subgraph: string;
+  proposedSdl: string;
+  /** The product's version now (its descriptor). */
+  currentVersion: string;
+  /** The version the proposal would ship as. */
+  proposedVersion: string;
+  /** Usage of a coordinate in the window; undefined when nothing is known. */
+  usageOf(coordinate: string): CoordinateUsage | undefined;
+  /** A breaking change blocks only at or above this many requests in the window. @default 1 */
+  minRequests?: number;
+  windowLabel: string;
+}
+
+export interface SchemaCheckResult {
+  readonly compositionErrors: readonly string[];
+  readonly changes: readonly CheckedChange[];
+  readonly blocked: boolean;
+  readonly report: string;
+}
+
+function apiSchema(supergraphSdl: string): GraphQLSchema {
+  return Supergraph.build(supergraphSdl, { supportedFeatures: null }).apiSchema().toGraphQLJSSchema();
+}
+
+/** graphql-inspector paths are `Type.field` or `Type.field.arg`; usage keys arguments as `Type.field(arg:)`. */
+function coordinateOf(change: Change): string | undefined {
+  if (!change.path) return undefined;
+  const parts = change.path.split('.');
+  if (parts.length === 3) return `${parts[0]}.${parts[1]}(${parts[2]}:)`;
+  return change.path;
+}
+
+const describeClients = (usage: CoordinateUsage) =>
+  usage.clients.map((c) => (c.version ? `${c.name} ${c.version}` : c.name)).join(', ');
+
+/**
+ * A proposed subgraph schema against the current supergraph and recorded usage: composes the
+ * proposal with the other subgraphs, diffs the API schemas, classifies each change, and decides
+ * whether it may ship: no breaking change to a field used in the window, no removal of a field
+ * that was not deprecated first, and a major version for any breaking change.
+ */
+export async function checkSchemaChange(input: SchemaCheckInput): Promise<SchemaCheckResult> {
+  const minRequests = input.minRequests ?? 1;
+  const current = composeProducts();
+  if (!current.supergraphSdl) throw new Error(`the current subgraphs do not compose: ${current.errors.join('; ')}`);
+  const proposed = composeProducts({ [input.subgraph]: input.proposedSdl });
+  if (!proposed.supergraphSdl) {
+    const report = [`# Schema check: ${input.subgraph}`, '', '**Blocked:** the proposal does not compose with the other subgraphs.', '', ...proposed.errors.map((e) => `- ${e}`), ''].join('\n');
+    return { compositionErrors: proposed.errors, changes: [], blocked: true, report };
+  }
+  const before = apiSchema(current.supergraphSdl);
+  const after = apiSchema(proposed.supergraphSdl);
+  const rawChanges = await diff(before, after);
+  const majorBump = semver.major(input.proposedVersion) > semver.major(input.currentVersion);
+  const changes: CheckedChange[] = rawChanges.map((change) => {
+    const severity: Severity = change.criticality.level === CriticalityLevel.Breaking ? 'breaking' : change.criticality.level === CriticalityLevel.Dangerous ? 'dangerous' : 'safe';
+    const coordinate = coordinateOf(change);
+    const blocks: string[] = [];
+    let usage: CoordinateUsage | undefined;
+    if (severity === 'breaking') {
+      usage = coordinate ? (input.usageOf(coordinate) ?? { requests: 0, clients: [] }) : undefined;
+      if (usage && usage.requests >= minRequests) blocks.push(`still used: ${usage.requests} requests from ${usage.clients.length} client(s) in ${input.windowLabel}`);
+      if (change.type === 'FIELD_REMOVED' && coordinate) {
+        const [type, field] = coordinate.split('.');
+        const existing = (before.getType(type!) as { getFields?: () => Record<string, { deprecationReason?: string | null }> } | undefined)?.getFields?.()[field!];
+        if (!existing?.deprecationReason) blocks.push('removed without being deprecated first');
+      }
+      if (!majorBump) blocks.push(`breaking without a major version (${input.currentVersion} -> ${input.proposedVersion})`);
+    }
+    return { severity, type: String(change.type), message: change.message, coordinate, usage, blocks };
+  });
+  const blocked = changes.some((c) => c.blocks.length > 0);
+  return { compositionErrors: [], changes, blocked, report: report(input, changes, blocked) };
+}
+
+function report(input: SchemaCheckInput, changes: readonly CheckedChange[], blocked: boolean): string {
+  const lines = [`# Schema check: ${input.subgraph} ${input.currentVersion} -> ${input.proposedVersion}`, '', `Usage window: ${input.windowLabel}. Composition: ok.`, ''];
+  const section = (title: string, severity: Severity) => {
+    const selected = changes.filter((c) => c.severity === severity);
+    lines.push(`## ${title} (${selected.length})`, '');
+    if (selected.length === 0) lines.push('None.', '');
+    for (const c of selected) {
+      let line = `- ${c.message}`;
+      if (c.usage) {
+        line += c.usage.requests > 0
+          ? `: ${c.usage.requests} requests from ${c.usage.clients.length} client${c.usage.clients.length === 1 ? '' : 's'} (${describeClients(c.usage)}) in ${input.windowLabel}`
+          : `: no recorded use in ${input.windowLabel}`;
+      }
+      if (c.blocks.length) line += `. **Blocks:** ${c.blocks.join('; ')}`;
+      lines.push(line);
+    }
+    if (selected.length) lines.push('');
+  };
+  section('Breaking changes', 'breaking');
+  section('Dangerous changes', 'dangerous');
+  section('Safe changes', 'safe');
+  lines.push(blocked ? '**Verdict: blocked.**' : '**Verdict: safe to ship.**', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,75 @@
+import { mintDevToken } from '../gateway/auth/dev-issuer.js';
+
+/** A row of the gateway's `fieldUsage` query, as the owner tools read it. */
+export interface FieldUsageRow {
+  coordinate: string;
+  requests: number;
+  errors: number;
+  rejected: number;
+  lastSeen: string | null;
+  deprecated: boolean;
+  deprecationReason: string | null;
+  clients: { name: string; version: string | null; requests: number; errors: number }[];
+}
+
+const QUERY = /* GraphQL */ `
+  query FieldUsage($product: String!, $since: DateTime, $until: DateTime, $client: String) {
+    fieldUsage(product: $product, since: $since, until: $until, client: $client) {
+      coordinate requests errors rejected lastSeen deprecated deprecationReason
+      clients { name version requests errors }
+    }
+  }
+`;
+
+export class UsageApiError extends Error {
+  override readonly name = 'UsageApiError';
+}
+
+export const DEFAULT_GATEWAY_URL = 'http://localhost:4000/graphql';
+
+/** A token for the usage API: given, from USAGE_TOKEN, or a development owner token (development gateways only). */
+export async function usageToken(given: string | undefined): Promise<string> {
+  return given ?? process.env.USAGE_TOKEN ?? (await mintDevToken({ roles: ['data-product-owner'], clientId: 'owner-tools' }));
+}
+
+/** Per-field usage of one product from the gateway's usage API (the same numbers as /usage). */
+export async function fetchFieldUsage(options: {
+  gateway: string;
+  token: string;
+  product: string;
+  since: Date;
+  until?: Date | undefined;
+  client?: string | undefined;
+  clientName: string;
+}): Promise<FieldUsageRow[]> {
+  let response: Response;
+  try {
+    response = await fetch(options.gateway, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}`, 'apollographql-client-name': options.clientName },
+      body: JSON.stringify({
+        query: QUERY,
+        operationName: 'FieldUsage',
+        variables: { product: options.product, since: options.since.toISOString(), until: options.until?.toISOString(), client: options.client },
+      }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new UsageApiError(`cannot reach the gateway at ${options.gateway} (${(error as Error).name})`);
+  }
+  const body = (await response.json().catch(() => ({}))) as { data?: { fieldUsage?: FieldUsageRow[] } | null; errors?: { message: string; extensions?: { code?: string } }[] };
+  if (body.errors?.length || !body.data?.fieldUsage) {
+    const errors = body.errors ?? [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
+    throw new UsageApiError(errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; '));
+  }
+  return body.data.fieldUsage;
+}
+
+/** `30m`, `24h`, `7d` back from now, or an ISO 8601 time. */
+export function parseTime(value: string, flag: string, now = Date.now()): Date {
+  const duration = /^(\d+)([mhd])$/.exec(value);
+  if (duration) return new Date(now - Number(duration[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2] as 'm' | 'h' | 'd']);
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new RangeError(`${flag}: expected 30m, 24h, 7d or an ISO 8601 time, got "${value}"`);
+  return time;
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postGraphQL } from './helpers/http.js';
+import { spawnTs } from './helpers/process.js';
+import { startStack, tokenFor, type Stack } from './helpers/stack.js';
+
+/*
+ * `npm run schema:check` against recorded usage: removing the deprecated Customer.fullName is
+ * blocked while a client still calls it, and allowed once the usage window is clean (with the major
+ * version the descriptor requires); a safe addition passes.
+ */
+let stack: Stack;
+let owner: string;
+let beforeUse: string;
+const dir = mkdtempSync(join(tmpdir(), 'dpg-schema-check-'));
+const current = readFileSync(new URL('../schema/customer.graphql', import.meta.url), 'utf8');
+
+function proposal(name: string, sdl: string): string {
+  const file = join(dir, `${name}.graphql`);
+  writeFileSync(file, sdl);
+  return file;
+}
+
+function withoutField(sdl: string, field: string): string {
+  // A field with its description block and directives, up to the next description.
+  const pattern = new RegExp(`\\n  """[^"]*"""\\n  ${field}: [^\\n]*(\\n    @[^\\n]*)*`);
+  const result = sdl.replace(pattern, '');
+  if (result === sdl) throw new Error(`field ${field} not found in the SDL`);
+  return result;
+}
+
+async function check(args: string[]): Promise<{ code: number | null; report: string; stderr: string }> {
+  const run = spawnTs('scripts/schema-check.ts', ['--subgraph', 'customer', '--gateway', stack.url, '--token', owner, ...args], {});
+  const code = await run.exited;
+  return { code, report: run.lines.map((l) => String(l.text ?? JSON.stringify(l))).join('\n'), stderr: run.stderr() };
+}
+
+beforeAll(async () => {
+  stack = await startStack({ customers: 20 });
+  owner = await tokenFor('data-product-owner');
+  // Usage is kept by the hour: a window ending at the start of this hour holds none of what follows.
+  beforeUse = new Date(Date.now() - (Date.now() % 3_600_000)).toISOString();
+  const crm = { token: await tokenFor('sales-manager'), headers: { 'apollographql-client-name': 'legacy-crm', 'apollographql-client-version': '4.2' } };
+  for (let i = 0; i < 3; i++) await postGraphQL(stack.url, '{ customer(id: "C000001") { fullName } }', crm);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const usage = await postGraphQL<{ fieldUsage: { coordinate: string; requests: number }[] }>(stack.url, '{ fieldUsage(product: "customer") { coordinate requests } }', { token: owner });
+    if (usage.body.data?.fieldUsage.find((r) => r.coordinate === 'Customer.fullName')?.requests === 3) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('npm run schema:check', () => {
+  it('blocks removing a field still in use, and says who uses it', async () => {
+    const { code, report } = await check(['--schema', proposal('remove-fullname', withoutField(current, 'fullName')), '--since', '7d']);
+    expect(code).toBe(1);
+    expect(report).toContain('# Schema check: customer 1.4.0 -> 1.4.0');
+    expect(report).toMatch(/Field 'fullName' .*was removed from object type 'Customer': 3 requests from 1 client \(legacy-crm 4\.2\) in the last 7 days\. \*\*Blocks:\*\* still used: 3 requests from 1 client\(s\) in the last 7 days; breaking without a major version \(1\.4\.0 -> 1\.4\.0\)/);
+    expect(report).toContain('**Verdict: blocked.**');
+  });
+
+  it('blocks removing a field that was never deprecated, even unused', async () => {
+    const { code, report } = await check(['--schema', proposal('remove-phone', withoutField(current, 'phone')), '--version', '2.0.0']);
+    expect(code).toBe(1);
+    expect(report).toMatch(/Field 'phone' .*removed.*no recorded use.*\*\*Blocks:\*\* removed without being deprecated first/);
+  });
+
+  it('allows the removal once the usage window is clean and the major version is bumped', async () => {
+    const { code, report } = await check(['--schema', proposal('remove-fullname', withoutField(current, 'fullName')), '--version', '2.0.0', '--since', '30d', '--until', beforeUse]);
+    expect(code).toBe(0);
+    expect(report).toMatch(/Field 'fullName' .*removed.*: no recorded use in /);
+    expect(report).toContain('**Verdict: safe to ship.**');
+  });
+
+  it('lets excluded clients (and thresholds) not block', async () => {
+    const excluded = await check(['--schema', proposal('remove-fullname', withoutField(current, 'fullName')), '--version', '2.0.0', '--exclude-client', 'legacy-crm']);
+    expect(excluded.code).toBe(0);
+    const threshold = await check(['--schema', proposal('remove-fullname', withoutField(current, 'fullName')), '--version', '2.0.0', '--min-requests', '4']);
+    expect(threshold.code).toBe(0);
+  });
+
+  it('passes a safe addition without a version bump', async () => {
+    const added = current.replace('type Customer @key(fields: "id") @requiresScopes(scopes: [["customer:read"]]) {', 'type Customer @key(fields: "id") @requiresScopes(scopes: [["customer:read"]]) {\n  """\n  The name the customer asked to be called. Personal data.\n  """\n  preferredName: String @requiresScopes(scopes: [["customer:pii"]])');
+    expect(added).not.toBe(current);
+    const { code, report } = await check(['--schema', proposal('add-field', added)]);
+    expect(code).toBe(0);
+    expect(report).toContain('## Breaking changes (0)');
+    expect(report).toMatch(/## Safe changes \(\d+\)[\s\S]*preferredName/);
+  });
+
+  it('reports composition errors and blocks', async () => {
+    const broken = current.replace('type Customer @key(fields: "id")', 'type Customer @key(fields: "nope")');
+    const { code, report } = await check(['--schema', proposal('broken', broken)]);
+    expect(code).toBe(1);
+    expect(report).toContain('**Blocked:** the proposal does not compose with the other subgraphs.');
+  });
+
+  it('refuses bad flags with exit code 2', async () => {
+    const { code, stderr } = await check(['--schema', '/nonexistent.graphql']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--schema: cannot read /nonexistent.graphql (ENOENT)');
+  });
+});
