@@ -32,6 +32,7 @@ import { usagePageHandler } from './usage-page/index.js';
 import { indexDeprecations, type DeprecationIndex } from './deprecation/index.js';
 import { deprecationsDocument } from './deprecation/document.js';
 import { deprecationPlugin } from './plugins/deprecation.js';
+import { createCatalog } from './catalog/index.js';
 import { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph } from './supergraph.js';
 
@@ -105,6 +106,17 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const usagePage = usagePageHandler();
 
   const sources = new Map<string, SubgraphSource>();
+  const catalog = createCatalog({ sources, identity: () => identity(undefined), health: () => subgraphHealth(), logger, now });
+  const catalogReader = {
+    list: async () =>
+      (await catalog.list()).map((entry) => ({
+        ...entry.published.descriptor.metadata,
+        ...entry.published.descriptor.spec,
+        name: entry.name,
+        status: entry.status,
+        quality: entry.published.quality ?? null,
+      })),
+  };
   const { gateway, features, facts } = createAuthorizedGateway(
     supergraph.sdl,
     {
@@ -113,7 +125,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       __exposeQueryPlanExperimental: false,
       buildService: ({ name, url }) => {
         // The owners' usage API: a subgraph of the supergraph that this gateway answers in-process.
-        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, policies));
+        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, catalogReader, policies));
         const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, identity, metrics });
         sources.set(name, source);
         return source;

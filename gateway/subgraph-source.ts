@@ -27,13 +27,30 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
   private readonly identity: SubgraphSourceOptions['identity'];
 
   constructor(options: SubgraphSourceOptions) {
-    super({ url: options.url, fetcher: timeoutFetcher(options.timeoutMs, options.name, options.metrics) });
+    super({
+      url: options.url,
+      fetcher: timeoutFetcher(options.timeoutMs, (ms) => {
+        this.durations[this.recorded++ % LATENCY_SAMPLES] = ms;
+        options.metrics?.subgraphFetchDuration.observe({ subgraph: options.name }, ms / 1000);
+      }),
+    });
     this.name = options.name;
     this.identity = options.identity;
     this.metrics = options.metrics;
   }
 
   private readonly metrics: SubgraphSourceOptions['metrics'];
+  /** The latest call durations (ms), for the catalogue's p95 against the SLA. */
+  private readonly durations = new Float64Array(LATENCY_SAMPLES);
+  private recorded = 0;
+
+  /** 95th percentile of the latest calls, in ms; null before any call. */
+  latencyP95Ms(): number | null {
+    const count = Math.min(this.recorded, LATENCY_SAMPLES);
+    if (count === 0) return null;
+    const sorted = Array.from(this.durations.subarray(0, count)).sort((a, b) => a - b);
+    return Math.round(sorted[Math.min(count - 1, Math.ceil(count * 0.95) - 1)]! * 10) / 10;
+  }
 
   /** Every call carries the gateway-signed identity; nothing the client sent is forwarded. */
   override async willSendRequest(options: Parameters<NonNullable<RemoteGraphQLDataSource['willSendRequest']>>[0]): Promise<void> {
@@ -82,14 +99,16 @@ function toSubgraphError(name: string, error: Error): GraphQLError {
   return gqlError('SUBGRAPH_UNAVAILABLE', `The ${name} data product is unavailable`, { service: name });
 }
 
-/** Node's fetch with a deadline covering the headers and the body, timed for the metrics. */
-function timeoutFetcher(timeoutMs: number, subgraph: string, metrics: SubgraphSourceOptions['metrics']): Fetcher {
+const LATENCY_SAMPLES = 1_000;
+
+/** Node's fetch with a deadline covering the headers and the body, timed (ms) for metrics and the catalogue. */
+function timeoutFetcher(timeoutMs: number, observe: (ms: number) => void): Fetcher {
   const fetcher = async (url: string, init?: RequestInit) => {
     const started = performance.now();
     try {
       return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } finally {
-      metrics?.subgraphFetchDuration.observe({ subgraph }, (performance.now() - started) / 1000);
+      observe(performance.now() - started);
     }
   };
   return fetcher as unknown as Fetcher;

@@ -6,6 +6,7 @@ import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
 import { PRODUCT_NAMES, type ProductName } from './kit/data-product.js';
 import { DEFAULT_CUSTOMERS, MAX_CUSTOMERS } from './seed/generate.js';
+import { DEFAULT_QUALITY_INTERVAL_MS } from './kit/quality-monitor.js';
 
 /** Where each data product listens by default; compose writes these into the supergraph's routing URLs. */
 export const DEFAULT_PORTS: Readonly<Record<ProductName, number>> = { customer: 4001, finance: 4002, product: 4003 };
@@ -23,6 +24,7 @@ const envSchema = z.object({
   SEED_CUSTOMERS: z.coerce.number().int().min(1).max(MAX_CUSTOMERS).default(DEFAULT_CUSTOMERS),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
+  QUALITY_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(DEFAULT_QUALITY_INTERVAL_MS),
   INTERNAL_VERIFY_KEY: ed25519PemKey('public').optional(),
 });
 
@@ -40,6 +42,8 @@ export interface SubgraphsConfig {
   readonly seedCustomers: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly policiesFile: string;
+  /** How often each product re-checks its descriptor's quality rules. */
+  readonly qualityIntervalMs: number;
   /** Verifies the gateway's identity tokens; undefined: the development key (development mode only). */
   readonly internalVerifyKey: KeyObject | undefined;
 }
@@ -86,6 +90,7 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
     seedCustomers: e.SEED_CUSTOMERS,
     logLevel: e.LOG_LEVEL,
     policiesFile: e.POLICIES_FILE,
+    qualityIntervalMs: e.QUALITY_INTERVAL_MS,
     internalVerifyKey: e.INTERNAL_VERIFY_KEY,
   });
 }

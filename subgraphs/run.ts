@@ -3,7 +3,9 @@ import { devKeyPair } from '../lib/dev-keys.js';
 import { createIdentityVerifier } from '../lib/internal-token.js';
 import type { Logger } from '../lib/logger.js';
 import { loadAccessPolicies } from '../lib/policies.js';
-import { descriptorFile, loadDescriptor } from './kit/descriptor.js';
+import { DescriptorError, descriptorFile, loadDescriptor } from './kit/descriptor.js';
+import { refreshedAt } from './kit/quality.js';
+import { startQualityMonitor, type QualityMonitor } from './kit/quality-monitor.js';
 import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
 import type { ProductName } from './kit/data-product.js';
 import { startSubgraph, type RunningSubgraph } from './kit/server.js';
@@ -21,6 +23,8 @@ export interface RunDataProductsOptions {
   policiesFile: string;
   /** The gateway's identity-token public key; undefined: the development key. */
   internalVerifyKey: KeyObject | undefined;
+  /** How often each product re-checks its quality rules. @default 300000 (5 min) */
+  qualityIntervalMs?: number;
 }
 
 export interface RunningDataProducts {
@@ -39,9 +43,16 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
   const selected = dataProducts.filter((p) => options.products.includes(p.name));
   const policies = loadAccessPolicies(options.policiesFile);
   // Each product's descriptor is its promise (owner, version, SLA, quality rules): checked before it serves.
-  for (const product of selected) {
-    loadDescriptor(descriptorFile(product.name), { product: product.name, contract: product.typeDefs, knownRoles: new Set(policies.roles.keys()) });
-  }
+  const descriptors = new Map(
+    selected.map((product) => {
+      const file = descriptorFile(product.name);
+      const descriptor = loadDescriptor(file, { product: product.name, contract: product.typeDefs, knownRoles: new Set(policies.roles.keys()) });
+      descriptor.spec.qualityRules.forEach((rule, i) => {
+        if (!product.storage[rule.field]) throw new DescriptorError(`${file}: spec.qualityRules.${i}.field: ${rule.field} has no known storage in the ${product.name} product (add it to its storage map)`);
+      });
+      return [product.name, descriptor] as const;
+    }),
+  );
   const verifyIdentity = createIdentityVerifier(options.internalVerifyKey ?? devKeyPair('internal-identity').publicKey);
   let db: Db;
   if (options.databaseUrl) {
@@ -55,10 +66,15 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
   }
   const subgraphs: Record<string, RunningSubgraph> = {};
   const dbs: Record<string, CountingDb> = {};
+  const monitors: QualityMonitor[] = [];
   try {
     for (const product of selected) {
       const handle = countingDb(db);
       dbs[product.name] = handle;
+      const descriptor = descriptors.get(product.name)!;
+      // Quality checks use their own handle: they are not part of any request's statement count.
+      const monitor = startQualityMonitor({ db: countingDb(db), descriptor, storage: product.storage, intervalMs: options.qualityIntervalMs, logger });
+      monitors.push(monitor);
       subgraphs[product.name] = await startSubgraph(product, {
         db: handle,
         port: options.ports[product.name],
@@ -66,9 +82,11 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
         logger,
         verifyIdentity,
         policies,
+        describe: async () => ({ descriptor, quality: await monitor.latest(), refreshedAt: await refreshedAt(db, product.schemaName) }),
       });
     }
   } catch (error) {
+    for (const monitor of monitors) monitor.stop();
     await Promise.all(Object.values(subgraphs).map((s) => s.stop()));
     await db.close();
     throw error;
@@ -77,6 +95,7 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     subgraphs,
     dbs,
     async stop() {
+      for (const monitor of monitors) monitor.stop();
       await Promise.all(Object.values(subgraphs).map((s) => s.stop()));
       await db.close();
     },

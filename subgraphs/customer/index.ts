@@ -13,4 +13,13 @@ export const customerProduct: DataProduct<CustomerLoaders> = {
   resolvers: customerResolvers,
   migrations: CUSTOMER_MIGRATIONS,
   createLoaders: createCustomerLoaders,
+  schemaName: 'customer',
+  storage: {
+    'Customer.id': { table: 'customer.customers', column: 'id' },
+    'Customer.email': { table: 'customer.customers', column: 'email' },
+    'Customer.phone': { table: 'customer.customers', column: 'phone' },
+    'Customer.country': { table: 'customer.customers', column: 'country' },
+    'ChurnRisk.score': { table: 'customer.customers', column: 'churn_score' },
+    'Segment.score': { table: 'customer.segments', column: 'score' },
+  },
 };

@@ -15,4 +15,11 @@ export const financeProduct: DataProduct<FinanceLoaders> = {
   resolvers: financeResolvers,
   migrations: FINANCE_MIGRATIONS,
   createLoaders: createFinanceLoaders,
+  schemaName: 'finance',
+  storage: {
+    'Transaction.id': { table: 'finance.transactions', column: 'id' },
+    'Transaction.amount': { table: 'finance.transactions', column: 'amount' },
+    'LoanRiskAssessment.riskScore': { table: 'finance.loan_applications', column: 'risk_score' },
+    'RiskFactor.weight': { table: 'finance.risk_factors', column: 'weight' },
+  },
 };

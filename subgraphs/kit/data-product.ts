@@ -32,6 +32,10 @@ export interface DataProduct<TLoaders = unknown> {
   readonly migrations: string;
   /** Fresh DataLoaders for one request: batching and caching never cross requests. */
   createLoaders(db: Db): TLoaders;
+  /** Where each field the descriptor's quality rules name is stored: `Type.field` -> table and column. */
+  readonly storage: Readonly<Record<string, { readonly table: string; readonly column: string }>>;
+  /** The product's PostgreSQL schema (its data_product_meta table records when the data was loaded). */
+  readonly schemaName: string;
 }
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));

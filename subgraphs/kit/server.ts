@@ -25,6 +25,8 @@ export interface SubgraphServerOptions {
   /** Verifies the gateway's identity token; a request without a valid one is refused with 401. */
   verifyIdentity(token: string): Promise<Principal>;
   policies: AccessPolicies;
+  /** The product's descriptor and live facts (quality, freshness), served at GET /data-product to the gateway. */
+  describe?: () => Promise<unknown>;
 }
 
 export interface RunningSubgraph {
@@ -79,6 +81,10 @@ export async function startSubgraph<TLoaders>(
     if (path === '/graphql') {
       principals.set(req, await identify(req.headers.authorization));
       return handle(req, res);
+    }
+    if (path === '/data-product' && options.describe) {
+      await identify(req.headers.authorization);
+      return sendJson(res, 200, JSON.stringify(await options.describe()));
     }
     if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'ok', product: product.name }));
     if (path === '/readyz') {

@@ -50,6 +50,32 @@ export interface UsageReader {
   retentionStart(): Date;
 }
 
+/** A data product as the catalogue queries return it (the gateway assembles it). */
+export interface DataProductView {
+  name: string;
+  domain: string;
+  owner: { team: string; email: string };
+  version: string;
+  description: string;
+  sla: { availability: number; latencyP95Ms: number; freshnessMinutes: number };
+  accessRoles: string[];
+  exampleOperations: { name: string; description: string; query: string }[];
+  status: {
+    healthy: boolean;
+    latencyP95Ms: number | null;
+    latencyWithinSla: boolean | null;
+    refreshedAt: Date | null;
+    dataAgeMinutes: number | null;
+    fresh: boolean | null;
+  };
+  quality: unknown;
+}
+
+/** What the platform subgraph reads for the catalogue. */
+export interface CatalogReader {
+  list(): Promise<DataProductView[]>;
+}
+
 export const DEFAULT_USAGE_WINDOW_MS = 7 * 24 * 3_600_000;
 
 function windowOf(reader: UsageReader, args: { since?: Date | null; until?: Date | null; client?: string | null }): UsageWindow {
@@ -64,12 +90,16 @@ function windowOf(reader: UsageReader, args: { since?: Date | null; until?: Date
  * The owners' usage API, as a subgraph composed into the supergraph (so the same @requiresScopes
  * rules apply at the gateway) and, defense in depth, guarded by its own shield.
  */
-export function createPlatformSchema(reader: UsageReader, policies: AccessPolicies): GraphQLSchema {
+export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader, policies: AccessPolicies): GraphQLSchema {
   const schema = buildSubgraphSchema({
     typeDefs: platformTypeDefs,
     resolvers: {
       DateTime: DateTimeScalar,
+      // Quality reports travel as JSON from the products: their timestamps are ISO strings.
+      DataQuality: { checkedAt: (quality: { checkedAt: string }) => new Date(quality.checkedAt) },
       Query: {
+        dataProducts: () => catalog.list(),
+        dataProduct: async (_: unknown, { name }: { name: string }) => (await catalog.list()).find((p) => p.name === name) ?? null,
         usageProducts: () => reader.products(),
         fieldUsage: (_: unknown, args: { product: string; since?: Date | null; until?: Date | null; client?: string | null }) => {
           if (!reader.products().includes(args.product)) {

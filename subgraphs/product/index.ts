@@ -12,4 +12,10 @@ export const productProduct: DataProduct<ProductLoaders> = {
   resolvers: productResolvers,
   migrations: PRODUCT_MIGRATIONS,
   createLoaders: createProductLoaders,
+  schemaName: 'product',
+  storage: {
+    'Product.sku': { table: 'product.products', column: 'sku' },
+    'Product.price': { table: 'product.products', column: 'price' },
+    'Product.name': { table: 'product.products', column: 'name' },
+  },
 };

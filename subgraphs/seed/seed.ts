@@ -1,3 +1,4 @@
+import { markRefreshed } from '../kit/quality.js';
 import type { Db } from '../kit/db.js';
 import { CUSTOMER_MIGRATIONS } from '../customer/migrations.js';
 import { FINANCE_MIGRATIONS } from '../finance/migrations.js';
@@ -105,6 +106,8 @@ export async function seedDatabase(db: Db, options: SeedOptions = {}): Promise<S
   await db.exec(PRODUCT_MIGRATIONS);
   await db.exec(`TRUNCATE ${TABLES.map((t) => t.table).join(', ')}`);
   for (const spec of TABLES) await insertRows(db, spec, dataset);
+  // Freshness: each product records when its data was loaded (the catalog compares it with the SLA).
+  for (const schema of ['customer', 'finance', 'product']) await markRefreshed(db, schema);
   return countRows(db);
 }
 

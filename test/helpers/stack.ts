@@ -30,11 +30,11 @@ const silent = createLogger('test', 'silent');
  * The three data products on port 0 (real PostgreSQL in a scratch database when DATABASE_URL is
  * set, else the embedded default) behind a real gateway on port 0.
  */
-export async function startProducts(customers = TEST_CUSTOMERS): Promise<{ products: RunningDataProducts; cleanup(): Promise<void> }> {
+export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalMs?: number): Promise<{ products: RunningDataProducts; cleanup(): Promise<void> }> {
   const ports = { customer: 0, finance: 0, product: 0 };
   const base = process.env.DATABASE_URL;
   if (!base) {
-    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined });
+    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs });
     return { products, cleanup: () => products.stop() };
   }
   const scratch = await createScratchDatabase(base);
@@ -44,7 +44,7 @@ export async function startProducts(customers = TEST_CUSTOMERS): Promise<{ produ
   } finally {
     await seeder.close();
   }
-  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined });
+  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs });
   return {
     products,
     async cleanup() {
@@ -65,8 +65,8 @@ export function gatewayEnv(subgraphUrls: Readonly<Record<string, string>>, env: 
   };
 }
 
-export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number } = {}): Promise<Stack> {
-  const { products, cleanup } = await startProducts(options.customers);
+export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number; qualityIntervalMs?: number } = {}): Promise<Stack> {
+  const { products, cleanup } = await startProducts(options.customers, options.qualityIntervalMs);
   const subgraphUrls = Object.fromEntries(Object.entries(products.subgraphs).map(([name, s]) => [name, s.url]));
   let gateway: RunningGateway;
   try {

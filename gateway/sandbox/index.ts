@@ -1,0 +1,359 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorBody } from '../../lib/errors.js';
+import { sendJson } from '../../lib/http.js';
+
+/** One example operation of a data product, as its descriptor lists it (`spec.exampleOperations[]`). */
+export interface SandboxExample {
+  /** The data product that owns the example, e.g. `customer`. */
+  readonly product: string;
+  /** The operation's name, e.g. `CustomersInCountry`. */
+  readonly name: string;
+  /** What it shows, in a sentence: becomes the tab's leading `#` comment. */
+  readonly description: string;
+  /** The GraphQL document. */
+  readonly query: string;
+}
+
+/** A tab of GraphiQL's `defaultTabs`. */
+export interface SandboxTab {
+  readonly query: string;
+}
+
+export interface SandboxOptions {
+  /** The examples preloaded as tabs, in order, after the welcome tab. */
+  readonly examples: readonly SandboxExample[];
+  /**
+   * Where the page sends operations (POST, application/json): a path on this origin, or an
+   * absolute URL (its origin is then added to the page's `connect-src`).
+   * @default '/graphql'
+   */
+  readonly endpoint?: string;
+  /**
+   * Serve Apollo's embedded Sandbox instead of GraphiQL. Apollo's Sandbox is not on npm as a
+   * self-contained build: the page loads its script from Apollo's CDN and runs it in an iframe from
+   * Apollo's origin, so it only works for browsers that reach the internet, and it shows the schema
+   * to code served by Apollo. For teams that prefer Apollo's tooling and accept that; GraphiQL
+   * (the default) is served entirely from this gateway and works offline.
+   * @default false
+   */
+  readonly apolloSandbox?: boolean;
+}
+
+/** Where the sandbox page is: the GraphQL endpoint itself, for browser navigations. */
+export const SANDBOX_PATH = '/graphql';
+/** Where its scripts and styles are. */
+export const SANDBOX_ASSET_PREFIX = '/graphql/sandbox/';
+export const DEFAULT_SANDBOX_ENDPOINT = '/graphql';
+
+/** Apollo's embeddable Sandbox, major version 2 (the one @apollo/server's own landing page uses). */
+export const APOLLO_SANDBOX_SCRIPT = 'https://embeddable-sandbox.cdn.apollographql.com/v2/embeddable-sandbox.umd.production.min.js';
+const APOLLO_SANDBOX_SCRIPT_ORIGIN = 'https://embeddable-sandbox.cdn.apollographql.com';
+const APOLLO_SANDBOX_FRAME_ORIGIN = 'https://sandbox.embed.apollographql.com';
+
+/**
+ * GraphiQL's page loads nothing but this origin's files. Why each exception:
+ * - `font-src data:`, `img-src data:`: graphiql.min.css inlines its fonts and a few images as
+ *   data: URIs.
+ * - no `'unsafe-inline'` anywhere: the page's own script is a file, its configuration a JSON data
+ *   block (never executed), and React and CodeMirror set styles through the CSSOM
+ *   (`element.style`), which `style-src` does not govern. The test drives the page and asserts
+ *   that the browser reports no violation.
+ * - no `'unsafe-eval'`: the GraphiQL 3 UMD build and React do not evaluate strings.
+ */
+export function graphiqlCsp(endpoint: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "font-src 'self' data:",
+    "img-src 'self' data:",
+    `connect-src ${connectSources(endpoint)}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/**
+ * Apollo's page: its script from Apollo's CDN, its UI in an iframe from Apollo's origin. The
+ * embedding script runs the operations from this page (the iframe posts them here), so
+ * `connect-src` stays this origin.
+ */
+export function apolloSandboxCsp(endpoint: string): string {
+  return [
+    "default-src 'self'",
+    `script-src 'self' ${APOLLO_SANDBOX_SCRIPT_ORIGIN}`,
+    `style-src 'self' ${APOLLO_SANDBOX_SCRIPT_ORIGIN}`,
+    `frame-src ${APOLLO_SANDBOX_FRAME_ORIGIN}`,
+    "img-src 'self' data:",
+    `connect-src ${connectSources(endpoint)}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+function connectSources(endpoint: string): string {
+  const absolute = /^https?:\/\//i.test(endpoint) ? new URL(endpoint).origin : undefined;
+  return absolute ? `'self' ${absolute}` : "'self'";
+}
+
+const WELCOME = `# Welcome to the data product sandbox.
+#
+# 1. Get a token. In development:  npm run -s token -- --role data-scientist
+#    (elsewhere: an access token from your identity provider).
+# 2. Paste it into the Headers editor below, as JSON:
+#      {"authorization": "Bearer <token>"}
+#    The example tabs and new tabs start with the last headers you entered.
+# 3. Run an operation with the run button or Ctrl-Enter.
+#
+# The other tabs are the data products' example operations (from each product's descriptor).
+# The docs explorer (book icon, top left) describes every type and field, deprecations included.
+# If the docs are empty, introspection needs a token here: paste one, then re-fetch the schema
+# (the circular arrow, bottom left, or Shift-Ctrl-R).
+
+query Welcome {
+  customers(first: 3) {
+    id
+    country
+    status
+  }
+}
+`;
+
+/**
+ * GraphiQL's tabs: a welcome tab with how to get and paste a token, then one tab per example, its
+ * product, name and description as leading `#` comments.
+ */
+export function sandboxTabs(examples: readonly SandboxExample[]): SandboxTab[] {
+  return [{ query: WELCOME }, ...examples.map(exampleTab)];
+}
+
+function exampleTab(example: SandboxExample): SandboxTab {
+  const comments = [`${example.product} · ${example.name}`, ...example.description.trim().split(/\r?\n/)].map((line) => `# ${line}`.trimEnd());
+  return { query: `${comments.join('\n')}\n\n${example.query.trim()}\n` };
+}
+
+interface Asset {
+  readonly body: Buffer;
+  readonly contentType: string;
+  readonly etag: string;
+  /** The asset's URL on the page, with its content hash: a new version is a new URL. */
+  readonly url: string;
+}
+
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+const HTML = 'text/html; charset=utf-8';
+
+const require = createRequire(import.meta.url);
+/** A file of an installed package. Packages' `exports` hide their UMD builds: resolve package.json. */
+const packageFile = (pkg: string, file: string) => join(dirname(require.resolve(`${pkg}/package.json`)), file);
+const ownFile = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+/** Served under SANDBOX_ASSET_PREFIX: name -> file and type. */
+const GRAPHIQL_FILES: Readonly<Record<string, { file: () => string; contentType: string }>> = {
+  'react.production.min.js': { file: () => packageFile('react', 'umd/react.production.min.js'), contentType: JS },
+  'react-dom.production.min.js': { file: () => packageFile('react-dom', 'umd/react-dom.production.min.js'), contentType: JS },
+  'graphiql.min.js': { file: () => packageFile('graphiql', 'graphiql.min.js'), contentType: JS },
+  'graphiql.min.css': { file: () => packageFile('graphiql', 'graphiql.min.css'), contentType: CSS },
+  'sandbox.js': { file: () => ownFile('./sandbox.js'), contentType: JS },
+  'sandbox.css': { file: () => ownFile('./sandbox.css'), contentType: CSS },
+};
+const APOLLO_FILES: typeof GRAPHIQL_FILES = {
+  'apollo-sandbox.js': { file: () => ownFile('./apollo-sandbox.js'), contentType: JS },
+  'sandbox.css': { file: () => ownFile('./sandbox.css'), contentType: CSS },
+};
+
+const ALLOW = 'GET, HEAD';
+/** Fingerprinted URLs never change content: cache them for a year. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+function etagOf(body: Buffer): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * The data scientists' sandbox: GraphiQL at GET /graphql for browsers, with the data products'
+ * example operations as tabs. Every file it needs (React, GraphiQL, its own script and style) is
+ * read from node_modules and this folder once, when the handler is created, and served from
+ * memory; the page works with no network but this gateway.
+ *
+ * Returns true when it answered the request: a browser navigation to /graphql (GET or HEAD whose
+ * Accept prefers text/html, without a `query` parameter) or one of its assets. Anything else,
+ * GraphQL over GET and POST included, is false and left to the GraphQL route.
+ */
+export function sandboxHandler(options: SandboxOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const endpoint = options.endpoint ?? DEFAULT_SANDBOX_ENDPOINT;
+  const apollo = options.apolloSandbox ?? false;
+  const csp = apollo ? apolloSandboxCsp(endpoint) : graphiqlCsp(endpoint);
+
+  const assets = new Map<string, Asset>();
+  for (const [name, { file, contentType }] of Object.entries(apollo ? APOLLO_FILES : GRAPHIQL_FILES)) {
+    const body = readFileSync(file());
+    const etag = etagOf(body);
+    assets.set(`${SANDBOX_ASSET_PREFIX}${name}`, { body, contentType, etag, url: `${SANDBOX_ASSET_PREFIX}${name}?v=${etag.slice(1, 13)}` });
+  }
+  const url = (name: string) => assets.get(`${SANDBOX_ASSET_PREFIX}${name}`)!.url;
+  const tabs = sandboxTabs(options.examples);
+  const html = apollo
+    ? apolloPage({ endpoint, document: apolloDocument(tabs), css: url('sandbox.css'), script: url('apollo-sandbox.js') })
+    : graphiqlPage({ endpoint, tabs, url });
+  const page = Buffer.from(html);
+  const pageEtag = etagOf(page);
+
+  const securityHeaders = {
+    'content-security-policy': csp,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+
+  return (req, res) => {
+    const target = req.url ?? '/';
+    const mark = target.indexOf('?');
+    const path = mark < 0 ? target : target.slice(0, mark);
+    const search = mark < 0 ? '' : target.slice(mark + 1);
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    if (path === SANDBOX_PATH) {
+      if ((method !== 'GET' && method !== 'HEAD') || new URLSearchParams(search).has('query') || !prefersHtml(req.headers.accept)) return false;
+      // The same URL answers JSON to GraphQL clients: caches must key on Accept.
+      send(req, res, method, { body: page, contentType: HTML, etag: pageEtag }, { ...securityHeaders, 'cache-control': 'no-cache', vary: 'Accept' });
+      return true;
+    }
+
+    const asset = assets.get(path);
+    if (!asset) return false;
+    if (method !== 'GET' && method !== 'HEAD') {
+      // A body the client may have sent is not read: drain it so the connection can be reused.
+      req.resume();
+      sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use GET`), { allow: ALLOW });
+      return true;
+    }
+    // Only the current fingerprint may be cached for good; any other URL revalidates.
+    const fingerprinted = `${path}?${search}` === asset.url;
+    send(req, res, method, asset, { ...securityHeaders, 'cache-control': fingerprinted ? IMMUTABLE : 'no-cache' });
+    return true;
+  };
+}
+
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  { body, contentType, etag }: Pick<Asset, 'body' | 'contentType' | 'etag'>,
+  headers: Record<string, string>,
+): void {
+  const all = { ...headers, 'content-type': contentType, etag };
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, all);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...all, 'content-length': body.length });
+  res.end(method === 'HEAD' ? undefined : body);
+}
+
+const JSON_TYPES = ['application/graphql-response+json', 'application/json'];
+
+/**
+ * Whether the Accept header prefers text/html over the GraphQL response types: a browser
+ * navigation (`text/html,...,*\/*;q=0.8`) does, `*\/*`, no header or an API client does not.
+ * Ties go to GraphQL.
+ */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const ranges = accept.split(',').map((part) => {
+    const [range = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const quality = q === undefined ? 1 : Number(q.slice(2));
+    return { range, quality: Number.isFinite(quality) ? quality : 0 };
+  });
+  const quality = (type: string): number => {
+    const [major] = type.split('/');
+    // The most specific matching range decides (RFC 9110 12.5.1).
+    const match = ranges.find((r) => r.range === type) ?? ranges.find((r) => r.range === `${major}/*`) ?? ranges.find((r) => r.range === '*/*');
+    return match?.quality ?? 0;
+  };
+  const html = quality('text/html');
+  return html > 0 && JSON_TYPES.every((type) => html > quality(type));
+}
+
+/** JSON for a `<script type="application/json">` data block: nothing in it can close the element. */
+function jsonForHtml(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+}
+
+function graphiqlPage({ endpoint, tabs, url }: { endpoint: string; tabs: readonly SandboxTab[]; url: (name: string) => string }): string {
+  // Tabs and history are kept in localStorage under a name that changes with the examples, so a
+  // browser that saw older examples gets the new ones instead of its stored tabs.
+  const storageNamespace = `dpg-sandbox:${createHash('sha256').update(JSON.stringify(tabs)).digest('base64url').slice(0, 12)}`;
+  const config = { endpoint, tabs, storageNamespace };
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="referrer" content="no-referrer">
+  <title>Sandbox · Data product gateway</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="${escapeAttribute(url('graphiql.min.css'))}">
+  <link rel="stylesheet" href="${escapeAttribute(url('sandbox.css'))}">
+</head>
+<body>
+  <div id="sandbox"><p class="sandbox-loading">Loading the sandbox…</p></div>
+  <noscript><p class="sandbox-loading">The sandbox needs JavaScript.</p></noscript>
+  <script type="application/json" id="sandbox-config">${jsonForHtml(config)}</script>
+  <script src="${escapeAttribute(url('react.production.min.js'))}"></script>
+  <script src="${escapeAttribute(url('react-dom.production.min.js'))}"></script>
+  <script src="${escapeAttribute(url('graphiql.min.js'))}"></script>
+  <script src="${escapeAttribute(url('sandbox.js'))}"></script>
+</body>
+</html>
+`;
+}
+
+/** Apollo's Sandbox takes one document: the welcome text and every example, each name once. */
+function apolloDocument(tabs: readonly SandboxTab[]): string {
+  const seen = new Set<string>();
+  const unique = tabs.filter((tab) => {
+    const name = /\b(?:query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(tab.query)?.[1];
+    if (name === undefined) return true;
+    if (seen.has(name)) return false;
+    seen.add(name);
+    return true;
+  });
+  return unique.map((tab) => tab.query.trim()).join('\n\n') + '\n';
+}
+
+function apolloPage({ endpoint, document, css, script }: { endpoint: string; document: string; css: string; script: string }): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="referrer" content="no-referrer">
+  <title>Sandbox · Data product gateway</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="${escapeAttribute(css)}">
+</head>
+<body>
+  <div id="sandbox" class="apollo"><p class="sandbox-loading">Loading Apollo Sandbox from Apollo's CDN (needs internet access)…</p></div>
+  <script type="application/json" id="sandbox-config">${jsonForHtml({ endpoint, document })}</script>
+  <script src="${APOLLO_SANDBOX_SCRIPT}"></script>
+  <script src="${escapeAttribute(script)}"></script>
+</body>
+</html>
+`;
+}
