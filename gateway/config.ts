@@ -69,6 +69,7 @@ const envSchema = z.object({
   RATE_LIMITING: bool.default(true),
   RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
   RATE_LIMITS_FILE: z.string().min(1).default(DEFAULT_RATE_LIMITS_FILE),
+  SANDBOX: z.enum(['graphiql', 'apollo', 'off']).default('graphiql'),
   USAGE_RECORDING: bool.default(true),
   USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
   USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
@@ -115,6 +116,8 @@ export interface GatewayConfig {
     readonly failMode: 'open' | 'closed';
     readonly file: string;
   };
+  /** What a browser gets at GET /graphql: GraphiQL (bundled, offline), Apollo's Sandbox (CDN), or nothing. */
+  readonly sandbox: 'graphiql' | 'apollo' | 'off';
   readonly usage: {
     /** Record per-field usage (the owner views read it). */
     readonly enabled: boolean;
@@ -199,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     internalSigningKey: e.INTERNAL_SIGNING_KEY,
     redis: Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }),
     rateLimits: Object.freeze({ enabled: e.RATE_LIMITING, failMode: e.RATE_LIMIT_FAIL_MODE, file: e.RATE_LIMITS_FILE }),
+    sandbox: e.SANDBOX,
     usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS }),
   });
 }

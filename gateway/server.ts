@@ -32,7 +32,8 @@ import { usagePageHandler } from './usage-page/index.js';
 import { indexDeprecations, type DeprecationIndex } from './deprecation/index.js';
 import { deprecationsDocument } from './deprecation/document.js';
 import { deprecationPlugin } from './plugins/deprecation.js';
-import { createCatalog } from './catalog/index.js';
+import { CATALOG_REFRESH_MS, createCatalog } from './catalog/index.js';
+import { sandboxHandler } from './sandbox/index.js';
 import { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph } from './supergraph.js';
 
@@ -104,6 +105,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const store = createRateLimitStore(config, logger, (mode) => metrics.rateLimitStoreFallbacks.inc({ mode }));
   const usage = createUsage(config, logger, metrics);
   const usagePage = usagePageHandler();
+  // The sandbox preloads every product's example operations; they come with the catalogue, so the
+  // page is rebuilt when the catalogue is refreshed (at start, then every CATALOG_REFRESH_MS).
+  let sandbox: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined =
+    config.sandbox === 'off' ? undefined : sandboxHandler({ examples: [], apolloSandbox: config.sandbox === 'apollo' });
 
   const sources = new Map<string, SubgraphSource>();
   const catalog = createCatalog({ sources, identity: () => identity(undefined), health: () => subgraphHealth(), logger, now });
@@ -204,6 +209,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
+    if (sandbox?.(req, res)) return;
     if (path === '/graphql') {
       if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
       try {
@@ -262,6 +268,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/graphql`;
   state = { phase: 'ready', since: Date.now() };
+  const refreshSandbox = () =>
+    catalog.list().then(
+      () => {
+        if (sandbox) sandbox = sandboxHandler({ examples: catalog.examples(), apolloSandbox: config.sandbox === 'apollo' });
+      },
+      (error: unknown) => logger.warn({ err: error }, 'catalogue refresh failed'),
+    );
+  void refreshSandbox();
+  const catalogTimer = setInterval(() => void refreshSandbox(), CATALOG_REFRESH_MS);
+  catalogTimer.unref();
   logger.info({ url, subgraphs: [...sources.keys()], authorization: features, mode: config.mode, devIssuer: config.auth.trustDevIssuer }, 'gateway ready');
 
   let stopping: Promise<void> | undefined;
@@ -272,6 +288,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     stop() {
       stopping ??= (async () => {
         state = { phase: 'draining', since: Date.now() };
+        clearInterval(catalogTimer);
         logger.info({ inFlight }, 'draining');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

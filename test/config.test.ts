@@ -30,6 +30,7 @@ describe('gateway configuration', () => {
       internalSigningKey: undefined,
       redis: { url: undefined, keyPrefix: 'dpg', commandTimeoutMs: 250 },
       rateLimits: { enabled: true, failMode: 'open', file: 'policies/rate-limits.yaml' },
+      sandbox: 'graphiql',
       usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000 },
     });
   });

@@ -64,7 +64,8 @@ export function createCatalog(options: {
     url.pathname = url.pathname.replace(/\/graphql\/?$/, '') + '/data-product';
     try {
       const response = await fetch(url, { headers: { authorization: `Bearer ${await options.identity()}` }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-      if (response.status === 404) return undefined;
+      // Subgraphs of other supergraphs publish no descriptor: they are simply not in the catalogue.
+      if (response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403) return undefined;
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       return (await response.json()) as PublishedProduct;
     } catch (error) {
