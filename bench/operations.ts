@@ -3,6 +3,8 @@ export interface BenchOperation {
   readonly name: string;
   readonly description: string;
   readonly body: string;
+  /** The schema coordinate of its one root field: what the usage check counts (see usage-check.ts). */
+  readonly rootCoordinate: string;
   /** Beyond "data and no errors": the answer has the rows the operation is meant to load. */
   readonly hasRows: (data: Record<string, unknown>) => boolean;
 }
@@ -23,18 +25,21 @@ export function benchOperations(customerId: string, customers: number): readonly
       name: 'lookup',
       description: 'single-product lookup: customer(id) with 5 scalar fields (customer only)',
       body: JSON.stringify({ query: LOOKUP, operationName: 'Lookup', variables: { id: customerId } }),
+      rootCoordinate: 'Query.customer',
       hasRows: (data) => data.customer !== null && typeof data.customer === 'object',
     },
     {
       name: 'join',
       description: 'cross-product join: 20 customers -> 5 transactions each -> product (customer, finance, product)',
       body: JSON.stringify({ query: JOIN, operationName: 'Join' }),
+      rootCoordinate: 'Query.customers',
       hasRows: (data) => rows(data) === Math.min(20, customers),
     },
     {
       name: 'list',
       description: '100-row list page: customers(first: 100) with segments (customer only)',
       body: JSON.stringify({ query: LIST, operationName: 'List' }),
+      rootCoordinate: 'Query.customers',
       hasRows: (data) => rows(data) === Math.min(100, customers),
     },
   ];

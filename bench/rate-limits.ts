@@ -27,14 +27,20 @@ export interface BenchRedis {
   readonly url: string;
   /** Where it came from, for the report. */
   readonly source: 'REDIS_URL' | 'own redis-server';
+  /** The redis-server's pid when the bench started it (its CPU is then measured); undefined for REDIS_URL. */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
 /** REDIS_URL when set, else a redis-server of the bench's own on `port`; undefined when neither exists. */
 export async function benchRedis(port: number): Promise<BenchRedis | undefined> {
-  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, source: 'REDIS_URL', stop: async () => undefined };
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, source: 'REDIS_URL', pid: undefined, stop: async () => undefined };
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // Last resort on a synchronous exit, like killAllNow for the bench's other processes: this pid only.
+  process.once('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => undefined);
@@ -53,6 +59,7 @@ export async function benchRedis(port: number): Promise<BenchRedis | undefined> 
   return {
     url,
     source: 'own redis-server',
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,6 +1,8 @@
 import type { Memory } from './processes.js';
+import type { UsageCheck } from './usage-check.js';
 
-export type TargetName = 'bare' | 'ours';
+/** bare @apollo/gateway; ours as configured by default (usage recording on); ours with USAGE_RECORDING=false. */
+export type TargetName = 'bare' | 'ours' | 'ours-no-usage';
 
 export interface StartupSample {
   /** Spawn to the "gateway ready" log line, in ms; null when the process logged none (ours at warn). */
@@ -31,18 +33,26 @@ export interface OperationResult {
   roundRequestsPerS: number[];
   /** CPU time of the gateway process per response, ms (all threads: GC, tsx's loader worker). */
   gatewayCpuMsPerRequest: number;
+  /** gatewayCpuMsPerRequest of each measured round, in order. */
+  roundGatewayCpuMsPerRequest: number[];
   /** CPU of the gateway process during the measured rounds, % of one core. */
   gatewayCpuPercent: number;
   /** CPU of the subgraphs process (all three products, PGlite) during the rounds, % of one core. */
   subgraphsCpuPercent: number;
   /** CPU of the load generator (this process), % of one core. */
   clientCpuPercent: number;
+  /** CPU of the bench's own redis-server (rate limiting; usage flushes), % of one core; null with REDIS_URL (then inside other CPU). */
+  redisCpuPercent: number | null;
   /** CPU of everything else on the machine during the rounds, % of one core: noise when high. */
   otherCpuPercent: number;
   /** ours / bare requests/s, on the ours row. */
   ratio?: number;
   /** ours / bare gateway CPU ms per request, on the ours row: the gateway's own cost, whatever the bottleneck. */
   cpuRatio?: number;
+  /** Usage recording cost, on the ours row: ours / ours-no-usage requests/s (below 1: recording costs throughput). */
+  usageRatio?: number;
+  /** Usage recording cost, on the ours row: ours / ours-no-usage gateway CPU ms per request (above 1: recording costs CPU). */
+  usageCpuRatio?: number;
 }
 
 export interface BenchReport {
@@ -62,17 +72,21 @@ export interface BenchReport {
     extraHeaders: string[];
     targetRatio: number;
     readyBoundMs: number;
+    /** What each target runs with beyond the common environment (ours-no-usage: ours + USAGE_RECORDING=false). */
+    targets: Record<TargetName, string>;
   };
   startup: Record<TargetName, { samples: StartupSample[]; idleMemory: Memory | undefined }>;
   results: OperationResult[];
+  /** Did ours record usage and ours-no-usage not? null when it could not be read (no Redis). */
+  usageCheck: UsageCheck | null;
   notes: string[];
 }
 
 
-/** The first `textColumns` columns left-aligned, the numbers after them right-aligned, two spaces apart. */
+/** The first `textColumns` columns left-aligned, the numbers after them right-aligned, two spaces apart; an empty header prints as an empty line. */
 function table(header: readonly string[], rows: readonly (readonly (string | number)[])[], textColumns: number): string {
   const cells = [header, ...rows].map((row) => row.map((cell) => String(cell)));
-  const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  const widths = Array.from({ length: Math.max(...cells.map((row) => row.length)) }, (_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
     .map((row) => row.map((cell, i) => (i >= textColumns ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd())
     .join('\n');
@@ -82,6 +96,17 @@ function table(header: readonly string[], rows: readonly (readonly (string | num
 export const BUSY_MACHINE_PERCENT = 15;
 
 const fixed = (n: number | null | undefined, digits: number) => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
+
+/** (max - min) / mean of per-round values, in %; 0 with fewer than two rounds. */
+export function spreadPercent(values: readonly number[], mean: number): number {
+  return values.length > 1 && mean > 0 ? ((Math.max(...values) - Math.min(...values)) / mean) * 100 : 0;
+}
+
+/** "x0.97 (-3%)" */
+function change(ratio: number): string {
+  const percent = Math.round((ratio - 1) * 100);
+  return `x${ratio.toFixed(2)} (${percent > 0 ? '+' : percent < 0 ? '-' : '±'}${Math.abs(percent)}%)`;
+}
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -99,12 +124,12 @@ export function formatTables(report: BenchReport): string {
   );
   lines.push(
     `${settings.mode}: ${scale.customers} customers, ${settings.connections} connections, warm-up ${settings.warmupS} s, ` +
-      `${settings.rounds} rounds x ${settings.roundS} s per target, alternating; ours at LOG_LEVEL=${settings.oursLogLevel}`,
+      `${settings.rounds} rounds x ${settings.roundS} s per target, order rotating per round; ours at LOG_LEVEL=${settings.oursLogLevel}; ` +
+      `ours-no-usage = ours + USAGE_RECORDING=false`,
   );
   lines.push('');
   const rows = report.results.map((r) => {
-    const rounds = r.roundRequestsPerS;
-    const spread = rounds.length > 1 ? ((Math.max(...rounds) - Math.min(...rounds)) / r.requestsPerS) * 100 : 0;
+    const spread = spreadPercent(r.roundRequestsPerS, r.requestsPerS);
     return [
       r.operation,
       r.target,
@@ -115,6 +140,7 @@ export function formatTables(report: BenchReport): string {
       fixed(r.gatewayCpuMsPerRequest, 2),
       `${r.gatewayCpuPercent}%`,
       `${r.subgraphsCpuPercent}%`,
+      r.redisCpuPercent === null ? '-' : `${r.redisCpuPercent}%`,
       `${r.otherCpuPercent}%`,
       r.non2xx,
       r.errors,
@@ -122,6 +148,8 @@ export function formatTables(report: BenchReport): string {
       `${spread.toFixed(0)}%`,
       r.ratio === undefined ? '' : fixed(r.ratio, 2),
       r.cpuRatio === undefined ? '' : fixed(r.cpuRatio, 2),
+      r.usageRatio === undefined ? '' : fixed(r.usageRatio, 2),
+      r.usageCpuRatio === undefined ? '' : fixed(r.usageCpuRatio, 2),
     ];
   });
   lines.push(
@@ -136,6 +164,7 @@ export function formatTables(report: BenchReport): string {
         'gw CPU ms/req',
         'gw CPU',
         'subgraphs CPU',
+        'redis CPU',
         'other CPU',
         'non-2xx',
         'errors',
@@ -143,6 +172,8 @@ export function formatTables(report: BenchReport): string {
         'spread',
         'ours/bare',
         'CPU/req ours/bare',
+        'usage cost: ours/no-usage',
+        'usage cost: CPU/req',
       ],
       rows,
       2,
@@ -159,6 +190,53 @@ export function formatTables(report: BenchReport): string {
     `gw CPU ms/req = CPU time of the gateway process per response; CPU/req ours/bare is the gateway's own cost ratio ` +
       `even when the subgraphs, not the gateway, are the bottleneck (subgraphs CPU near 100% = one core busy)`,
   );
+  lines.push(
+    'usage cost = usage recording cost: ours (usage recording on, the default) against ours-no-usage (the same gateway, ' +
+      'same Redis and environment, USAGE_RECORDING=false); ours/no-usage = req/s ratio (below 1.00: throughput recording costs), ' +
+      'CPU/req = gw CPU ms/req ratio (above 1.00: gateway CPU recording costs per request)',
+  );
+  const usageLines = report.results.flatMap((ours) => {
+    if (ours.target !== 'ours' || ours.usageRatio === undefined || ours.usageCpuRatio === undefined) return [];
+    const off = report.results.find((r) => r.operation === ours.operation && r.target === 'ours-no-usage');
+    if (!off) return [];
+    const rpsNoise = Math.max(spreadPercent(ours.roundRequestsPerS, ours.requestsPerS), spreadPercent(off.roundRequestsPerS, off.requestsPerS));
+    const cpuNoise = Math.max(
+      spreadPercent(ours.roundGatewayCpuMsPerRequest, ours.gatewayCpuMsPerRequest),
+      spreadPercent(off.roundGatewayCpuMsPerRequest, off.gatewayCpuMsPerRequest),
+    );
+    const verdict = (ratio: number, noise: number) => (Math.abs(ratio - 1) * 100 < noise ? `within the ${noise.toFixed(0)}% spread: noise` : `beyond the ${noise.toFixed(0)}% spread`);
+    return [
+      [
+        ours.operation,
+        `req/s ${change(ours.usageRatio)}`,
+        verdict(ours.usageRatio, rpsNoise),
+        `gw CPU/req ${change(ours.usageCpuRatio)}`,
+        verdict(ours.usageCpuRatio, cpuNoise),
+        `RSS ${fixed(ours.rssMb, 0)} vs ${fixed(off.rssMb, 0)} MB`,
+      ],
+    ];
+  });
+  if (usageLines.length) {
+    lines.push('');
+    lines.push('usage recording cost (ours against ours-no-usage, per operation; spread = the larger of the two rows\' per-round spreads):');
+    lines.push(
+      table([], usageLines, 6)
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => `  ${line}`)
+        .join('\n'),
+    );
+  }
+  const check = report.usageCheck;
+  if (check) {
+    lines.push(
+      check.ok
+        ? `usage check: ours recorded every operation it answered (${check.recorded} counted in Redis for ${check.oursAnswered} answered), ours-no-usage none (${check.noUsageAnswered} answered)`
+        : `WARNING: usage check failed: ${check.problem}`,
+    );
+  } else {
+    lines.push('usage check: not made (no Redis to read the recorded counts from)');
+  }
   const busy = report.results.filter((r) => r.otherCpuPercent > BUSY_MACHINE_PERCENT);
   if (busy.length) {
     lines.push(

@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick] [--customers N]`: our gateway against a bare @apollo/gateway on the same
-// supergraph and the same real subgraphs, each in its own process, loaded in alternation. See README.md.
+// supergraph and the same real subgraphs, and against itself with usage recording off (the usage
+// recording cost), each in its own process, loaded one after the other in a rotating order. See README.md.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { benchOperations, sendOnce, type BenchOperation } from './operations.js'
 import { benchRateLimitsFile, benchRedis } from './rate-limits.js';
 import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnTs, stopAll, type BenchProcess, type Memory } from './processes.js';
 import { formatTables, type BenchReport, type OperationResult, type StartupSample, type TargetName } from './report.js';
+import { countRecorded, judgeUsage, type UsageCheck } from './usage-check.js';
 
 /** What `ours / bare` requests/s should be on every operation once every pipeline stage exists. */
 export const TARGET_RATIO = 0.9;
@@ -25,7 +27,7 @@ export const OURS_LOG_LEVEL = 'warn';
 interface Mode {
   /** Seconds of load per target and operation before measuring (JIT, plan cache, connection pools). */
   warmupS: number;
-  /** Measured rounds per operation; each round loads both targets, order alternating. */
+  /** Measured rounds per operation; each round loads every target, in an order that rotates per round. */
   rounds: number;
   /** Seconds of load per target per round. */
   roundS: number;
@@ -33,12 +35,29 @@ interface Mode {
   startupSamples: number;
 }
 
+// Three targets: 3 rounds give every target each position once (quick), 6 rounds every order once (full).
 export const MODES: Readonly<Record<'quick' | 'full', Mode>> = {
-  quick: { warmupS: 1, rounds: 2, roundS: 2, startupSamples: 1 },
-  full: { warmupS: 3, rounds: 4, roundS: 8, startupSamples: 3 },
+  quick: { warmupS: 1, rounds: 3, roundS: 1, startupSamples: 1 },
+  full: { warmupS: 3, rounds: 6, roundS: 5, startupSamples: 3 },
 };
 
-const TARGET_NAMES = ['bare', 'ours'] as const satisfies readonly TargetName[];
+const TARGET_NAMES = ['bare', 'ours', 'ours-no-usage'] as const satisfies readonly TargetName[];
+
+/** A fresh value per target. */
+function perTarget<T>(make: (name: TargetName) => T): Record<TargetName, T> {
+  return Object.fromEntries(TARGET_NAMES.map((name) => [name, make(name)])) as Record<TargetName, T>;
+}
+
+/**
+ * The order of the targets in a round: rotated by one each round, and reversed every other cycle, so
+ * that no target always goes first or always runs right after the same other one (with three
+ * targets, six rounds run every order once).
+ */
+export function roundOrder<T>(names: readonly T[], round: number): T[] {
+  const shift = round % names.length;
+  const rotated = [...names.slice(shift), ...names.slice(0, shift)];
+  return Math.floor(round / names.length) % 2 === 0 ? rotated : rotated.reverse();
+}
 
 interface Target {
   readonly name: TargetName;
@@ -48,6 +67,8 @@ interface Target {
   readonly env: Record<string, string>;
   /** The environment of the starts that only measure readiness: they need the ready log line. */
   readonly readinessEnv: Record<string, string>;
+  /** Whether --startup-samples timed starts run before the loaded one (ours-no-usage: only the loaded start). */
+  readonly timedStarts: boolean;
   process?: BenchProcess;
 }
 
@@ -55,9 +76,11 @@ const SUBGRAPH_READY_TIMEOUT_MS = 180_000;
 const GATEWAY_READY_TIMEOUT_MS = 60_000;
 const POLL_INTERVAL_MS = 10;
 const READY_LINE_GRACE_MS = 200;
+/** Usage check: readiness polls a gateway may answer with errors (and so count) before its first good answer. */
+const STARTUP_POLL_SLACK = 10;
 
 const USAGE = `Usage: npm run bench -- [options]
-  --quick              short rounds: the whole run in under a minute
+  --quick              short rounds: the whole run in about a minute
   --customers N        customers seeded in the embedded database (default ${DEFAULT_CUSTOMERS})
   --connections N      concurrent keep-alive connections per load run (default ${DEFAULT_CONNECTIONS})
   --rounds N           measured rounds per operation (quick ${MODES.quick.rounds}, default ${MODES.full.rounds})
@@ -65,7 +88,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --warmup S           warm-up seconds per target per operation (quick ${MODES.quick.warmupS}, default ${MODES.full.warmupS})
   --startup-samples N  process starts per target for the readiness times (quick ${MODES.quick.startupSamples}, default ${MODES.full.startupSamples})
   --only NAME          run one operation (lookup, join or list); repeatable
-  --header 'k: v'      extra request header for both targets (e.g. authorization); repeatable
+  --header 'k: v'      extra request header for every target (e.g. authorization); repeatable
   --out FILE           where the JSON goes (default bench/results/latest.json)`;
 
 function readArgs(argv: readonly string[]) {
@@ -151,13 +174,25 @@ async function main(): Promise<number> {
   const loadAtStart = os.loadavg().map((n) => Math.round(n * 100) / 100);
 
   // Subgraphs: one process, all three products, an embedded database seeded at the stated scale.
-  const [customerPort, financePort, productPort, barePort, oursPort, issuerPort, redisPort] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+  const [customerPort, financePort, productPort, barePort, oursPort, noUsagePort, issuerPort, redisPort] = (await freePorts(8)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const redis = await benchRedis(redisPort);
   if (redis) cleanups.push(() => redis.stop());
   progress(redis ? `ours limits through Redis (${redis.source}: ${redis.url})` : 'no Redis here (no REDIS_URL, no redis-server): ours limits in-process');
+  // Both of our gateways share the Redis and the key prefix (rate-limit counters no bench request can
+  // exhaust; usage counts, which only ours writes: the usage check reads them back at the end).
+  const redisKeyPrefix = `bench${process.pid}`;
   const rateLimitsEnv: Record<string, string> = {
     RATE_LIMITS_FILE: benchRateLimitsFile(),
-    ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${process.pid}` } : {}),
+    ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redisKeyPrefix } : {}),
   };
   const auth = await startBenchAuth(issuerPort);
   cleanups.push(() => auth.stop());
@@ -195,6 +230,18 @@ async function main(): Promise<number> {
   const lookup = benchOperations(customerId, cli.customers)[0]!;
 
   const overrides = Object.entries(subgraphUrls).map(([name, url]) => `${name}=${url}`).join(',');
+  const oursEnv = (port: number, usageRecording: boolean): Record<string, string> => ({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SUPERGRAPH: supergraph,
+    SUBGRAPH_URLS: overrides,
+    LOG_LEVEL: OURS_LOG_LEVEL,
+    NODE_ENV: 'production',
+    ...auth.gatewayEnv,
+    ...rateLimitsEnv,
+    // The default, stated so that ours keeps measuring recording on should the default change.
+    USAGE_RECORDING: String(usageRecording),
+  });
   const targets: Record<TargetName, Target> = {
     bare: {
       name: 'bare',
@@ -202,34 +249,43 @@ async function main(): Promise<number> {
       url: `http://127.0.0.1:${barePort}/`,
       env: { PORT: String(barePort), SUPERGRAPH: supergraph, SUBGRAPH_URLS: overrides, NODE_ENV: 'production', ...auth.bareEnv },
       readinessEnv: {},
+      timedStarts: true,
     },
     ours: {
       name: 'ours',
       entry: 'gateway/main.ts',
       url: `http://127.0.0.1:${oursPort}/graphql`,
-      env: {
-        PORT: String(oursPort),
-        HOST: '127.0.0.1',
-        SUPERGRAPH: supergraph,
-        SUBGRAPH_URLS: overrides,
-        LOG_LEVEL: OURS_LOG_LEVEL,
-        NODE_ENV: 'production',
-        ...auth.gatewayEnv,
-        ...rateLimitsEnv,
-      },
+      env: oursEnv(oursPort, true),
       // "gateway ready" is an info line: invisible at the level the load runs at.
       readinessEnv: { LOG_LEVEL: 'info' },
+      timedStarts: true,
+    },
+    // ours with usage recording off, everything else alike: ours / ours-no-usage is what recording costs.
+    'ours-no-usage': {
+      name: 'ours-no-usage',
+      entry: 'gateway/main.ts',
+      url: `http://127.0.0.1:${noUsagePort}/graphql`,
+      env: oursEnv(noUsagePort, false),
+      readinessEnv: { LOG_LEVEL: 'info' },
+      // Readiness is ours's; this one is started once, to be loaded.
+      timedStarts: false,
     },
   };
+  /** Operations each target answered the bench (every load, check and first answer): for the usage check. */
+  const answered = perTarget(() => 0);
+  /** Load runs (warm-ups included) per target: each may leave up to --connections requests in flight. */
+  const loadRuns = perTarget(() => 0);
 
   // Readiness: spawn to the ready line and to the first good answer, over a few starts of each
   // target; then the start that is loaded (its first answer counts as one more sample).
-  const startup: Record<TargetName, StartupSample[]> = { bare: [], ours: [] };
+  const startup = perTarget((): StartupSample[] => []);
   for (const target of Object.values(targets)) {
-    for (let i = 0; i <= cli.startupSamples; i++) {
-      const loaded = i === cli.startupSamples;
+    const timed = target.timedStarts ? cli.startupSamples : 0;
+    for (let i = 0; i <= timed; i++) {
+      const loaded = i === timed;
       const { proc, sample } = await startTarget(target, loaded ? target.env : { ...target.env, ...target.readinessEnv }, lookup, headers);
       startup[target.name].push(sample);
+      answered[target.name] += 1;
       progress(
         `${target.name}${loaded ? ' (the start under load)' : ''}: ready line ${sample.readyLineMs ?? '-'} ms, first answer ${sample.firstAnswerMs} ms after spawn (pid ${proc.pid})`,
       );
@@ -243,6 +299,7 @@ async function main(): Promise<number> {
     for (const target of Object.values(targets)) {
       const answer = await sendOnce(target.url, op.body, headers, op.hasRows);
       if (!answer.ok) throw new BenchAbort(`${target.name} does not answer ${op.name} correctly, nothing measured: ${answer.problem}`);
+      answered[target.name] += 1;
     }
   }
   const idleMemory: Partial<Record<TargetName, Memory>> = {};
@@ -255,19 +312,23 @@ async function main(): Promise<number> {
   const interrupt = new AbortController();
   activeLoad = interrupt;
   const results: OperationResult[] = [];
+  const redisPid = redis?.pid;
+  const counted = async (target: Target, op: BenchOperation, durationS: number) => {
+    const measured = await load(target, subgraphs, redisPid, op, client, durationS, interrupt.signal);
+    answered[target.name] += measured.result.responses;
+    loadRuns[target.name] += 1;
+    return measured;
+  };
   for (const op of operations) {
     if (cli.warmupS > 0) {
-      for (const target of Object.values(targets)) {
-        await load(target, subgraphs, op, client, cli.warmupS, interrupt.signal);
-      }
+      for (const target of Object.values(targets)) await counted(target, op, cli.warmupS);
     }
-    const runs: Record<TargetName, Measured[]> = { bare: [], ours: [] };
+    const runs = perTarget((): Measured[] => []);
     const memory: Partial<Record<TargetName, Memory>> = {};
     for (let round = 0; round < cli.rounds; round++) {
-      // bare, ours / ours, bare / ...: neither target always runs right after the other's load.
-      const order: readonly TargetName[] = round % 2 === 0 ? TARGET_NAMES : [...TARGET_NAMES].reverse();
-      for (const name of order) {
-        const measured = await load(targets[name], subgraphs, op, client, cli.roundS, interrupt.signal);
+      // bare, ours, ours-no-usage / ours, ours-no-usage, bare / ...: see roundOrder.
+      for (const name of roundOrder(TARGET_NAMES, round)) {
+        const measured = await counted(targets[name], op, cli.roundS);
         runs[name].push(measured);
         const { result, gatewayCpuMs } = measured;
         progress(
@@ -283,6 +344,23 @@ async function main(): Promise<number> {
     results.push(...summarize(op, runs, memory));
   }
   activeLoad = undefined;
+
+  // Every gateway flushes the usage it recorded when it stops: stop them (by pid), then count in Redis.
+  await Promise.all(Object.values(targets).map((target) => target.process!.stop()));
+  let usageCheck: UsageCheck | null = null;
+  if (redis) {
+    const rootCoordinates = new Set(benchOperations(customerId, cli.customers).map((op) => op.rootCoordinate));
+    const counts = {
+      oursAnswered: answered.ours,
+      slack: loadRuns.ours * cli.connections + startup.ours.length * STARTUP_POLL_SLACK,
+      noUsageAnswered: answered['ours-no-usage'],
+    };
+    usageCheck = await countRecorded(redis.url, redisKeyPrefix, rootCoordinates).then(
+      (recorded) => judgeUsage({ recorded, ...counts }),
+      (error: unknown) => ({ recorded: null, ...counts, ok: false, problem: `could not read the usage counts from Redis: ${(error as Error).message}` }),
+    );
+    progress(usageCheck.ok ? `usage check: ${usageCheck.recorded} operations counted in Redis, ${answered.ours} answered by ours` : `usage check failed: ${usageCheck.problem}`);
+  }
 
   const report: BenchReport = {
     date: startedAt.toISOString(),
@@ -308,19 +386,30 @@ async function main(): Promise<number> {
       extraHeaders: Object.keys(cli.headers),
       targetRatio: TARGET_RATIO,
       readyBoundMs: READY_BOUND_MS,
+      targets: {
+        bare: `${targets.bare.entry} (@apollo/gateway, no pipeline)`,
+        ours: `${targets.ours.entry}, USAGE_RECORDING=true (the default)`,
+        'ours-no-usage': `${targets['ours-no-usage'].entry}, the same environment as ours and USAGE_RECORDING=false`,
+      },
     },
     startup: Object.fromEntries(
       TARGET_NAMES.map((name) => [name, { samples: startup[name], idleMemory: idleMemory[name] }]),
     ) as BenchReport['startup'],
     results,
+    usageCheck,
     notes: [
       `ours runs with LOG_LEVEL=${OURS_LOG_LEVEL}: at info it writes one JSON log line per request, which would measure the logger.`,
       redis
         ? `ours runs with rate limiting on, against Redis (${redis.source}): one Lua round trip per request; budgets raised out of reach so nothing is refused (policies/rate-limits.yaml otherwise as shipped).`
         : 'ours runs with rate limiting on, in-process (no Redis on this machine).',
-      'Both gateways and the subgraphs run with NODE_ENV=production: every request carries a bearer token from a throwaway issuer served by the bench (EdDSA, scopes ' +
+      redis
+        ? `ours records per-field usage (USAGE_RECORDING=true), aggregated in process and flushed to the same Redis every second (USAGE_FLUSH_MS default); ` +
+          `ours-no-usage is the same gateway with the same environment and USAGE_RECORDING=false. ours / ours-no-usage is the usage recording cost. ` +
+          `The flush after the last second of a round falls outside the round's CPU window (aggregated counts: small).`
+        : 'ours records per-field usage in process (no Redis); ours-no-usage is the same gateway with USAGE_RECORDING=false. ours / ours-no-usage is the usage recording cost.',
+      'Every gateway and the subgraphs run with NODE_ENV=production: every request carries a bearer token from a throwaway issuer served by the bench (EdDSA, scopes ' +
         BENCH_SCOPES.join(' ') +
-        '); ours verifies it and forwards an identity token of its own to the subgraphs, bare forwards one identity token it re-signs every 20 s.',
+        '); ours (either) verifies it and forwards an identity token of its own to the subgraphs, bare forwards one identity token it re-signs every 20 s.',
       'The bench client, the subgraphs and the measured gateway share this machine; only one gateway is loaded at a time.',
       'Latencies are per response as the client saw them (loopback), over every measured round.',
     ],
@@ -334,6 +423,10 @@ async function main(): Promise<number> {
   const failed = results.reduce((n, r) => n + r.non2xx + r.errors + r.graphqlErrors, 0);
   if (failed > 0) {
     progress(`${failed} requests failed under load (non-2xx, connection errors or GraphQL errors): the numbers above are not comparable`);
+    return 1;
+  }
+  if (usageCheck && !usageCheck.ok) {
+    progress('the usage check failed: the usage recording cost above compares the wrong things');
     return 1;
   }
   return 0;
@@ -384,26 +477,30 @@ interface Measured {
   subgraphsCpuMs: number;
   /** ms of CPU this process (the load generator) used. */
   clientCpuMs: number;
-  /** ms of CPU every other process on the machine used (busy CPU less the three above). */
+  /** ms of CPU the bench's own redis-server used; NaN when it is not the bench's (REDIS_URL) or there is none. */
+  redisCpuMs: number;
+  /** ms of CPU every other process on the machine used (busy CPU less the ones above). */
   otherCpuMs: number;
 }
 
 async function load(
   target: Target,
   subgraphs: BenchProcess,
+  redisPid: number | undefined,
   op: BenchOperation,
   client: { headers: Readonly<Record<string, string>>; connections: number },
   durationS: number,
   signal: AbortSignal,
 ): Promise<Measured> {
   const proc = target.process!;
-  const cpu = async () => [(await cpuMsOf(proc.pid)) ?? NaN, (await cpuMsOf(subgraphs.pid)) ?? NaN] as const;
+  const cpu = async () =>
+    [(await cpuMsOf(proc.pid)) ?? NaN, (await cpuMsOf(subgraphs.pid)) ?? NaN, redisPid === undefined ? NaN : ((await cpuMsOf(redisPid)) ?? NaN)] as const;
   const machineBefore = (await machineBusyCpuMs()) ?? NaN;
-  const [gatewayBefore, subgraphsBefore] = await cpu();
+  const [gatewayBefore, subgraphsBefore, redisBefore] = await cpu();
   const clientBefore = process.cpuUsage();
   const result = await runLoad({ url: target.url, body: op.body, headers: client.headers, connections: client.connections, durationS, signal });
   const clientCpu = process.cpuUsage(clientBefore);
-  const [gatewayAfter, subgraphsAfter] = await cpu();
+  const [gatewayAfter, subgraphsAfter, redisAfter] = await cpu();
   const machine = ((await machineBusyCpuMs()) ?? NaN) - machineBefore;
   if (signal.aborted) throw new BenchAbort('interrupted');
   for (const p of [proc, subgraphs]) {
@@ -414,7 +511,9 @@ async function load(
   const gatewayCpuMs = gatewayAfter - gatewayBefore;
   const subgraphsCpuMs = subgraphsAfter - subgraphsBefore;
   const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000;
-  return { result, gatewayCpuMs, subgraphsCpuMs, clientCpuMs, otherCpuMs: Math.max(0, machine - gatewayCpuMs - subgraphsCpuMs - clientCpuMs) };
+  const redisCpuMs = redisAfter - redisBefore;
+  const ours = gatewayCpuMs + subgraphsCpuMs + clientCpuMs + (Number.isNaN(redisCpuMs) ? 0 : redisCpuMs);
+  return { result, gatewayCpuMs, subgraphsCpuMs, clientCpuMs, redisCpuMs, otherCpuMs: Math.max(0, machine - ours) };
 }
 
 function summarize(op: BenchOperation, runs: Record<TargetName, Measured[]>, memory: Partial<Record<TargetName, Memory>>): OperationResult[] {
@@ -424,7 +523,7 @@ function summarize(op: BenchOperation, runs: Record<TargetName, Measured[]>, mem
     const responses = list.reduce((n, r) => n + r.responses, 0);
     const durationS = list.reduce((n, r) => n + r.durationS, 0);
     const sum = (key: 'non2xx' | 'errors' | 'timeouts' | 'graphqlErrors') => list.reduce((n, r) => n + r[key], 0);
-    const cpu = (key: 'gatewayCpuMs' | 'subgraphsCpuMs' | 'clientCpuMs' | 'otherCpuMs') => runs[name].reduce((n, m) => n + m[key], 0);
+    const cpu = (key: 'gatewayCpuMs' | 'subgraphsCpuMs' | 'clientCpuMs' | 'redisCpuMs' | 'otherCpuMs') => runs[name].reduce((n, m) => n + m[key], 0);
     const percentOfOneCore = (ms: number) => Math.round((ms / (durationS * 1000)) * 100);
     return {
       operation: op.name,
@@ -442,21 +541,30 @@ function summarize(op: BenchOperation, runs: Record<TargetName, Measured[]>, mem
       timeouts: sum('timeouts'),
       graphqlErrors: sum('graphqlErrors'),
       roundRequestsPerS: list.map((r) => round2(r.requestsPerS)),
-      gatewayCpuMsPerRequest: Math.round((cpu('gatewayCpuMs') / responses) * 1000) / 1000,
+      gatewayCpuMsPerRequest: round3(cpu('gatewayCpuMs') / responses),
+      roundGatewayCpuMsPerRequest: runs[name].map((m) => round3(m.gatewayCpuMs / m.result.responses)),
       gatewayCpuPercent: percentOfOneCore(cpu('gatewayCpuMs')),
       subgraphsCpuPercent: percentOfOneCore(cpu('subgraphsCpuMs')),
       clientCpuPercent: percentOfOneCore(cpu('clientCpuMs')),
+      redisCpuPercent: Number.isNaN(cpu('redisCpuMs')) ? null : percentOfOneCore(cpu('redisCpuMs')),
       otherCpuPercent: percentOfOneCore(cpu('otherCpuMs')),
     };
   });
-  const [bare, ours] = rows as [OperationResult, OperationResult];
-  ours.ratio = Math.round((ours.requestsPerS / bare.requestsPerS) * 1000) / 1000;
-  ours.cpuRatio = Math.round((ours.gatewayCpuMsPerRequest / bare.gatewayCpuMsPerRequest) * 1000) / 1000;
+  const [bare, ours, noUsage] = rows as [OperationResult, OperationResult, OperationResult];
+  ours.ratio = round3(ours.requestsPerS / bare.requestsPerS);
+  ours.cpuRatio = round3(ours.gatewayCpuMsPerRequest / bare.gatewayCpuMsPerRequest);
+  // The usage recording cost: the same gateway, recording on against off.
+  ours.usageRatio = round3(ours.requestsPerS / noUsage.requestsPerS);
+  ours.usageCpuRatio = round3(ours.gatewayCpuMsPerRequest / noUsage.gatewayCpuMsPerRequest);
   return rows;
 }
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
 }
 
 function gitCommit(): string | null {

@@ -268,10 +268,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/graphql`;
   state = { phase: 'ready', since: Date.now() };
+  let sandboxExamples = '[]';
   const refreshSandbox = () =>
     catalog.list().then(
       () => {
-        if (sandbox) sandbox = sandboxHandler({ examples: catalog.examples(), apolloSandbox: config.sandbox === 'apollo' });
+        const examples = catalog.examples();
+        const key = JSON.stringify(examples);
+        if (!sandbox || key === sandboxExamples) return;
+        sandboxExamples = key;
+        sandbox = sandboxHandler({ examples, apolloSandbox: config.sandbox === 'apollo' });
       },
       (error: unknown) => logger.warn({ err: error }, 'catalogue refresh failed'),
     );

@@ -104,3 +104,14 @@ describe('HTTP edge', () => {
     expect(await raw('/readyz')).toMatchObject({ status: 200, body: { status: 'ready', phase: 'ready', subgraphs: { books: 'up', reviews: 'up' } } });
   });
 });
+
+describe('operation resolution', () => {
+  it('an operationName the document does not define is 400 OPERATION_RESOLUTION_FAILURE, never a 500', async () => {
+    const res = await raw('/graphql', { method: 'POST', headers: json, body: JSON.stringify({ query: 'query A { __typename }', operationName: 'B' }) });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ errors: [{ message: 'Unknown operation named "B"', extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }] });
+    const ambiguous = await raw('/graphql', { method: 'POST', headers: json, body: JSON.stringify({ query: 'query A { __typename } query B { __typename }' }) });
+    expect(ambiguous.status).toBe(400);
+    expect(ambiguous.body).toMatchObject({ errors: [{ extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }] });
+  });
+});

@@ -1,6 +1,6 @@
 import { ApolloGateway, type GatewayConfig } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
-import type { GraphQLError } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { requestError } from '../../lib/errors.js';
 import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
@@ -63,10 +63,13 @@ function enforcer(facts: OperationFactsCache, options: AuthorizationOptions) {
     async (context) => {
       let analysis: OperationAnalysis;
       try {
-        analysis = facts.factsOf(context.schema, context.document, context.operationName);
+        // The name the client asked for: with a gateway, @apollo/server executes even when the
+        // document has no operation of that name, and leaves that for the executor to refuse.
+        analysis = facts.factsOf(context.schema, context.document, context.request.operationName ?? context.operationName);
       } catch (error) {
-        if (!(error instanceof OperationTooLargeError)) throw error;
-        return { errors: [requestError('GRAPHQL_VALIDATION_FAILED', `Operation too large: ${error.message}`)] };
+        if (error instanceof OperationTooLargeError) return { errors: [requestError('OPERATION_LIMIT_EXCEEDED', `Operation too large: ${error.message}`, { limit: 'fields' })] };
+        if (error instanceof GraphQLError) return { errors: [error] };
+        throw error;
       }
       const principal = options.principalOf(context.context);
       if (analysis.introspection && principal.kind === 'anonymous' && !options.allowAnonymousIntrospection) {

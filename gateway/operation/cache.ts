@@ -1,5 +1,6 @@
 import { getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { RequirementIndex } from '../../lib/auth-directives.js';
+import { requestError } from '../../lib/errors.js';
 import { fieldRequirements, NO_REQUIREMENT } from '../../lib/requirements.js';
 import type { CostIndex } from './cost.js';
 import { analyzeOperation, type OperationAnalysis, type SchemaFacts } from './facts.js';
@@ -30,7 +31,12 @@ export function createOperationFactsCache(requirements: RequirementIndex, cost: 
         bySchema.set(schema, schemaFacts);
       }
       const operation = getOperationAST(document, operationName);
-      if (!operation) throw new Error('no operation to analyze');
+      if (!operation) {
+        throw requestError(
+          'OPERATION_RESOLUTION_FAILURE',
+          operationName ? `Unknown operation named "${operationName}"` : 'Must provide operation name if the document contains several operations',
+        );
+      }
       facts = analyzeOperation(schema, document, operation, schemaFacts);
       byOperation.set(key, facts);
       return facts;

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Kind, parse } from 'graphql';
 import { errorBody } from '../../lib/errors.js';
 import { sendJson } from '../../lib/http.js';
 
@@ -57,19 +58,23 @@ const APOLLO_SANDBOX_FRAME_ORIGIN = 'https://sandbox.embed.apollographql.com';
 
 /**
  * GraphiQL's page loads nothing but this origin's files. Why each exception:
+ * - `style-src 'nonce-…'`: GraphiQL's dialogs (settings, shortcuts; Radix with
+ *   react-remove-scroll) add a `<style>` element while open. That library reads the nonce from
+ *   `window.__webpack_nonce__`, which the page's script sets from its configuration, so one fresh
+ *   nonce per response replaces `'unsafe-inline'`. Everything else React and CodeMirror style goes
+ *   through the CSSOM (`element.style`), which `style-src` does not govern.
  * - `font-src data:`, `img-src data:`: graphiql.min.css inlines its fonts and a few images as
  *   data: URIs.
- * - no `'unsafe-inline'` anywhere: the page's own script is a file, its configuration a JSON data
- *   block (never executed), and React and CodeMirror set styles through the CSSOM
- *   (`element.style`), which `style-src` does not govern. The test drives the page and asserts
- *   that the browser reports no violation.
- * - no `'unsafe-eval'`: the GraphiQL 3 UMD build and React do not evaluate strings.
+ * - no inline script: the page's own script is a file, its configuration a JSON data block
+ *   (never executed).
+ * - no `'unsafe-eval'`: neither the GraphiQL 3 UMD build nor React evaluates strings.
+ * The browser test drives the page (run, docs, a dialog) and asserts that no violation is reported.
  */
-export function graphiqlCsp(endpoint: string): string {
+export function graphiqlCsp(endpoint: string, styleNonce: string): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self'",
+    `style-src 'self' 'nonce-${styleNonce}'`,
     "font-src 'self' data:",
     "img-src 'self' data:",
     `connect-src ${connectSources(endpoint)}`,
@@ -107,17 +112,20 @@ function connectSources(endpoint: string): string {
 
 const WELCOME = `# Welcome to the data product sandbox.
 #
-# 1. Get a token. In development:  npm run -s token -- --role data-scientist
-#    (elsewhere: an access token from your identity provider).
+# 1. Get a token. In development:
+#      npm run -s token -- --role data-scientist
+#    (elsewhere: an access token from your identity provider)
 # 2. Paste it into the Headers editor below, as JSON:
 #      {"authorization": "Bearer <token>"}
-#    The example tabs and new tabs start with the last headers you entered.
-# 3. Run an operation with the run button or Ctrl-Enter.
+#    Example tabs and new tabs start with the last headers
+#    you entered.
+# 3. Run with the pink run button or Ctrl-Enter.
 #
-# The other tabs are the data products' example operations (from each product's descriptor).
-# The docs explorer (book icon, top left) describes every type and field, deprecations included.
-# If the docs are empty, introspection needs a token here: paste one, then re-fetch the schema
-# (the circular arrow, bottom left, or Shift-Ctrl-R).
+# The other tabs are the data products' example operations.
+# The docs (book icon, top left) describe every type and
+# field, deprecations included. No docs? Introspection may
+# need a token: paste one, then re-fetch the schema (circular
+# arrows, bottom left, or Shift-Ctrl-R).
 
 query Welcome {
   customers(first: 3) {
@@ -176,15 +184,34 @@ const ALLOW = 'GET, HEAD';
 /** Fingerprinted URLs never change content: cache them for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-function etagOf(body: Buffer): string {
-  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+/**
+ * The files never change while the process runs, but the gateway builds a new handler whenever
+ * the examples may have changed (each catalogue refresh): read and hash each file once per process.
+ */
+const readOnce = new Map<string, Asset>();
+
+function loadAssets(files: typeof GRAPHIQL_FILES): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const [name, { file, contentType }] of Object.entries(files)) {
+    const path = `${SANDBOX_ASSET_PREFIX}${name}`;
+    const fromDisk = file();
+    let asset = readOnce.get(fromDisk);
+    if (!asset) {
+      const body = readFileSync(fromDisk);
+      const hash = createHash('sha256').update(body).digest('base64url');
+      asset = { body, contentType, etag: `"${hash.slice(0, 27)}"`, url: `${path}?v=${hash.slice(0, 12)}` };
+      readOnce.set(fromDisk, asset);
+    }
+    assets.set(path, asset);
+  }
+  return assets;
 }
 
 /**
  * The data scientists' sandbox: GraphiQL at GET /graphql for browsers, with the data products'
  * example operations as tabs. Every file it needs (React, GraphiQL, its own script and style) is
- * read from node_modules and this folder once, when the handler is created, and served from
- * memory; the page works with no network but this gateway.
+ * read from node_modules and this folder once per process, when the first handler is created, and
+ * served from memory; the page works with no network but this gateway.
  *
  * Returns true when it answered the request: a browser navigation to /graphql (GET or HEAD whose
  * Accept prefers text/html, without a `query` parameter) or one of its assets. Anything else,
@@ -193,26 +220,18 @@ function etagOf(body: Buffer): string {
 export function sandboxHandler(options: SandboxOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const endpoint = options.endpoint ?? DEFAULT_SANDBOX_ENDPOINT;
   const apollo = options.apolloSandbox ?? false;
-  const csp = apollo ? apolloSandboxCsp(endpoint) : graphiqlCsp(endpoint);
 
-  const assets = new Map<string, Asset>();
-  for (const [name, { file, contentType }] of Object.entries(apollo ? APOLLO_FILES : GRAPHIQL_FILES)) {
-    const body = readFileSync(file());
-    const etag = etagOf(body);
-    assets.set(`${SANDBOX_ASSET_PREFIX}${name}`, { body, contentType, etag, url: `${SANDBOX_ASSET_PREFIX}${name}?v=${etag.slice(1, 13)}` });
-  }
+  const assets = loadAssets(apollo ? APOLLO_FILES : GRAPHIQL_FILES);
   const url = (name: string) => assets.get(`${SANDBOX_ASSET_PREFIX}${name}`)!.url;
   const tabs = sandboxTabs(options.examples);
-  const html = apollo
-    ? apolloPage({ endpoint, document: apolloDocument(tabs), css: url('sandbox.css'), script: url('apollo-sandbox.js') })
-    : graphiqlPage({ endpoint, tabs, url });
-  const page = Buffer.from(html);
-  const pageEtag = etagOf(page);
+  const storageNamespace = `dpg-sandbox:${createHash('sha256').update(JSON.stringify(tabs)).digest('base64url').slice(0, 12)}`;
 
-  const securityHeaders = {
-    'content-security-policy': csp,
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+  const apolloHtml = apollo ? apolloPage({ endpoint, document: apolloDocument(options.examples), css: url('sandbox.css'), script: url('apollo-sandbox.js') }) : '';
+  /** The page and its CSP: GraphiQL's carries a fresh style nonce each time, Apollo's none. */
+  const render = (): { html: string; csp: string } => {
+    if (apollo) return { html: apolloHtml, csp: apolloSandboxCsp(endpoint) };
+    const styleNonce = randomBytes(16).toString('base64');
+    return { html: graphiqlPage({ endpoint, tabs, storageNamespace, styleNonce }, url), csp: graphiqlCsp(endpoint, styleNonce) };
   };
 
   return (req, res) => {
@@ -224,8 +243,20 @@ export function sandboxHandler(options: SandboxOptions): (req: IncomingMessage, 
 
     if (path === SANDBOX_PATH) {
       if ((method !== 'GET' && method !== 'HEAD') || new URLSearchParams(search).has('query') || !prefersHtml(req.headers.accept)) return false;
-      // The same URL answers JSON to GraphQL clients: caches must key on Accept.
-      send(req, res, method, { body: page, contentType: HTML, etag: pageEtag }, { ...securityHeaders, 'cache-control': 'no-cache', vary: 'Accept' });
+      const { html, csp } = render();
+      const body = Buffer.from(html);
+      res.writeHead(200, {
+        'content-type': HTML,
+        'content-length': body.length,
+        // A nonce is good for one response only: never reuse a stored page.
+        'cache-control': 'no-store',
+        // The same URL answers JSON to GraphQL clients: caches must key on Accept.
+        vary: 'Accept',
+        'content-security-policy': csp,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      });
+      res.end(method === 'HEAD' ? undefined : body);
       return true;
     }
 
@@ -237,28 +268,25 @@ export function sandboxHandler(options: SandboxOptions): (req: IncomingMessage, 
       sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use GET`), { allow: ALLOW });
       return true;
     }
-    // Only the current fingerprint may be cached for good; any other URL revalidates.
-    const fingerprinted = `${path}?${search}` === asset.url;
-    send(req, res, method, asset, { ...securityHeaders, 'cache-control': fingerprinted ? IMMUTABLE : 'no-cache' });
+    const headers = {
+      'content-type': asset.contentType,
+      etag: asset.etag,
+      // Only the current fingerprint may be cached for good; any other URL revalidates.
+      'cache-control': target === asset.url ? IMMUTABLE : 'no-cache',
+      // Scripts and styles are not documents: opened directly, they may load nothing.
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    };
+    if (req.headers['if-none-match'] === asset.etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return true;
+    }
+    res.writeHead(200, { ...headers, 'content-length': asset.body.length });
+    res.end(method === 'HEAD' ? undefined : asset.body);
     return true;
   };
-}
-
-function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  method: string,
-  { body, contentType, etag }: Pick<Asset, 'body' | 'contentType' | 'etag'>,
-  headers: Record<string, string>,
-): void {
-  const all = { ...headers, 'content-type': contentType, etag };
-  if (req.headers['if-none-match'] === etag) {
-    res.writeHead(304, all);
-    res.end();
-    return;
-  }
-  res.writeHead(200, { ...all, 'content-length': body.length });
-  res.end(method === 'HEAD' ? undefined : body);
 }
 
 const JSON_TYPES = ['application/graphql-response+json', 'application/json'];
@@ -295,11 +323,19 @@ function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 }
 
-function graphiqlPage({ endpoint, tabs, url }: { endpoint: string; tabs: readonly SandboxTab[]; url: (name: string) => string }): string {
-  // Tabs and history are kept in localStorage under a name that changes with the examples, so a
-  // browser that saw older examples gets the new ones instead of its stored tabs.
-  const storageNamespace = `dpg-sandbox:${createHash('sha256').update(JSON.stringify(tabs)).digest('base64url').slice(0, 12)}`;
-  const config = { endpoint, tabs, storageNamespace };
+interface GraphiqlConfig {
+  readonly endpoint: string;
+  readonly tabs: readonly SandboxTab[];
+  /**
+   * Tabs and history are kept in localStorage under this name, which changes with the examples: a
+   * browser that saw older examples gets the new ones instead of its stored tabs.
+   */
+  readonly storageNamespace: string;
+  /** This response's CSP nonce, for the `<style>` GraphiQL's dialogs add. */
+  readonly styleNonce: string;
+}
+
+function graphiqlPage(config: GraphiqlConfig, url: (name: string) => string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -324,17 +360,27 @@ function graphiqlPage({ endpoint, tabs, url }: { endpoint: string; tabs: readonl
 `;
 }
 
-/** Apollo's Sandbox takes one document: the welcome text and every example, each name once. */
-function apolloDocument(tabs: readonly SandboxTab[]): string {
+const APOLLO_WELCOME = `# Data product sandbox (Apollo Sandbox). Token in development:
+#   npm run -s token -- --role data-scientist
+# then add the header  authorization: Bearer <token>  under Headers.
+# Below: every data product's example operations; pick one to run.
+`;
+
+/** Apollo's Sandbox takes one document: every example, each operation name once. */
+function apolloDocument(examples: readonly SandboxExample[]): string {
   const seen = new Set<string>();
-  const unique = tabs.filter((tab) => {
-    const name = /\b(?:query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(tab.query)?.[1];
-    if (name === undefined) return true;
-    if (seen.has(name)) return false;
-    seen.add(name);
+  const unique = examples.filter((example) => {
+    let names: string[];
+    try {
+      names = parse(example.query).definitions.flatMap((d) => (d.kind === Kind.OPERATION_DEFINITION && d.name ? [d.name.value] : []));
+    } catch {
+      return false;
+    }
+    if (names.some((name) => seen.has(name))) return false;
+    for (const name of names) seen.add(name);
     return true;
   });
-  return unique.map((tab) => tab.query.trim()).join('\n\n') + '\n';
+  return [APOLLO_WELCOME, ...unique.map((example) => exampleTab(example).query)].join('\n');
 }
 
 function apolloPage({ endpoint, document, css, script }: { endpoint: string; document: string; css: string; script: string }): string {

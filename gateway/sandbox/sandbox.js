@@ -7,18 +7,81 @@
   var config = JSON.parse(document.getElementById('sandbox-config').textContent);
   var h = React.createElement;
 
-  // Tabs and history live under a namespace that changes with the examples: drop older ones.
-  var prefix = 'dpg-sandbox:';
-  try {
-    for (var i = localStorage.length - 1; i >= 0; i -= 1) {
-      var key = localStorage.key(i);
-      if (key && key.indexOf(prefix) === 0 && key.indexOf(config.storageNamespace + ':') !== 0) localStorage.removeItem(key);
+  // GraphiQL's dialogs add a <style> element while open (react-remove-scroll); the library takes
+  // its nonce from this global, and the page's CSP allows exactly this response's nonce.
+  window.__webpack_nonce__ = config.styleNonce;
+
+  /**
+   * GraphiQL's localStorage, under a namespace that changes with the examples (older namespaces
+   * are removed), with one difference from GraphiQL.createLocalStorage: GraphiQL 3 writes the
+   * headers of every run into its history even with shouldPersistHeaders false. They are dropped
+   * here, so a bearer token never outlives the page.
+   */
+  function sandboxStorage(namespace) {
+    var keyPrefix = namespace + ':';
+    function keys(test) {
+      var found = [];
+      for (var i = 0; i < localStorage.length; i += 1) {
+        var key = localStorage.key(i);
+        if (key && test(key)) found.push(key);
+      }
+      return found;
     }
-  } catch (error) {
-    // Storage disabled (private mode, policy): GraphiQL then keeps its state in memory.
+    function own(key) {
+      return key.indexOf(keyPrefix) === 0;
+    }
+    function scrub(key, value) {
+      if (/:headers$/.test(key)) return '';
+      var list = /:(queries|favorites)$/.exec(key);
+      if (!list) return value;
+      try {
+        var stored = JSON.parse(value);
+        (stored[list[1]] || []).forEach(function (item) { delete item.headers; });
+        return JSON.stringify(stored);
+      } catch (error) {
+        return '';
+      }
+    }
+    keys(function (key) { return key.indexOf('dpg-sandbox:') === 0 && !own(key); }).forEach(function (key) { localStorage.removeItem(key); });
+    return {
+      getItem: function (key) { return localStorage.getItem(keyPrefix + key); },
+      setItem: function (key, value) { localStorage.setItem(keyPrefix + key, scrub(key, value)); },
+      removeItem: function (key) { localStorage.removeItem(keyPrefix + key); },
+      clear: function () { keys(own).forEach(function (key) { localStorage.removeItem(key); }); },
+      get length() { return keys(own).length; },
+    };
   }
 
-  var fetcher = GraphiQL.createFetcher({ url: new URL(config.endpoint, window.location.href).href });
+  var storage = null;
+  try {
+    storage = sandboxStorage(config.storageNamespace);
+  } catch (error) {
+    // Storage disabled (private mode, a policy): GraphiQL keeps its state in memory (null storage).
+  }
+
+  var send = GraphiQL.createFetcher({ url: new URL(config.endpoint, window.location.href).href });
+
+  /** The names of the document's operations, or null when it does not parse. */
+  function operationNames(query) {
+    try {
+      return GraphiQL.GraphQL.parse(query).definitions
+        .filter(function (d) { return d.kind === 'OperationDefinition' && d.name; })
+        .map(function (d) { return d.name.value; });
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // GraphiQL works out the operation name 100 ms after an edit or a tab switch: run sooner and it
+  // sends the previous tab's name with this tab's document, which the server must refuse. A name
+  // the document does not define is dropped (a one-operation document then runs that operation).
+  function fetcher(params, options) {
+    if (params.operationName) {
+      var names = operationNames(params.query);
+      if (names && names.indexOf(params.operationName) < 0) params = Object.assign({}, params, { operationName: undefined });
+    }
+    return send(params, options);
+  }
 
   /** A headers editor value worth sharing: a JSON object with at least one header. */
   function isHeaders(text) {
@@ -31,9 +94,9 @@
   }
 
   // GraphiQL keeps headers per tab. A data scientist pastes a token once, in whichever tab is
-  // open, and expects every example to use it: tabs not opened yet (and new ones) start with the
-  // last headers entered. Headers are never written to localStorage (shouldPersistHeaders false,
-  // and the setting is hidden): a token lives as long as the page.
+  // open, and expects the examples to use it: tabs not opened yet (and new ones) start with the
+  // last headers entered. Headers are never stored (shouldPersistHeaders false, its setting
+  // hidden, and history scrubbed above): a token lives as long as the page.
   function Sandbox() {
     var state = React.useState('');
     var sharedHeaders = state[0];
@@ -44,6 +107,7 @@
     }, []);
     return h(GraphiQL, {
       fetcher: fetcher,
+      storage: storage,
       defaultTabs: config.tabs,
       defaultHeaders: sharedHeaders,
       onEditHeaders: onEditHeaders,
@@ -51,7 +115,6 @@
       shouldPersistHeaders: false,
       showPersistHeadersSettings: false,
       inputValueDeprecation: true,
-      storage: GraphiQL.createLocalStorage({ namespace: config.storageNamespace }),
     });
   }
 
