@@ -27,13 +27,7 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
   private readonly identity: SubgraphSourceOptions['identity'];
 
   constructor(options: SubgraphSourceOptions) {
-    super({
-      url: options.url,
-      fetcher: timeoutFetcher(options.timeoutMs, (ms) => {
-        this.durations[this.recorded++ % LATENCY_SAMPLES] = ms;
-        options.metrics?.subgraphFetchDuration.observe({ subgraph: options.name }, ms / 1000);
-      }),
-    });
+    super({ url: options.url, fetcher: timeoutFetcher(options.timeoutMs) });
     this.name = options.name;
     this.identity = options.identity;
     this.metrics = options.metrics;
@@ -50,6 +44,19 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
     if (count === 0) return null;
     const sorted = Array.from(this.durations.subarray(0, count)).sort((a, b) => a - b);
     return Math.round(sorted[Math.min(count - 1, Math.ceil(count * 0.95) - 1)]! * 10) / 10;
+  }
+
+  /** Times the calls made for clients' operations (not health checks) for metrics and the catalogue's p95. */
+  override async process(options: Parameters<RemoteGraphQLDataSource['process']>[0]): ReturnType<RemoteGraphQLDataSource['process']> {
+    if (options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) return super.process(options);
+    const started = performance.now();
+    try {
+      return await super.process(options);
+    } finally {
+      const ms = performance.now() - started;
+      this.durations[this.recorded++ % LATENCY_SAMPLES] = ms;
+      this.metrics?.subgraphFetchDuration.observe({ subgraph: this.name }, ms / 1000);
+    }
   }
 
   /** Every call carries the gateway-signed identity; nothing the client sent is forwarded. */
@@ -101,15 +108,8 @@ function toSubgraphError(name: string, error: Error): GraphQLError {
 
 const LATENCY_SAMPLES = 1_000;
 
-/** Node's fetch with a deadline covering the headers and the body, timed (ms) for metrics and the catalogue. */
-function timeoutFetcher(timeoutMs: number, observe: (ms: number) => void): Fetcher {
-  const fetcher = async (url: string, init?: RequestInit) => {
-    const started = performance.now();
-    try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    } finally {
-      observe(performance.now() - started);
-    }
-  };
+/** Node's fetch with a deadline covering the headers and the body. */
+function timeoutFetcher(timeoutMs: number): Fetcher {
+  const fetcher = (url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   return fetcher as unknown as Fetcher;
 }

@@ -52,6 +52,8 @@ const NEEDS: Record<string, Need> = {
   'Query.usageProducts': { scopes: ['usage:read'] },
   'Query.fieldUsage': { scopes: ['usage:read'] },
   'Query.fieldUsageSeries': { scopes: ['usage:read'] },
+  'Query.dataProducts': { authenticated: true },
+  'Query.dataProduct': { authenticated: true },
 };
 
 /** A query reaching each protected field; `chain` lists the guarded fields on the way, outermost first. */
@@ -82,6 +84,8 @@ const PROBES: Record<string, { query: string; chain: [string[], string][] }> = {
   'Query.usageProducts': { query: '{ usageProducts }', chain: [[['usageProducts'], 'Query.usageProducts']] },
   'Query.fieldUsage': { query: '{ fieldUsage(product: "customer") { coordinate requests } }', chain: [[['fieldUsage'], 'Query.fieldUsage']] },
   'Query.fieldUsageSeries': { query: '{ fieldUsageSeries(coordinate: "Customer.id") { hour requests } }', chain: [[['fieldUsageSeries'], 'Query.fieldUsageSeries']] },
+  'Query.dataProducts': { query: '{ dataProducts { name } }', chain: [[['dataProducts'], 'Query.dataProducts']] },
+  'Query.dataProduct': { query: '{ dataProduct(name: "customer") { name } }', chain: [[['dataProduct'], 'Query.dataProduct']] },
 };
 
 function allows(role: string | null, need: Need): boolean {
