@@ -305,3 +305,19 @@ describe('switches', () => {
     expect(signedIn.body.errors?.[0]?.message).toContain('Did you mean');
   });
 });
+
+describe('the data dictionary names the access rules', () => {
+  it('introspection shows what each protected field and type needs', async () => {
+    const result = await postGraphQL<{ customer: { fields: { name: string; description: string }[]; description: string } }>(
+      stack.url,
+      '{ customer: __type(name: "Customer") { description fields { name description } } }',
+      { token: tokens.get('marketing-analyst')! },
+    );
+    const fields = new Map(result.body.data!.customer.fields.map((f) => [f.name, f.description]));
+    expect(fields.get('email')).toMatch(/\n\nAccess: reading this field needs scope customer:pii\.$/);
+    expect(fields.get('country')).not.toContain('Access:');
+    expect(result.body.data!.customer.description).toMatch(/Access: reading this type needs scope customer:read\.$/);
+    const loans = await postGraphQL<{ t: { fields: { name: string; description: string }[] } }>(stack.url, '{ t: __type(name: "LoanRiskAssessment") { fields { name description } } }', { token: tokens.get('marketing-analyst')! });
+    expect(loans.body.data!.t.fields.find((f) => f.name === 'keyFactors')!.description).toMatch(/Access: reading this field needs policy risk-model-explanations\.$/);
+  });
+});

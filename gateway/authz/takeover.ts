@@ -1,4 +1,5 @@
-import { Kind, parse, print, visit, type ConstDirectiveNode } from 'graphql';
+import { Kind, parse, print, visit, type ConstDirectiveNode, type StringValueNode } from 'graphql';
+import { isEmptyRequirement, type Requirement } from '../../lib/requirements.js';
 import { AUTHORIZATION_SPEC_URLS, indexRequirements, linksOf, type RequirementIndex } from '../../lib/auth-directives.js';
 
 export interface AuthorizationTakeover {
@@ -21,14 +22,31 @@ const TAKEN_OVER = Object.values(AUTHORIZATION_SPEC_URLS);
  */
 export function takeOverAuthorization(supergraphSdl: string): AuthorizationTakeover {
   const document = parse(supergraphSdl);
+  const requirements = indexRequirements(document);
   const links = linksOf(document).filter((link) => link.for === 'SECURITY' && TAKEN_OVER.some((url) => link.url.startsWith(url)));
-  if (links.length === 0) return { gatewaySdl: supergraphSdl, requirements: indexRequirements(document), features: [] };
+  if (links.length === 0) return { gatewaySdl: supergraphSdl, requirements, features: [] };
   const nodes = new Set<ConstDirectiveNode>(links.map((l) => l.node));
+  let typeName = '';
   const rewritten = visit(document, {
     Directive(node) {
       if (!nodes.has(node as ConstDirectiveNode)) return undefined;
       return { ...node, arguments: (node.arguments ?? []).filter((arg) => !(arg.name.value === 'for' && arg.value.kind === Kind.ENUM)) };
     },
+    // The data dictionary says who may read what: the sandbox's docs show it next to each field.
+    ObjectTypeDefinition: { enter: (node) => void (typeName = node.name.value), leave: (node) => withAccess(node, requirements.types.get(node.name.value), 'this type') },
+    InterfaceTypeDefinition: { enter: (node) => void (typeName = node.name.value), leave: (node) => withAccess(node, requirements.types.get(node.name.value), 'this type') },
+    FieldDefinition: (node) => withAccess(node, requirements.fields.get(`${typeName}.${node.name.value}`), 'this field'),
   });
-  return { gatewaySdl: print(rewritten), requirements: indexRequirements(document), features: links.map((l) => l.url) };
+  return { gatewaySdl: print(rewritten), requirements, features: links.map((l) => l.url) };
+}
+
+/** Appends "Access: ..." to a definition's description when a requirement applies to it. */
+function withAccess<T extends { readonly description?: StringValueNode | undefined }>(node: T, requirement: Requirement | undefined, what: string): T | undefined {
+  if (!requirement || isEmptyRequirement(requirement)) return undefined;
+  const parts: string[] = [];
+  for (const clause of requirement.scopes) parts.push(`scope ${clause.map((all) => all.join(' and ')).join(' or ')}`);
+  for (const clause of requirement.policies) parts.push(`policy ${clause.map((all) => all.join(' and ')).join(' or ')}`);
+  const text = parts.length ? `Access: reading ${what} needs ${parts.join(', and ')}.` : `Access: reading ${what} needs a signed-in caller.`;
+  const description = node.description?.value ? `${node.description.value}\n\n${text}` : text;
+  return { ...node, description: { kind: Kind.STRING, value: description, block: true } };
 }
