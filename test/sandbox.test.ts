@@ -256,8 +256,8 @@ describe('sandbox in a browser, offline', () => {
     const token = await tokenFor('data-scientist');
     const { page, blocked, errors } = await openSandbox();
 
-    // The welcome tab, then one tab per example, titled by its operation name.
-    await expect.poll(() => page.locator('.graphiql-tab').allInnerTexts()).toEqual(['Welcome', ...examples.map((e) => e.name)]);
+    // The welcome tab (the catalogue query), then one tab per example, titled by its operation name.
+    await expect.poll(() => page.locator('.graphiql-tab').allInnerTexts()).toEqual(['DataProducts', ...examples.map((e) => e.name)]);
     const queryEditor = page.locator('.graphiql-query-editor .CodeMirror');
     await expect.poll(() => queryEditor.innerText()).toContain('npm run -s token -- --role data-scientist');
 
@@ -265,6 +265,16 @@ describe('sandbox in a browser, offline', () => {
     const headersEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
     await headersEditor.click();
     await page.keyboard.insertText(JSON.stringify({ authorization: `Bearer ${token}` }));
+
+    // The catalogue first, as the README tells a newcomer: which data products exist, who owns them.
+    const catalogRun = page.waitForResponse((r) => r.request().method() === 'POST' && (r.request().postData() ?? '').includes('query DataProducts'));
+    await queryEditor.click();
+    await page.keyboard.press('Control+Enter');
+    const catalog = (await (await catalogRun).json()) as { data?: { dataProducts: { name: string; owner: { team: string } }[] }; errors?: unknown };
+    expect(catalog.errors).toBeUndefined();
+    expect(catalog.data!.dataProducts.map((p) => [p.name, p.owner.team])).toEqual([['customer', 'customer-data'], ['finance', 'finance-data'], ['product', 'catalogue']]);
+    await expect.poll(() => page.locator('.result-window').innerText()).toContain('"customer-data"');
+
     const example = examples.find((e) => e.product === 'customer' && e.name === 'CustomersInCountry')!;
     await page.locator('.graphiql-tab', { hasText: example.name }).click();
     await expect.poll(() => queryEditor.innerText()).toContain(`# ${example.description}`);

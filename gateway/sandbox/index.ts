@@ -121,17 +121,23 @@ const WELCOME = `# Welcome to the data product sandbox.
 #    you entered.
 # 3. Run with the pink run button or Ctrl-Enter.
 #
-# The other tabs are the data products' example operations.
+# This tab lists the data products (the catalogue); the other
+# tabs are their example operations.
 # The docs (book icon, top left) describe every type and
 # field, deprecations included. No docs? Introspection may
 # need a token: paste one, then re-fetch the schema (circular
 # arrows, bottom left, or Shift-Ctrl-R).
 
-query Welcome {
-  customers(first: 3) {
-    id
-    country
-    status
+query DataProducts {
+  # Which data products exist, who owns them, and how they are doing.
+  dataProducts {
+    name
+    domain
+    owner { team email }
+    version
+    description
+    status { healthy latencyWithinSla fresh }
+    quality { passRate }
   }
 }
 `;
