@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { describeIssues, readYamlFile } from './yaml-file.js';
 
 /** The access rules of policies/access.yaml, validated: roles -> scopes and named policies. */
 export interface AccessPolicies {
@@ -65,26 +64,13 @@ const fileSchema = z
 
 /** Reads and validates the policy file; every problem is reported with the file and the entry. */
 export function loadAccessPolicies(file: string = DEFAULT_POLICIES_FILE): AccessPolicies {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new PolicyError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    throw new PolicyError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-  return parseAccessPolicies(raw, file);
+  return parseAccessPolicies(readYamlFile(file, (message) => new PolicyError(message)), file);
 }
 
 export function parseAccessPolicies(raw: unknown, file: string): AccessPolicies {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-    throw new PolicyError(problems.join('\n'));
+    throw new PolicyError(describeIssues(file, parsed.error));
   }
   const { scopes, roles, policies } = parsed.data;
   const problems: string[] = [];

@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/logger.js';
+import type { DataProductView } from '../../subgraphs/platform/index.js';
 import type { SubgraphSource } from '../subgraph-source.js';
 
 /** What a data product publishes at GET <subgraph>/data-product (subgraphs/kit/server.ts). */
@@ -19,14 +20,7 @@ export interface PublishedProduct {
 export interface CatalogEntry {
   readonly name: string;
   readonly published: PublishedProduct;
-  readonly status: {
-    healthy: boolean;
-    latencyP95Ms: number | null;
-    latencyWithinSla: boolean | null;
-    refreshedAt: Date | null;
-    dataAgeMinutes: number | null;
-    fresh: boolean | null;
-  };
+  readonly status: DataProductView['status'];
 }
 
 export interface DataProductCatalog {

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { describeIssues, readYamlFile } from '../../lib/yaml-file.js';
 import type { Principal } from '../../lib/principal.js';
 
 export const DEFAULT_RATE_LIMITS_FILE = 'policies/rate-limits.yaml';
@@ -58,20 +57,13 @@ export class RateLimitPolicyError extends Error {
 }
 
 export function loadRateLimitPolicy(file: string = DEFAULT_RATE_LIMITS_FILE, knownRoles?: ReadonlySet<string>): RateLimitPolicy {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new RateLimitPolicyError(`${file}: ${code ? `cannot read (${code})` : `not valid YAML: ${(error as Error).message.split('\n')[0]}`}`);
-  }
-  return parseRateLimitPolicy(raw, file, knownRoles);
+  return parseRateLimitPolicy(readYamlFile(file, (message) => new RateLimitPolicyError(message)), file, knownRoles);
 }
 
 export function parseRateLimitPolicy(raw: unknown, file: string, knownRoles?: ReadonlySet<string>): RateLimitPolicy {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new RateLimitPolicyError(parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n'));
+    throw new RateLimitPolicyError(describeIssues(file, parsed.error));
   }
   const data = parsed.data;
   const problems: string[] = [];

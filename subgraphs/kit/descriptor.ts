@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kind, parse, type DocumentNode } from 'graphql';
 import semver from 'semver';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { describeIssues, readYamlFile } from '../../lib/yaml-file.js';
 import type { ProductName } from './data-product.js';
 
 /**
@@ -74,20 +73,13 @@ export interface DescriptorContext {
 }
 
 export function loadDescriptor(file: string, context: DescriptorContext): DataProductDescriptor {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DescriptorError(`${file}: ${code ? `cannot read (${code})` : `not valid YAML: ${(error as Error).message.split('\n')[0]}`}`);
-  }
-  return parseDescriptor(raw, file, context);
+  return parseDescriptor(readYamlFile(file, (message) => new DescriptorError(message)), file, context);
 }
 
 export function parseDescriptor(raw: unknown, file: string, context: DescriptorContext): DataProductDescriptor {
   const parsed = descriptorSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new DescriptorError(parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n'));
+    throw new DescriptorError(describeIssues(file, parsed.error));
   }
   const descriptor = parsed.data;
   const problems: string[] = [];
