@@ -34,6 +34,9 @@ async function main(): Promise<void> {
       `  curl -s ${gateway.url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
       `    -d '${body}'`,
       '',
+      `Sandbox (GraphiQL, with every product's examples): open ${gateway.url} in a browser`,
+      `Usage for owners: ${gateway.url.replace(/\/graphql$/, '/usage')} (token: npm run -s token -- --role data-product-owner)`,
+      '',
     ].join('\n') + '\n',
   );
   let stopping = false;
