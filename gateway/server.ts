@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { errorBody } from '../lib/errors.js';
-import { graphqlHandler, HttpError, requestIdOf, sendHttpError, sendJson } from '../lib/http.js';
+import { graphqlHandler, HttpError, sendJson } from '../lib/http.js';
+import { listenHttp } from './http-listener.js';
 import { devKeyPair } from '../lib/dev-keys.js';
 import { createIdentitySigner } from '../lib/internal-token.js';
 import type { Logger } from '../lib/logger.js';
@@ -204,8 +203,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   }
 
   const principals = new WeakMap<IncomingMessage, Principal>();
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -236,37 +233,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     throw new HttpError('NOT_FOUND', 'Not found');
   }
 
-  const server = createServer((req, res) => {
-    inFlight += 1;
-    const requestId = requestIdOf(req);
-    res.setHeader('x-request-id', requestId);
-    if (state.phase === 'draining') res.setHeader('connection', 'close');
-    res.once('close', () => {
-      inFlight -= 1;
-      if (inFlight === 0) drained?.();
-    });
-    route(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendHttpError(res, error);
-      if (req.destroyed || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-        // The client went away mid-request: nothing to answer, nothing wrong with the gateway.
-        logger.debug({ requestId }, 'client disconnected');
-        return;
-      }
-      logger.error({ err: error, requestId }, 'request failed');
-      sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
-    });
-  });
-  server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/graphql`;
+  const http = await listenHttp({ host: config.host, port: config.port, logger, route, draining: () => state.phase === 'draining' });
+  const { url, port } = http;
   state = { phase: 'ready', since: Date.now() };
   let sandboxExamples = '[]';
   const refreshSandbox = () =>
@@ -294,17 +262,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       stopping ??= (async () => {
         state = { phase: 'draining', since: Date.now() };
         clearInterval(catalogTimer);
-        logger.info({ inFlight }, 'draining');
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        if (inFlight > 0) {
-          await Promise.race([
-            new Promise<void>((resolve) => (drained = resolve)),
-            new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref()),
-          ]);
-        }
-        server.closeAllConnections();
-        await closed;
+        logger.info({ inFlight: http.inFlight() }, 'draining');
+        await http.drain(config.shutdownGraceMs);
         await apollo.stop();
         // In-flight requests are done: what they recorded goes to the store before exit.
         await usage.close(USAGE_FLUSH_DEADLINE_MS);

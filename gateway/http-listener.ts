@@ -1,0 +1,78 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorBody } from '../lib/errors.js';
+import { HttpError, requestIdOf, sendHttpError, sendJson } from '../lib/http.js';
+import type { Logger } from '../lib/logger.js';
+
+export interface HttpListener {
+  /** The GraphQL endpoint's URL as a client would use it. */
+  readonly url: string;
+  readonly port: number;
+  readonly inFlight: () => number;
+  /** Stops accepting connections, waits for in-flight requests (at most `graceMs`), then closes the rest. */
+  drain(graceMs: number): Promise<void>;
+}
+
+/**
+ * The gateway's HTTP server: a request id on every response, errors that escape a route answered
+ * in the GraphQL error shape (never a stack), in-flight requests counted for a graceful drain.
+ */
+export async function listenHttp(options: {
+  host: string;
+  port: number;
+  logger: Logger;
+  route: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** While true, responses ask clients to close their connections. */
+  draining: () => boolean;
+}): Promise<HttpListener> {
+  const { logger } = options;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const server = createServer((req, res) => {
+    inFlight += 1;
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    if (options.draining()) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    });
+    options.route(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendHttpError(res, error);
+      if (req.destroyed || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        // The client went away mid-request: nothing to answer, nothing wrong with the gateway.
+        logger.debug({ requestId }, 'client disconnected');
+        return;
+      }
+      logger.error({ err: error, requestId }, 'request failed');
+      sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  return {
+    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/graphql`,
+    port,
+    inFlight: () => inFlight,
+    async drain(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
