@@ -70,6 +70,7 @@ const envSchema = z.object({
   RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
   RATE_LIMITS_FILE: z.string().min(1).default(DEFAULT_RATE_LIMITS_FILE),
   SANDBOX: z.enum(['graphiql', 'apollo', 'off']).default('graphiql'),
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   USAGE_RECORDING: bool.default(true),
   USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
   USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
@@ -116,6 +117,8 @@ export interface GatewayConfig {
     readonly failMode: 'open' | 'closed';
     readonly file: string;
   };
+  /** When set, GET /metrics needs `Authorization: Bearer <token>` (metrics name operations and fields). */
+  readonly metricsToken: string | undefined;
   /** What a browser gets at GET /graphql: GraphiQL (bundled, offline), Apollo's Sandbox (CDN), or nothing. */
   readonly sandbox: 'graphiql' | 'apollo' | 'off';
   readonly usage: {
@@ -203,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     redis: Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }),
     rateLimits: Object.freeze({ enabled: e.RATE_LIMITING, failMode: e.RATE_LIMIT_FAIL_MODE, file: e.RATE_LIMITS_FILE }),
     sandbox: e.SANDBOX,
+    metricsToken: e.METRICS_TOKEN,
     usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS }),
   });
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -218,6 +219,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       return handleGraphQL(req, res);
     }
     if (path === '/metrics') {
+      if (config.metricsToken && !sameSecret(req.headers.authorization ?? '', `Bearer ${config.metricsToken}`)) {
+        throw new HttpError('UNAUTHENTICATED', 'Metrics need the metrics token', { 'www-authenticate': 'Bearer realm="metrics"' });
+      }
       const body = await metrics.registry.metrics();
       return sendJson(res, 200, body, {}, metrics.registry.contentType);
     }
@@ -274,6 +278,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       return stopping;
     },
   };
+}
+
+/** Constant-time comparison, so the metrics token cannot be guessed byte by byte. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record<string, U> {

@@ -65,3 +65,24 @@ describe('/metrics', () => {
     expect(sample(text, 'dpg_subgraph_errors_total', { subgraph: 'reviews', code: 'SUBGRAPH_UNAVAILABLE' })).toBe(1);
   });
 });
+
+describe('/metrics with METRICS_TOKEN', () => {
+  it('needs the token', async () => {
+    const guarded = await startGateway(
+      loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SUPERGRAPH: toy.supergraphPath, METRICS_TOKEN: 'scrape-secret-0123456789' }),
+      createLogger('test', 'silent'),
+    );
+    try {
+      const url = guarded.url.replace('/graphql', '/metrics');
+      const refused = await fetch(url, { headers: { authorization: 'Bearer wrong' } });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
+      expect(await refused.json()).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'UNAUTHENTICATED' } }] });
+      const allowed = await fetch(url, { headers: { authorization: 'Bearer scrape-secret-0123456789' } });
+      expect(allowed.status).toBe(200);
+      expect(await allowed.text()).toContain('dpg_requests_total');
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
