@@ -63,9 +63,7 @@ function enforcer(facts: OperationFactsCache, options: AuthorizationOptions) {
     async (context) => {
       let analysis: OperationAnalysis;
       try {
-        // The name the client asked for: with a gateway, @apollo/server executes even when the
-        // document has no operation of that name, and leaves that for the executor to refuse.
-        analysis = facts.factsOf(context.schema, context.document, context.request.operationName ?? context.operationName);
+        analysis = facts.factsOf(context.schema, context.document, context.request.operationName);
       } catch (error) {
         if (error instanceof OperationTooLargeError) return { errors: [requestError('OPERATION_LIMIT_EXCEEDED', `Operation too large: ${error.message}`, { limit: 'fields' })] };
         if (error instanceof GraphQLError) return { errors: [error] };

@@ -5,9 +5,14 @@ import { fieldRequirements, NO_REQUIREMENT } from '../../lib/requirements.js';
 import type { CostIndex } from './cost.js';
 import { analyzeOperation, type OperationAnalysis, type SchemaFacts } from './facts.js';
 
-/** Facts about an operation, computed once per (document, operation name) and shared by every stage. */
+/**
+ * Facts about an operation, computed once per (document, operation name) and shared by every stage.
+ * Every caller passes the name the client asked for (`request.operationName`), so one operation
+ * has one entry, and a name the document does not define is refused with
+ * OPERATION_RESOLUTION_FAILURE by whichever stage asks first.
+ */
 export interface OperationFactsCache {
-  factsOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): OperationAnalysis;
+  factsOf(schema: GraphQLSchema, document: DocumentNode, requestedOperationName: string | null | undefined): OperationAnalysis;
 }
 
 export function createOperationFactsCache(requirements: RequirementIndex, cost: CostIndex, defaultListSize: number): OperationFactsCache {

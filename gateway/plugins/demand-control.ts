@@ -54,9 +54,9 @@ export function demandControlPlugin(options: DemandControlOptions): ApolloServer
     async requestDidStart({ contextValue }) {
       let spent: { budget: Budget; decision: Decision } | undefined;
       return {
-        async didResolveOperation({ schema, document, operationName, request }) {
+        async didResolveOperation({ schema, document, request }) {
           // Refused here (400): charged with cost 0 below, like any other refused request.
-          const cost = checkOperation(facts, policy.operation, { schema, document, operationName, variables: request.variables });
+          const cost = checkOperation(facts, policy.operation, { schema, document, operationName: request.operationName, variables: request.variables });
           spent = await consume(contextValue, cost);
           if (spent && !spent.decision.allowed) {
             const retryAfter = Math.max(1, Math.ceil(spent.decision.resetMs / 1000));

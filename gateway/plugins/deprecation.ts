@@ -37,14 +37,14 @@ export function deprecationPlugin(options: DeprecationPluginOptions): ApolloServ
     async requestDidStart() {
       let deprecations: readonly Deprecation[] = [];
       return {
-        async didResolveOperation({ schema, document, operationName }) {
+        async didResolveOperation({ schema, document, request }) {
           const index = options.deprecations();
           if (!index) return;
           let facts: OperationAnalysis;
           try {
-            facts = options.facts.factsOf(schema, document, operationName);
+            facts = options.facts.factsOf(schema, document, request.operationName);
           } catch {
-            return; // too large to analyze: demand control refuses it
+            return; // too large or unknown operation name: demand control refuses it
           }
           deprecations = used(facts, index);
           const now = options.now();

@@ -20,12 +20,12 @@ export function usagePlugin(options: { recorder: UsageRecorder; facts: Operation
   return {
     async requestDidStart() {
       return {
-        async willSendResponse({ response, document, operation, schema, operationName, request, contextValue }) {
+        async willSendResponse({ response, document, operation, schema, request, contextValue }) {
           // Counted once the operation is resolved: documents that fail to parse or validate selected nothing.
           if (!document || !operation) return;
           let facts;
           try {
-            facts = options.facts.factsOf(schema, document, operationName);
+            facts = options.facts.factsOf(schema, document, request.operationName);
           } catch {
             return; // refused as too large before it could be analyzed
           }
