@@ -73,6 +73,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const now = options.now ?? Date.now;
   let state: Lifecycle = { phase: 'starting' };
   const supergraph = await loadSupergraph(config.supergraph);
+  // Parsed once: cost, deprecations and field ownership all read the same document.
+  const supergraphDocument = parse(supergraph.sdl);
   const known = new Set(supergraph.subgraphs.map((s) => s.name));
   const unknown = Object.keys(config.subgraphUrls).filter((name) => !known.has(name));
   if (unknown.length > 0) {
@@ -141,15 +143,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       mode: config.authorization.mode,
       allowAnonymousIntrospection: config.authorization.anonymousIntrospection,
       principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
-      cost: indexCost(parse(supergraph.sdl)),
+      cost: indexCost(supergraphDocument),
       defaultListSize: rateLimitPolicy.operation.defaultListSize,
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
     },
   );
   let deprecations: DeprecationIndex | undefined;
   gateway.onSchemaLoadOrUpdate(({ apiSchema }) => {
-    usage.setCatalog(buildSchemaCatalog(supergraph.sdl, apiSchema, [PLATFORM_SUBGRAPH]));
-    deprecations = indexDeprecations(parse(supergraph.sdl), apiSchema);
+    usage.setCatalog(buildSchemaCatalog(supergraphDocument, apiSchema, [PLATFORM_SUBGRAPH]));
+    deprecations = indexDeprecations(supergraphDocument, apiSchema);
   });
 
   const apollo = new ApolloServer<GatewayContext>({

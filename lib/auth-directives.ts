@@ -1,11 +1,6 @@
-import {
-  Kind,
-  type ConstArgumentNode,
-  type ConstDirectiveNode,
-  type ConstValueNode,
-  type DocumentNode,
-} from 'graphql';
+import { Kind, type ConstDirectiveNode, type ConstValueNode, type DocumentNode } from 'graphql';
 import { combineRequirements, NO_REQUIREMENT, type Requirement } from './requirements.js';
+import { argumentsOf, directiveLocalNames, FEDERATION_URL } from './spec-links.js';
 
 /**
  * Federation's authorization directives as a schema document declares them: `@authenticated`,
@@ -27,67 +22,14 @@ export const AUTHORIZATION_SPEC_URLS: Readonly<Record<Feature, string>> = {
   requiresScopes: 'https://specs.apollo.dev/requiresScopes/',
   policy: 'https://specs.apollo.dev/policy/',
 };
-const FEDERATION_URL = 'https://specs.apollo.dev/federation/';
-
-export interface LinkInfo {
-  readonly node: ConstDirectiveNode;
-  readonly url: string;
-  readonly as: string | undefined;
-  readonly for: string | undefined;
-  readonly imports: readonly { name: string; as: string | undefined }[];
-}
-
-/** Every `@link` applied to the schema (definition or extensions). */
-export function linksOf(document: DocumentNode): LinkInfo[] {
-  const links: LinkInfo[] = [];
-  for (const definition of document.definitions) {
-    if (definition.kind !== Kind.SCHEMA_DEFINITION && definition.kind !== Kind.SCHEMA_EXTENSION) continue;
-    for (const directive of definition.directives ?? []) {
-      if (directive.name.value !== 'link') continue;
-      const args = argumentsOf(directive.arguments);
-      const url = args.get('url');
-      if (url?.kind !== Kind.STRING) continue;
-      const imports: { name: string; as: string | undefined }[] = [];
-      const list = args.get('import');
-      if (list?.kind === Kind.LIST) {
-        for (const item of list.values) {
-          if (item.kind === Kind.STRING) imports.push({ name: item.value, as: undefined });
-          if (item.kind === Kind.OBJECT) {
-            const fields = new Map(item.fields.map((f) => [f.name.value, f.value]));
-            const name = fields.get('name');
-            const as = fields.get('as');
-            if (name?.kind === Kind.STRING) imports.push({ name: name.value, as: as?.kind === Kind.STRING ? as.value : undefined });
-          }
-        }
-      }
-      const as = args.get('as');
-      const purpose = args.get('for');
-      links.push({
-        node: directive,
-        url: url.value,
-        as: as?.kind === Kind.STRING ? as.value : undefined,
-        for: purpose?.kind === Kind.ENUM ? purpose.value : undefined,
-        imports,
-      });
-    }
-  }
-  return links;
-}
 
 /** The local directive name of each authorization feature in this document. */
 export function authorizationDirectiveNames(document: DocumentNode): Map<string, Feature> {
   const names = new Map<string, Feature>();
-  for (const link of linksOf(document)) {
-    for (const feature of FEATURES) {
-      if (link.url.startsWith(AUTHORIZATION_SPEC_URLS[feature])) names.set(link.as ?? feature, feature);
-    }
-    if (link.url.startsWith(FEDERATION_URL)) {
-      const prefix = link.as ?? 'federation';
-      for (const feature of FEATURES) {
-        names.set(`${prefix}__${feature}`, feature);
-        const imported = link.imports.find((i) => i.name === `@${feature}`);
-        if (imported) names.set((imported.as ?? imported.name).replace(/^@/, ''), feature);
-      }
+  for (const feature of FEATURES) {
+    // In a supergraph each feature has its own spec; in a subgraph it comes with federation's.
+    for (const spec of [AUTHORIZATION_SPEC_URLS[feature], FEDERATION_URL]) {
+      for (const name of directiveLocalNames(document, spec, feature)) names.set(name, feature);
     }
   }
   return names;
@@ -148,9 +90,6 @@ function requirementOf(directives: readonly ConstDirectiveNode[] | undefined, na
   return parts.length ? combineRequirements(parts) : undefined;
 }
 
-function argumentsOf(args: readonly ConstArgumentNode[] | undefined): Map<string, ConstValueNode> {
-  return new Map((args ?? []).map((a) => [a.name.value, a.value]));
-}
 
 /** `[["a", "b"], ["c"]]` -> [["a","b"],["c"]]; anything malformed contributes nothing (and so is never satisfiable). */
 function stringMatrix(value: ConstValueNode): string[][] {

@@ -1,6 +1,7 @@
 import { Kind, parse, print, visit, type ConstDirectiveNode, type StringValueNode } from 'graphql';
 import { isEmptyRequirement, type Requirement } from '../../lib/requirements.js';
-import { AUTHORIZATION_SPEC_URLS, indexRequirements, linksOf, type RequirementIndex } from '../../lib/auth-directives.js';
+import { AUTHORIZATION_SPEC_URLS, indexRequirements, type RequirementIndex } from '../../lib/auth-directives.js';
+import { linksOf } from '../../lib/spec-links.js';
 
 export interface AuthorizationTakeover {
   /** The supergraph for @apollo/gateway: the authorization links no longer marked `for: SECURITY`. */

@@ -1,5 +1,5 @@
 import { Kind, type ConstDirectiveNode, type DocumentNode, type GraphQLSchema, isInterfaceType, isObjectType } from 'graphql';
-import { linksOf } from '../../lib/auth-directives.js';
+import { directiveLocalNames } from '../../lib/spec-links.js';
 
 /** The lifecycle spec our products use for @sunset (composed into the supergraph with @composeDirective). */
 export const LIFECYCLE_SPEC = 'https://specs.data-product-gateway.dev/lifecycle/';
@@ -24,15 +24,6 @@ export interface Deprecation {
 export interface DeprecationIndex {
   get(coordinate: string): Deprecation | undefined;
   all(): readonly Deprecation[];
-}
-
-function directiveName(document: DocumentNode): string | undefined {
-  for (const link of linksOf(document)) {
-    if (!link.url.startsWith(LIFECYCLE_SPEC)) continue;
-    const imported = link.imports.find((i) => i.name === '@sunset');
-    return imported ? (imported.as ?? imported.name).replace(/^@/, '') : `${link.as ?? 'lifecycle'}__sunset`;
-  }
-  return undefined;
 }
 
 /** `2027-03-31` is the start of that day in UTC; a date-time is taken as given. */
@@ -70,17 +61,17 @@ function readSunset(directive: ConstDirectiveNode, coordinate: string): Sunset {
  */
 export function indexDeprecations(supergraph: DocumentNode, apiSchema: GraphQLSchema): DeprecationIndex {
   const sunsets = new Map<string, Sunset>();
-  const name = directiveName(supergraph);
-  if (name) {
+  const names = directiveLocalNames(supergraph, LIFECYCLE_SPEC, 'sunset');
+  if (names.size) {
     for (const definition of supergraph.definitions) {
       if (!('fields' in definition) || !definition.fields || !('name' in definition)) continue;
       for (const field of definition.fields) {
         const coordinate = `${definition.name.value}.${field.name.value}`;
-        const directive = field.directives?.find((d) => d.name.value === name);
+        const directive = field.directives?.find((d) => names.has(d.name.value));
         if (directive) sunsets.set(coordinate, readSunset(directive, coordinate));
         if ('arguments' in field) {
           for (const arg of field.arguments ?? []) {
-            const onArg = arg.directives?.find((d) => d.name.value === name);
+            const onArg = arg.directives?.find((d) => names.has(d.name.value));
             if (onArg) sunsets.set(`${coordinate}(${arg.name.value}:)`, readSunset(onArg, `${coordinate}(${arg.name.value}:)`));
           }
         }

@@ -7,11 +7,6 @@ export class RateLimitStoreUnavailable extends Error {
   override readonly name = 'RateLimitStoreUnavailable';
 }
 
-export interface ResilientStore extends RateLimitStore {
-  /** Requests decided by the in-process fallback because the shared store failed (fail-open). */
-  readonly fallbacks: number;
-}
-
 /** Between warnings about a failing shared store, so an outage does not flood the log. */
 const WARN_EVERY_MS = 10_000;
 
@@ -20,25 +15,20 @@ const WARN_EVERY_MS = 10_000;
  * limits (each replica then enforces the budget on its own), fail-closed refuses the request
  * (RateLimitStoreUnavailable, answered 503). Either way the failure is logged and counted.
  */
-export function createResilientStore(shared: RateLimitStore, mode: FailMode, logger: Logger, onFallback: (mode: FailMode) => void = () => undefined): ResilientStore {
+export function createResilientStore(shared: RateLimitStore, mode: FailMode, logger: Logger, onFallback: (mode: FailMode) => void = () => undefined): RateLimitStore {
   const local = createMemoryStore();
-  let fallbacks = 0;
   let lastWarning = 0;
   return {
     kind: shared.kind,
-    get fallbacks() {
-      return fallbacks;
-    },
     async consume(key, cost, budget, windowMs) {
       try {
         return await shared.consume(key, cost, budget, windowMs);
       } catch (error) {
-        fallbacks += 1;
-        onFallback(mode);
+        onFallback(mode); // counted in dpg_rate_limit_store_fallbacks_total
         const now = Date.now();
         if (now - lastWarning > WARN_EVERY_MS) {
           lastWarning = now;
-          logger.warn({ store: shared.kind, failMode: mode, err: error, fallbacks }, 'rate-limit store failed');
+          logger.warn({ store: shared.kind, failMode: mode, err: error }, 'rate-limit store failed');
         }
         if (mode === 'closed') throw new RateLimitStoreUnavailable('rate-limit store unavailable');
         return local.consume(key, cost, budget, windowMs);

@@ -1,5 +1,5 @@
 import { Kind, type ConstDirectiveNode, type DocumentNode, type ValueNode } from 'graphql';
-import { linksOf } from '../../lib/auth-directives.js';
+import { directiveLocalNames, FEDERATION_URL } from '../../lib/spec-links.js';
 
 /**
  * Static cost, as the IBM GraphQL cost specification (and Apollo's and Cosmo's demand control)
@@ -25,20 +25,12 @@ export interface ListSize {
 }
 
 const COST_SPEC = 'https://specs.apollo.dev/cost/';
-const FEDERATION = 'https://specs.apollo.dev/federation/';
 
-/** Local names of the cost directives (`@cost`, `@listSize`, possibly renamed or prefixed). */
+/** Local names of the cost directives: from the cost spec (supergraphs) or federation's (subgraphs). */
 function costDirectiveNames(document: DocumentNode): Map<string, 'cost' | 'listSize'> {
   const names = new Map<string, 'cost' | 'listSize'>();
-  for (const link of linksOf(document)) {
-    const spec = link.url.startsWith(COST_SPEC) ? (link.as ?? 'cost') : link.url.startsWith(FEDERATION) ? (link.as ?? 'federation') : undefined;
-    if (!spec) continue;
-    for (const directive of ['cost', 'listSize'] as const) {
-      names.set(`${spec}__${directive}`, directive);
-      const imported = link.imports.find((i) => i.name === `@${directive}`);
-      if (imported) names.set((imported.as ?? imported.name).replace(/^@/, ''), directive);
-    }
-    if (link.url.startsWith(COST_SPEC) && !link.as) names.set('cost', 'cost');
+  for (const directive of ['cost', 'listSize'] as const) {
+    for (const spec of [COST_SPEC, FEDERATION_URL]) for (const name of directiveLocalNames(document, spec, directive)) names.set(name, directive);
   }
   return names;
 }

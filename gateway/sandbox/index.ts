@@ -341,7 +341,8 @@ interface GraphiqlConfig {
   readonly styleNonce: string;
 }
 
-function graphiqlPage(config: GraphiqlConfig, url: (name: string) => string): string {
+/** The document head both sandbox pages share, with their stylesheets. */
+function pageStart(stylesheets: readonly string[]): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -350,10 +351,13 @@ function graphiqlPage(config: GraphiqlConfig, url: (name: string) => string): st
   <meta name="referrer" content="no-referrer">
   <title>Sandbox · Data product gateway</title>
   <link rel="icon" href="data:,">
-  <link rel="stylesheet" href="${escapeAttribute(url('graphiql.min.css'))}">
-  <link rel="stylesheet" href="${escapeAttribute(url('sandbox.css'))}">
+${stylesheets.map((href) => `  <link rel="stylesheet" href="${escapeAttribute(href)}">`).join('\n')}
 </head>
-<body>
+<body>`;
+}
+
+function graphiqlPage(config: GraphiqlConfig, url: (name: string) => string): string {
+  return `${pageStart([url('graphiql.min.css'), url('sandbox.css')])}
   <div id="sandbox"><p class="sandbox-loading">Loading the sandbox…</p></div>
   <noscript><p class="sandbox-loading">The sandbox needs JavaScript.</p></noscript>
   <script type="application/json" id="sandbox-config">${jsonForHtml(config)}</script>
@@ -390,17 +394,7 @@ function apolloDocument(examples: readonly SandboxExample[]): string {
 }
 
 function apolloPage({ endpoint, document, css, script }: { endpoint: string; document: string; css: string; script: string }): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <meta name="referrer" content="no-referrer">
-  <title>Sandbox · Data product gateway</title>
-  <link rel="icon" href="data:,">
-  <link rel="stylesheet" href="${escapeAttribute(css)}">
-</head>
-<body>
+  return `${pageStart([css])}
   <div id="sandbox" class="apollo"><p class="sandbox-loading">Loading Apollo Sandbox from Apollo's CDN (needs internet access)…</p></div>
   <script type="application/json" id="sandbox-config">${jsonForHtml({ endpoint, document })}</script>
   <script src="${APOLLO_SANDBOX_SCRIPT}"></script>

@@ -1,4 +1,4 @@
-import { isInputObjectType, isInterfaceType, isObjectType, Kind, parse, type ConstDirectiveNode, type GraphQLSchema } from 'graphql';
+import { isInputObjectType, isInterfaceType, isObjectType, Kind, type ConstDirectiveNode, type DocumentNode, type GraphQLSchema } from 'graphql';
 
 /** Which data product serves each schema coordinate, and what the schema says about it. */
 export interface SchemaCatalog {
@@ -30,8 +30,7 @@ function argBool(directive: ConstDirectiveNode, name: string): boolean {
  * Reads ownership from the supergraph's join directives (`@join__graph`, `@join__type`,
  * `@join__field`) and deprecations from the API schema, once per supergraph.
  */
-export function buildSchemaCatalog(supergraphSdl: string, apiSchema: GraphQLSchema, excluded: readonly string[] = []): SchemaCatalog {
-  const document = parse(supergraphSdl);
+export function buildSchemaCatalog(document: DocumentNode, apiSchema: GraphQLSchema, excluded: readonly string[] = []): SchemaCatalog {
   const graphNames = new Map<string, string>();
   const typeGraphs = new Map<string, string[]>();
   const fieldGraphs = new Map<string, string[]>();

@@ -5,7 +5,6 @@ export function createMemoryUsageStore(retentionMs: number, now: () => number = 
   const hours: UsageCounts = new Map();
   const applied = new Set<string>();
   return {
-    kind: 'memory',
     async apply(batch) {
       if (applied.has(batch.id)) return;
       applied.add(batch.id);

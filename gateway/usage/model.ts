@@ -43,7 +43,6 @@ export type UsageCounts = Map<number, Map<string, number>>;
  * `read` returns the hours of a window that have counts.
  */
 export interface UsageStore {
-  readonly kind: 'memory' | 'redis';
   apply(batch: UsageBatch): Promise<void>;
   read(fromHour: number, toHour: number): Promise<UsageCounts>;
   close(): Promise<void>;

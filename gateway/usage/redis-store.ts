@@ -68,7 +68,6 @@ export function createRedisUsageStore(options: RedisUsageStoreOptions): UsageSto
   };
   const ttlS = Math.ceil((options.retentionMs + HOUR_MS) / 1000);
   return {
-    kind: 'redis',
     async apply(batch) {
       const hourKeys = [...batch.counts.keys()].map(keys.hour);
       if (hourKeys.length === 0) return;
