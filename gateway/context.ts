@@ -11,6 +11,11 @@ export interface GatewayContext extends BaseContext {
   readonly principal: Principal;
   /** The peer address, which budgets anonymous callers. */
   readonly clientAddress: string;
+  /**
+   * Shared by the operations of one HTTP request (a batch runs them concurrently over one context,
+   * shallow-copied): their summed cost, which together may not exceed one operation's maxCost.
+   */
+  readonly batch: { cost: number };
   /** The identity forwarded to subgraphs: signed on first use, then reused by every subgraph call of the request. */
   identityToken(): Promise<string>;
 }

@@ -144,7 +144,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       allowAnonymousIntrospection: config.authorization.anonymousIntrospection,
       principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
       cost: indexCost(supergraphDocument),
-      defaultListSize: rateLimitPolicy.operation.defaultListSize,
+      limits: rateLimitPolicy.operation,
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
     },
   );
@@ -181,6 +181,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     server: apollo,
     bodyLimitBytes: config.maxBodyBytes,
     maxBatch: rateLimitPolicy.operation.maxBatch,
+    maxNesting: rateLimitPolicy.operation.maxNesting,
     context: async (req, res) => {
       const requestId = String(res.getHeader('x-request-id'));
       const principal = principals.get(req) ?? ANONYMOUS;
@@ -190,6 +191,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         logger: logger.child({ requestId }),
         principal,
         clientAddress: req.socket.remoteAddress ?? 'unknown',
+        batch: { cost: 0 },
         identityToken: () => (token ??= signIdentity(principal)),
       };
     },

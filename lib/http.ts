@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { HeaderMap, type ApolloServer, type BaseContext, type ContextThunk } from '@apollo/server';
-import { errorBody, httpStatusOf, type ErrorCode } from './errors.js';
+import { errorBody, httpStatusOf, type ErrorCode, type SafeExtensions } from './errors.js';
+import { documentNesting, valueNesting } from './nesting.js';
 
 /** A request that failed before reaching GraphQL execution, answered with a GraphQL-shaped body. */
 export class HttpError extends Error {
@@ -9,10 +10,17 @@ export class HttpError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    readonly extensions: SafeExtensions = {},
   ) {
     super(message);
   }
 }
+
+/**
+ * Refused before the body is read: the connection is closed after the answer, so whatever the
+ * client still sends is never read (Node would otherwise drain it to keep the connection alive).
+ */
+const UNREAD = { connection: 'close' } as const;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -22,37 +30,38 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** Reads the body, refusing more than `limitBytes` without buffering the excess. */
+/** Reads the body, refusing more than `limitBytes` without reading or buffering the excess. */
 export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) {
-    req.resume();
-    throw new HttpError('PAYLOAD_TOO_LARGE', `Request body is larger than ${limitBytes} bytes`);
+    throw new HttpError('PAYLOAD_TOO_LARGE', `Request body is larger than ${limitBytes} bytes`, UNREAD);
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limitBytes) {
-      req.resume();
-      throw new HttpError('PAYLOAD_TOO_LARGE', `Request body is larger than ${limitBytes} bytes`);
-    }
+    if (size > limitBytes) throw new HttpError('PAYLOAD_TOO_LARGE', `Request body is larger than ${limitBytes} bytes`, UNREAD);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
-const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/** A JSON body in any charset but UTF-8 is refused from its content type alone, before a byte of it is read. */
+function refuseUnsupportedCharset(contentType: string | undefined): void {
+  if (!contentType || !JSON_TYPE.test(contentType)) return;
+  const charset = CHARSET.exec(contentType)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported charset: JSON bodies must be UTF-8', UNREAD);
+  }
+}
 
 /** Parses a POST body: JSON for JSON content types, left as text otherwise (@apollo/server answers those). */
 function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   if (raw.length === 0) return undefined;
   if (contentType && JSON_TYPE.test(contentType)) {
-    const charset = CHARSET.exec(contentType)?.[1]?.toLowerCase();
-    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-      throw new HttpError('UNSUPPORTED_MEDIA_TYPE', `Unsupported charset "${charset}"`);
-    }
     try {
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch {
@@ -80,7 +89,40 @@ export function sendJson(
 /** Answers an HttpError with its status and a GraphQL-shaped error body. */
 export function sendHttpError(res: ServerResponse, error: HttpError): void {
   const status = httpStatusOf(error.code);
-  sendJson(res, status, errorBody(error.code, error.message), error.headers);
+  sendJson(res, status, errorBody(error.code, error.message, error.extensions), error.headers);
+}
+
+/** Default of `GraphQLHandlerOptions.maxNesting`. */
+export const DEFAULT_MAX_NESTING = 64;
+
+/** A GET request's GraphQL parameters, with `variables` and `extensions` parsed when they are JSON. */
+function searchParams(search: string): Record<string, unknown> {
+  const params = new URLSearchParams(search);
+  const json = (name: string): unknown => {
+    const text = params.get(name);
+    if (text === null) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined; // @apollo/server refuses it with BAD_REQUEST
+    }
+  };
+  return { query: params.get('query') ?? undefined, variables: json('variables'), extensions: json('extensions') };
+}
+
+/** OPERATION_LIMIT_EXCEEDED (limit `nesting`) for a document, variables or extensions nested deeper than allowed. */
+function refuseDeepNesting(operation: unknown, maxNesting: number): void {
+  if (operation === null || typeof operation !== 'object' || Array.isArray(operation)) return;
+  const { query, variables, extensions } = operation as Record<string, unknown>;
+  const deepest = Math.max(
+    typeof query === 'string' ? documentNesting(query, maxNesting) : 0,
+    // The variables object itself is one level: its values may nest maxNesting - 1 deep.
+    valueNesting(variables, maxNesting),
+    valueNesting(extensions, maxNesting),
+  );
+  if (deepest > maxNesting) {
+    throw new HttpError('OPERATION_LIMIT_EXCEEDED', `Operation nested deeper than ${maxNesting} levels`, {}, { limit: 'nesting', maximum: maxNesting });
+  }
 }
 
 export interface GraphQLHandlerOptions<TContext extends BaseContext> {
@@ -89,6 +131,8 @@ export interface GraphQLHandlerOptions<TContext extends BaseContext> {
   bodyLimitBytes: number;
   /** Most operations in one batched request (a JSON array body). @default 1 */
   maxBatch?: number;
+  /** Deepest bracket nesting of a document, and of its variables and extensions, checked before parsing. @default 64 */
+  maxNesting?: number;
   context: (req: IncomingMessage, res: ServerResponse) => Promise<TContext>;
 }
 
@@ -109,12 +153,17 @@ export function graphqlHandler<TContext extends BaseContext>(
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const search = q === -1 ? '' : url.slice(q);
+    if (method === 'POST') refuseUnsupportedCharset(req.headers['content-type']);
     const body = method === 'POST' ? parseBody(await readBody(req, bodyLimitBytes), req.headers['content-type']) : undefined;
     if (Array.isArray(body)) {
       const maxBatch = options.maxBatch ?? 1;
       if (body.length === 0) throw new HttpError('BAD_REQUEST', 'An empty batch has nothing to run');
-      if (body.length > maxBatch) throw new HttpError('OPERATION_LIMIT_EXCEEDED', `A batch may hold at most ${maxBatch} operations`);
+      if (body.length > maxBatch) {
+        throw new HttpError('OPERATION_LIMIT_EXCEEDED', `A batch may hold at most ${maxBatch} operations`, {}, { limit: 'batch', value: body.length, maximum: maxBatch });
+      }
     }
+    const maxNesting = options.maxNesting ?? DEFAULT_MAX_NESTING;
+    for (const operation of method === 'POST' ? (Array.isArray(body) ? body : [body]) : [searchParams(search)]) refuseDeepNesting(operation, maxNesting);
     const context: ContextThunk<TContext> = () => options.context(req, res);
     const response = await server.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method, headers, search, body },

@@ -140,7 +140,7 @@ describe('operation limits, before any subgraph is called', () => {
     const gateway = await gatewayWith({ operation: { maxBatch: 2 } });
     const response = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ query: BOOKS }, { query: BOOKS }, { query: BOOKS }]) });
     expect(response.status).toBe(400);
-    expect(await response.json()).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'OPERATION_LIMIT_EXCEEDED' } }] });
+    expect(await response.json()).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'batch', value: 3, maximum: 2 } }] });
   });
 });
 

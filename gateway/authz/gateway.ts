@@ -24,7 +24,8 @@ export interface AuthorizationOptions {
   onDenied?: (coordinate: string) => void;
   /** The supergraph's @cost/@listSize, for the shared operation facts. */
   cost: CostIndex;
-  defaultListSize: number;
+  /** Size of a list nothing else sizes, and the most field selections an operation may expand to. */
+  limits: { defaultListSize: number; maxFields: number };
 }
 
 export interface AuthorizedGateway {
@@ -43,7 +44,7 @@ export interface AuthorizedGateway {
 export function createAuthorizedGateway(supergraphSdl: string, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
   const takeover = takeOverAuthorization(supergraphSdl);
   const inner = new ApolloGateway({ ...config, supergraphSdl: takeover.gatewaySdl } as GatewayConfig);
-  const facts = createOperationFactsCache(takeover.requirements, options.cost, options.defaultListSize);
+  const facts = createOperationFactsCache(takeover.requirements, options.cost, options.limits);
   const enforce = enforcer(facts, options);
   const gateway: GatewayInterface = {
     onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
@@ -65,7 +66,7 @@ function enforcer(facts: OperationFactsCache, options: AuthorizationOptions) {
       try {
         analysis = facts.factsOf(context.schema, context.document, context.request.operationName);
       } catch (error) {
-        if (error instanceof OperationTooLargeError) return { errors: [requestError('OPERATION_LIMIT_EXCEEDED', `Operation too large: ${error.message}`, { limit: 'fields' })] };
+        if (error instanceof OperationTooLargeError) return { errors: [requestError('OPERATION_LIMIT_EXCEEDED', `Operation too large: ${error.message}`, { limit: 'fields', maximum: error.maximum })] };
         if (error instanceof GraphQLError) return { errors: [error] };
         throw error;
       }

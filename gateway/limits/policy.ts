@@ -18,7 +18,15 @@ export interface OperationLimits {
   readonly maxDirectives: number;
   readonly maxTokens: number;
   readonly maxBatch: number;
+  /** Field selections of one operation once its fragments are expanded. */
+  readonly maxFields: number;
+  /** Bracket nesting (`{ [ (`) of a document and of its JSON variables, checked before parsing. */
+  readonly maxNesting: number;
 }
+
+/** Defaults of the limits a policy file may leave out (added after the first release of the file format). */
+export const DEFAULT_MAX_FIELDS = 2_000;
+export const DEFAULT_MAX_NESTING = 64;
 
 export interface RateLimitPolicy {
   readonly file: string;
@@ -47,6 +55,9 @@ const fileSchema = z
         maxDirectives: limit(10_000),
         maxTokens: limit(1_000_000),
         maxBatch: limit(1_000),
+        maxFields: limit(100_000).default(DEFAULT_MAX_FIELDS),
+        // Deep enough for any real document; far below where a recursive parser runs out of stack.
+        maxNesting: limit(1_000).default(DEFAULT_MAX_NESTING),
       })
       .strict(),
   })
@@ -70,6 +81,10 @@ export function parseRateLimitPolicy(raw: unknown, file: string, knownRoles?: Re
   for (const [role, tier] of Object.entries(data.roles)) {
     if (!Object.hasOwn(data.tiers, tier)) problems.push(`${file}: roles.${role}: unknown tier "${tier}"`);
     if (knownRoles && !knownRoles.has(role)) problems.push(`${file}: roles.${role}: not a role of the access policy`);
+  }
+  // A document of depth d nests its selection sets d + 1 deep: a nesting bound at or below the depth would refuse allowed documents.
+  if (data.operation.maxNesting <= data.operation.maxDepth) {
+    problems.push(`${file}: operation.maxNesting: must be greater than operation.maxDepth (${data.operation.maxDepth})`);
   }
   if (problems.length) throw new RateLimitPolicyError(problems.join('\n'));
 

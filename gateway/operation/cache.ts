@@ -15,7 +15,7 @@ export interface OperationFactsCache {
   factsOf(schema: GraphQLSchema, document: DocumentNode, requestedOperationName: string | null | undefined): OperationAnalysis;
 }
 
-export function createOperationFactsCache(requirements: RequirementIndex, cost: CostIndex, defaultListSize: number): OperationFactsCache {
+export function createOperationFactsCache(requirements: RequirementIndex, cost: CostIndex, limits: { defaultListSize: number; maxFields: number }): OperationFactsCache {
   const bySchema = new WeakMap<GraphQLSchema, SchemaFacts>();
   // Apollo Server reuses one parsed DocumentNode per distinct query text, so the document is the key.
   const byDocument = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
@@ -31,7 +31,8 @@ export function createOperationFactsCache(requirements: RequirementIndex, cost: 
         schemaFacts = {
           requirements: { field: fieldRequirements(schema, requirements), type: (name) => requirements.types.get(name) ?? NO_REQUIREMENT },
           cost,
-          defaultListSize,
+          defaultListSize: limits.defaultListSize,
+          maxFields: limits.maxFields,
         };
         bySchema.set(schema, schemaFacts);
       }

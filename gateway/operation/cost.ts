@@ -8,7 +8,10 @@ import { directiveLocalNames, FEDERATION_URL } from '../../lib/spec-links.js';
  *   interfaces and unions and 0 for scalars and enums; arguments add their `@cost`;
  * - a list field multiplies (weight + children) by its size: the largest slicing argument given
  *   (literal, variable or schema default), else `assumedSize`, else the default list size;
- *   with `sizedFields`, the size multiplies those child fields instead.
+ *   with `sizedFields`, the size multiplies those child fields instead;
+ * - one deliberate difference: every list item costs at least 1. The spec prices a list of scalars
+ *   or enums at 0, which would make a list of a million strings free; here the cost charged is
+ *   never below the number of list items an operation can return.
  */
 export interface CostIndex {
   readonly fieldWeights: ReadonlyMap<string, number>;
@@ -93,8 +96,9 @@ export type SizeSource =
 
 /** A field in the cost plan: cached per document, evaluated per request against its variables. */
 export interface CostNode {
-  /** The field's own weight plus its arguments' weights. */
+  /** The field's own weight: `@cost` on the field, else on its type, else 1 for composite types and 0 for leaves. */
   readonly weight: number;
+  /** The sum of the `@cost` of the arguments given, paid once (not per list item). */
   readonly argumentWeight: number;
   /** Present for list fields (or fields a parent's `sizedFields` names). */
   readonly size: SizeSource | undefined;
@@ -106,7 +110,7 @@ export function evaluateCost(nodes: readonly CostNode[], variables: Readonly<Rec
   let total = 0;
   for (const node of nodes) {
     const inner = node.weight + evaluateCost(node.children, variables);
-    total += node.argumentWeight + (node.size ? sizeOf(node.size, variables) * inner : inner);
+    total += node.argumentWeight + (node.size ? sizeOf(node.size, variables) * Math.max(1, inner) : inner);
   }
   return total;
 }

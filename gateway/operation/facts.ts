@@ -19,9 +19,12 @@ import {
   type SelectionNode,
   type SelectionSetNode,
   type ValueNode,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
 } from 'graphql';
 import { combineRequirements, isEmptyRequirement, NO_REQUIREMENT, type Requirement } from '../../lib/requirements.js';
 import type { CostIndex, CostNode, ListSize, SizeSource } from './cost.js';
+import { introspectionCost } from './introspection-cost.js';
 
 /** What the analysis needs to know about requirements (from the supergraph's directives). */
 export interface RequirementLookup {
@@ -61,12 +64,14 @@ export interface SchemaFacts {
   readonly cost: CostIndex;
   /** Size assumed for a list with neither a slicing argument nor `@listSize(assumedSize:)`. */
   readonly defaultListSize: number;
+  /** Most field selections an operation may have once its fragments are expanded. */
+  readonly maxFields: number;
 }
 
 export interface OperationAnalysis {
-  /** Deepest field nesting (root fields are depth 1; introspection not counted). */
+  /** Deepest field nesting (root fields are depth 1; introspection and __typename count like any field). */
   readonly depth: number;
-  /** Fields selected under an alias. */
+  /** Fields selected under an alias (introspection and __typename included). */
   readonly aliases: number;
   /** Directives applied anywhere in the operation (fragments counted where used). */
   readonly directives: number;
@@ -87,11 +92,12 @@ export interface OperationAnalysis {
   readonly filtered: Map<string, unknown>;
 }
 
-/** Expanding fragments can multiply an operation; past this many field selections it is refused. */
-export const MAX_INLINED_FIELDS = 20_000;
-
+/** Refused while walking: more field selections, after expanding fragments, than `SchemaFacts.maxFields`. */
 export class OperationTooLargeError extends Error {
   override readonly name = 'OperationTooLargeError';
+  constructor(readonly maximum: number) {
+    super(`more than ${maximum} field selections after expanding fragments`);
+  }
 }
 
 interface FieldContext {
@@ -101,6 +107,31 @@ interface FieldContext {
   readonly parent: FieldContext | undefined;
   /** Concrete types of the object holding this field, when its parent returns an abstract type and a type condition narrowed it. */
   readonly onTypes: readonly string[] | undefined;
+}
+
+/** Where the walk is: the state one selection set is visited with. */
+interface Frame {
+  readonly parentType: GraphQLCompositeType;
+  /** The field owning this selection set; undefined at the root. */
+  readonly parent: FieldContext | undefined;
+  /** @skip/@include conditions on the way here. */
+  readonly conditions: readonly Condition[];
+  /** Fragment names being expanded (a cycle is skipped; validation refuses it anyway). */
+  readonly visiting: ReadonlySet<string>;
+  /**
+   * The type-level rule of a type reached through a type condition on an abstract type
+   * (`... on Author` inside a union): no field returns that type, so its rule applies to the
+   * fields selected inside the condition.
+   */
+  readonly narrowed: Requirement;
+  /** Where the cost nodes of this selection set go. */
+  readonly costOut: CostNode[];
+  /** Field nesting of this selection set's fields (root fields: 1). */
+  readonly level: number;
+  /** A parent list's size that multiplies some of these fields (`@listSize(sizedFields:)`). */
+  readonly sized: { readonly fields: readonly string[]; readonly size: SizeSource } | undefined;
+  /** Inside `__schema` / `__type`. */
+  readonly introspective: boolean;
 }
 
 /**
@@ -134,36 +165,33 @@ export function analyzeOperation(
   const root = schema.getRootType(operation.operation);
   if (!root) throw new Error(`schema has no ${operation.operation} type`);
 
-  /**
-   * `narrowed`: the type-level rule of a type reached through a type condition on an abstract
-   * type (`... on Author` inside a union): no field returns that type, so its rule applies to the
-   * fields selected inside the condition.
-   */
-  function walk(
-    set: SelectionSetNode,
-    parentType: GraphQLCompositeType,
-    parent: FieldContext | undefined,
-    conditions: readonly Condition[],
-    visiting: ReadonlySet<string>,
-    narrowed: Requirement,
-    costOut: CostNode[],
-    level: number,
-    sized: { readonly fields: readonly string[]; readonly size: SizeSource } | undefined,
-  ): SelectionSetNode {
+  function walk(set: SelectionSetNode, frame: Frame): SelectionSetNode {
+    const { parentType, parent, conditions, visiting, narrowed, costOut, level, sized, introspective } = frame;
     const selections: SelectionNode[] = [];
     for (const selection of set.selections) {
       const own = [...conditions, ...conditionsOf(selection)];
       directives += selection.directives?.length ?? 0;
       if (selection.kind === Kind.FIELD) {
-        if (++fieldCount > MAX_INLINED_FIELDS) throw new OperationTooLargeError(`more than ${MAX_INLINED_FIELDS} field selections after expanding fragments`);
+        // Checked while expanding, so a fragment bomb is stopped before it is built.
+        if (++fieldCount > facts.maxFields) throw new OperationTooLargeError(facts.maxFields);
         const name = selection.name.value;
-        if (name === '__schema' || name === '__type') {
-          if (!parent) introspection = true;
+        // Every selection counts toward the structural limits, introspection and __typename included.
+        if (selection.alias) aliases += 1;
+        depth = Math.max(depth, level);
+        if (name === '__typename') {
           selections.push(selection);
           continue;
         }
-        if (name === '__typename') {
-          selections.push(selection);
+        if (!parent && (name === '__schema' || name === '__type')) {
+          introspection = true;
+          const meta = name === '__schema' ? SchemaMetaFieldDef : TypeMetaFieldDef;
+          const inner = getNamedType(meta.type) as GraphQLCompositeType;
+          const node: FieldNode = selection.selectionSet
+            ? { ...selection, selectionSet: walk(selection.selectionSet, { ...frame, parentType: inner, conditions: own, costOut: [], level: level + 1, sized: undefined, introspective: true }) }
+            : selection;
+          // Its size is known from the schema: priced exactly, once per document.
+          costOut.push({ weight: introspectionCost(schema, node), argumentWeight: 0, size: undefined, children: [] });
+          selections.push(node);
           continue;
         }
         const definition = 'getFields' in parentType ? (parentType.getFields()[name] as GraphQLField<unknown, unknown> | undefined) : undefined;
@@ -171,13 +199,21 @@ export function analyzeOperation(
           selections.push(selection); // validation already refused unknown fields; keep the node as is
           continue;
         }
+        if (introspective) {
+          // Inside __schema/__type: counted above and priced by introspectionCost; no rule, no usage.
+          const named = getNamedType(definition.type);
+          selections.push(
+            selection.selectionSet && isCompositeType(named)
+              ? { ...selection, selectionSet: walk(selection.selectionSet, { ...frame, parentType: named, conditions: own, level: level + 1 }) }
+              : selection,
+          );
+          continue;
+        }
         const key = selection.alias?.value ?? name;
         const coordinate = `${parentType.name}.${name}`;
         const fieldPath = [...(parent?.path ?? []), key];
         addCoordinate(coordinate, fieldPath);
         for (const argument of selection.arguments ?? []) addCoordinate(`${coordinate}(${argument.name.value}:)`, fieldPath);
-        if (selection.alias) aliases += 1;
-        depth = Math.max(depth, level);
         const context: { -readonly [K in keyof FieldContext]: FieldContext[K] } = {
           node: selection,
           type: definition.type,
@@ -194,7 +230,17 @@ export function analyzeOperation(
           node = { ...selection, selectionSet: undefined as unknown as SelectionSetNode };
           context.node = node;
           const sizedChildren = listSize?.sizedFields.length ? { fields: listSize.sizedFields, size: sizeSource(definition, selection, listSize) } : undefined;
-          (node as { selectionSet: SelectionSetNode }).selectionSet = walk(selection.selectionSet, named, context, own, visiting, NO_REQUIREMENT, children, level + 1, sizedChildren);
+          (node as { selectionSet: SelectionSetNode }).selectionSet = walk(selection.selectionSet, {
+            parentType: named,
+            parent: context,
+            conditions: own,
+            visiting,
+            narrowed: NO_REQUIREMENT,
+            costOut: children,
+            level: level + 1,
+            sized: sizedChildren,
+            introspective,
+          });
         }
         let argumentWeight = 0;
         for (const argument of selection.arguments ?? []) argumentWeight += facts.cost.argumentWeights.get(`${coordinate}(${argument.name.value}:)`) ?? 0;
@@ -217,7 +263,7 @@ export function analyzeOperation(
           selections.push(selection);
           continue;
         }
-        selections.push({ ...selection, selectionSet: walk(selection.selectionSet, type, parent, own, visiting, narrowTo(type, parentType, narrowed), costOut, level, sized) });
+        selections.push({ ...selection, selectionSet: walk(selection.selectionSet, { ...frame, parentType: type, conditions: own, narrowed: narrowTo(type, parentType, narrowed) }) });
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
@@ -227,7 +273,7 @@ export function analyzeOperation(
           kind: Kind.INLINE_FRAGMENT,
           typeCondition: fragment.typeCondition,
           directives: selection.directives ?? [],
-          selectionSet: walk(fragment.selectionSet, type, parent, own, new Set([...visiting, name]), narrowTo(type, parentType, narrowed), costOut, level, sized),
+          selectionSet: walk(fragment.selectionSet, { ...frame, parentType: type, conditions: own, visiting: new Set([...visiting, name]), narrowed: narrowTo(type, parentType, narrowed) }),
         });
       }
     }
@@ -274,7 +320,17 @@ export function analyzeOperation(
   const cost: CostNode[] = [];
   const inlined: OperationDefinitionNode = {
     ...operation,
-    selectionSet: walk(operation.selectionSet, root, undefined, [], new Set(), NO_REQUIREMENT, cost, 1, undefined),
+    selectionSet: walk(operation.selectionSet, {
+      parentType: root,
+      parent: undefined,
+      conditions: [],
+      visiting: new Set(),
+      narrowed: NO_REQUIREMENT,
+      costOut: cost,
+      level: 1,
+      sized: undefined,
+      introspective: false,
+    }),
   };
   const variableDefaults = new Map<string, boolean>();
   for (const definition of operation.variableDefinitions ?? []) {

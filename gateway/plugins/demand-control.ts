@@ -32,8 +32,8 @@ export interface DemandControlOptions {
 }
 
 /**
- * Demand control, in order, before anything runs: the operation's limits and static cost
- * (checkOperation), then the caller's budget. Every request is spent from its caller's budget
+ * Demand control, in order, before anything runs: the operation's variables, limits and static
+ * cost (checkOperation), the batch's cost as a whole, then the caller's budget. Every request is spent from its caller's budget
  * once, in one store round trip: a resolved operation with its cost, anything refused earlier
  * (parse, validation, operation limits) with cost 0 before the response goes out. Over budget:
  * 429 RATE_LIMITED with Retry-After. Every response carries the RateLimit headers.
@@ -54,9 +54,19 @@ export function demandControlPlugin(options: DemandControlOptions): ApolloServer
     async requestDidStart({ contextValue }) {
       let spent: { budget: Budget; decision: Decision } | undefined;
       return {
-        async didResolveOperation({ schema, document, request }) {
+        async didResolveOperation({ schema, document, request, requestIsBatched }) {
           // Refused here (400): charged with cost 0 below, like any other refused request.
           const cost = checkOperation(facts, policy.operation, { schema, document, operationName: request.operationName, variables: request.variables });
+          if (requestIsBatched) {
+            // One HTTP request is bounded as a whole: the operations of a batch share one maxCost.
+            contextValue.batch.cost += cost;
+            if (contextValue.batch.cost > policy.operation.maxCost) {
+              throw requestError('COST_LIMIT_EXCEEDED', `The batch's cost ${contextValue.batch.cost} is over the limit of ${policy.operation.maxCost}`, {
+                cost: contextValue.batch.cost,
+                limit: policy.operation.maxCost,
+              });
+            }
+          }
           spent = await consume(contextValue, cost);
           if (spent && !spent.decision.allowed) {
             const retryAfter = Math.max(1, Math.ceil(spent.decision.resetMs / 1000));

@@ -1,0 +1,194 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintDevToken } from '../gateway/auth/dev-issuer.js';
+import { ERROR_CODES } from '../lib/errors.js';
+import { codesOf, postGraphQL } from './helpers/http.js';
+import { startStack, type Stack } from './helpers/stack.js';
+
+/*
+ * Issue 10, tried as an attacker holding ordinary tokens: each confirmed defect, reproduced against
+ * the real data products behind a real gateway with the shipped policies (policies/*.yaml).
+ */
+let stack: Stack;
+/** Each test spends its own caller's budget, so one test's spending never decides another's outcome. */
+const analyst = (subject: string) => mintDevToken({ roles: ['marketing-analyst'], clientId: 'attack-kit', subject });
+
+beforeAll(async () => {
+  stack = await startStack({ customers: 30 });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** `"cost";r=<n>` of a RateLimit header. */
+const remainingCost = (headers: Headers) => Number(/"cost";r=(\d+)/.exec(headers.get('ratelimit') ?? '')?.[1]);
+
+async function postBatch(token: string, operations: { query: string }[]) {
+  const response = await fetch(stack.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(operations),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as unknown };
+}
+
+describe('1. introspection counts toward every operation limit', () => {
+  const INTROSPECT = '__schema { types { name fields { name args { name } } } }';
+
+  it('80 aliased __schema selections, 10 to a batch: refused for aliases, nothing served', async () => {
+    const query = `{ ${Array.from({ length: 80 }, (_, i) => `a${i}: ${INTROSPECT}`).join(' ')} }`;
+    const result = await postBatch(await analyst('intro-aliases'), Array.from({ length: 10 }, () => ({ query })));
+    expect(result.text.length).toBeLessThan(10_000);
+    expect(result.body).toEqual(
+      Array.from({ length: 10 }, () => ({
+        errors: [{ message: expect.any(String), extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'aliases', value: 80, maximum: 30 } }],
+      })),
+    );
+  });
+
+  it('introspection is priced: the cost charged is exactly the objects and list items it returns', async () => {
+    const token = await analyst('intro-cost');
+    const first = await postGraphQL(stack.url, '{ __typename }', { token });
+    const result = await postGraphQL<{ __schema: unknown }>(stack.url, `{ ${INTROSPECT} }`, { token });
+    expect(result.status).toBe(200);
+    let returned = 0;
+    (function count(value: unknown): void {
+      if (Array.isArray(value)) value.forEach(count);
+      else if (value && typeof value === 'object') {
+        returned += 1;
+        Object.values(value).forEach(count);
+      }
+    })(result.body.data!.__schema);
+    expect(returned).toBeGreaterThan(100);
+    expect(remainingCost(first.headers) - remainingCost(result.headers)).toBe(returned);
+  });
+
+  it('the same attack within the alias limit: the batch as a whole stays within maxCost', async () => {
+    const token = await analyst('intro-batch');
+    const query = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: ${INTROSPECT}`).join(' ')} }`;
+    const before = remainingCost((await postGraphQL(stack.url, '{ __typename }', { token })).headers);
+    const result = await postBatch(token, Array.from({ length: 10 }, () => ({ query })));
+    const bodies = result.body as { data?: unknown; errors?: { extensions: { code: string } }[] }[];
+    const served = bodies.filter((b) => b.data && !b.errors).length;
+    expect(served).toBeGreaterThan(0);
+    expect(served).toBeLessThan(10);
+    expect(bodies.filter((b) => b.errors).map((b) => b.errors![0]!.extensions.code)).toEqual(Array.from({ length: 10 - served }, () => 'COST_LIMIT_EXCEEDED'));
+    const charged = before - remainingCost(result.headers);
+    expect(charged).toBeLessThanOrEqual(50_000);
+    expect(charged % served).toBe(0); // each served operation paid the same, exact, price
+  });
+
+  it('depth, field count and __typename aliases include introspection', async () => {
+    const token = await analyst('intro-depth');
+    const deep = `{ __type(name: "Customer") { fields { type { ${'ofType { '.repeat(13)}name${' }'.repeat(13)} } } } }`;
+    expect((await postGraphQL(stack.url, deep, { token })).body).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'depth', value: 17, maximum: 15 } }],
+    });
+    const typenames = `{ ${Array.from({ length: 31 }, (_, i) => `t${i}: __typename`).join(' ')} }`;
+    expect((await postGraphQL(stack.url, typenames, { token })).body).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'aliases', value: 31, maximum: 30 } }],
+    });
+    // 50 spreads of 50 fields: few tokens, 2,500 field selections once expanded.
+    const wide = `{ __schema { types { ${'...F '.repeat(50)}} } } fragment F on __Type { ${'name '.repeat(50)}}`;
+    expect((await postGraphQL(stack.url, wide, { token })).body).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'fields', maximum: 2_000 } }],
+    });
+  });
+
+  it("a batch is bounded as a whole: its operations' summed cost may not exceed maxCost", async () => {
+    const token = await analyst('batch-cost');
+    const query = `{ ${Array.from({ length: 15 }, (_, i) => `c${i}: customers(first: 100) { id segments { name } }`).join(' ')} }`;
+    const before = remainingCost((await postGraphQL(stack.url, '{ __typename }', { token })).headers);
+    const single = await postGraphQL(stack.url, query, { token });
+    expect(single.status).toBe(200);
+    const cost = before - remainingCost(single.headers);
+    // Alone within maxCost (50,000); ten of them are not.
+    expect(cost).toBeLessThanOrEqual(50_000);
+    expect(cost * 10).toBeGreaterThan(50_000);
+    const batch = await postBatch(token, Array.from({ length: 10 }, () => ({ query })));
+    const codes = (batch.body as { errors?: { extensions: { code: string } }[] }[]).map((r) => r.errors?.[0]?.extensions.code ?? 'ok');
+    const served = codes.filter((c) => c === 'ok').length;
+    expect(served).toBeGreaterThan(0);
+    expect(served * cost).toBeLessThanOrEqual(50_000);
+    expect(codes.filter((c) => c !== 'ok')).toEqual(Array.from({ length: 10 - served }, () => 'COST_LIMIT_EXCEEDED'));
+  });
+});
+
+describe('6. nesting is bounded before parsing, and no engine text reaches a client', () => {
+  const deepList = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+  const engineText = /Maximum call stack|RangeError|TypeError|at .+\(|node_modules|\.ts:\d+/;
+
+  // JSON written by hand: JSON.stringify itself runs out of stack at these depths.
+  const json = (query: string, rest = '') => `{"query":${JSON.stringify(query)}${rest}}`;
+  it.each([
+    ['a 10,000-deep list argument', json(`{ customers(first: 1, filter: ${deepList(10_000)}) { id } }`)],
+    ['10,000-deep selection sets', json(`${'{ a '.repeat(10_000)}${'}'.repeat(10_000)}`)],
+    ['a 10,000-deep variable value', json('query($v: [Int]) { __typename }', `,"variables":{"v":${deepList(10_000)}}`)],
+    ['10,000-deep extensions', json('{ __typename }', `,"extensions":{"x":${deepList(10_000)}}`)],
+  ])('%s: 400 OPERATION_LIMIT_EXCEEDED (nesting)', async (_, body) => {
+    const response = await fetch(stack.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await analyst('nesting')}` },
+      body,
+    });
+    const text = await response.text();
+    expect(response.status).toBe(400);
+    expect(text).not.toMatch(engineText);
+    expect(JSON.parse(text)).toEqual({ errors: [{ message: 'Operation nested deeper than 64 levels', extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'nesting', maximum: 64 } }] });
+  });
+
+  it('over GET too', async () => {
+    const query = encodeURIComponent(`{ customers(first: 1, filter: ${deepList(1_000)}) { id } }`);
+    const response = await fetch(`${stack.url}?query=${query}`, { headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${await analyst('nesting-get')}` } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ errors: [{ extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'nesting' } }] });
+  });
+
+  it('nesting in strings, block strings and comments is not nesting', async () => {
+    const query = `# ${'['.repeat(200)}\n{ customers(first: 1, filter: "${'['.repeat(200)}") { id } }`;
+    const result = await postGraphQL(stack.url, query, { token: await analyst('nesting-strings') });
+    // Past the nesting check: refused by validation (customers takes no filter), not by the bound.
+    expect(codesOf(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    for (const error of result.body.errors ?? []) expect(ERROR_CODES).toContain(error.extensions?.code);
+  });
+});
+
+describe('8. the charset is judged on the header alone', () => {
+  it('utf-7 with a declared 1 MB body: 415 before a byte of it is sent', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const { port } = new URL(stack.url);
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          ['POST /graphql HTTP/1.1', `host: 127.0.0.1:${port}`, 'content-type: application/json; charset=utf-7', 'content-length: 1048576', '', ''].join('\r\n'),
+        );
+      });
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 415 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      errors: [{ message: 'Unsupported charset: JSON bodies must be UTF-8', extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }],
+    });
+  });
+});
+
+describe('9. variables are coerced before anything is priced', () => {
+  it('an Int variable of 2^31 is BAD_USER_INPUT, not COST_LIMIT_EXCEEDED', async () => {
+    const result = await postGraphQL(stack.url, 'query($n: Int) { customers(first: $n) { id } }', { token: await analyst('variables'), variables: { n: 2 ** 31 } });
+    expect(result.status).toBe(400);
+    expect(result.body).toEqual({ errors: [{ message: expect.stringContaining('$n'), extensions: { code: 'BAD_USER_INPUT' } }] });
+  });
+
+  it('a missing required variable and a wrong type are BAD_USER_INPUT too', async () => {
+    const token = await analyst('variables-2');
+    const missing = await postGraphQL(stack.url, 'query($n: Int!) { customers(first: $n) { id } }', { token });
+    expect(missing.body).toEqual({ errors: [{ message: expect.stringContaining('$n'), extensions: { code: 'BAD_USER_INPUT' } }] });
+    const wrong = await postGraphQL(stack.url, 'query($n: Int) { customers(first: $n) { id } }', { token, variables: { n: 'ten' } });
+    expect(wrong.body).toEqual({ errors: [{ message: expect.stringContaining('$n'), extensions: { code: 'BAD_USER_INPUT' } }] });
+  });
+});
