@@ -10,6 +10,7 @@ import type { Logger } from '../lib/logger.js';
 import { loadAccessPolicies } from '../lib/policies.js';
 import { ANONYMOUS, type Principal } from '../lib/principal.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import { authorizationOf } from './auth/credentials.js';
 import { createAuthorizedGateway } from './authz/gateway.js';
 import { ConfigError, type GatewayConfig } from './config.js';
 import { isGatewayContext, type GatewayContext } from './context.js';
@@ -215,7 +216,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     if (path === '/graphql') {
       if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
       try {
-        principals.set(req, await authenticate(req.headers.authorization));
+        principals.set(req, await authenticate(authorizationOf(req)));
       } catch (error) {
         if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.headers['www-authenticate']?.includes('invalid_token') ? 'invalid_token' : error.code.toLowerCase() });
         throw error;

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
@@ -190,5 +191,42 @@ describe('9. variables are coerced before anything is priced', () => {
     expect(missing.body).toEqual({ errors: [{ message: expect.stringContaining('$n'), extensions: { code: 'BAD_USER_INPUT' } }] });
     const wrong = await postGraphQL(stack.url, 'query($n: Int) { customers(first: $n) { id } }', { token, variables: { n: 'ten' } });
     expect(wrong.body).toEqual({ errors: [{ message: expect.stringContaining('$n'), extensions: { code: 'BAD_USER_INPUT' } }] });
+  });
+});
+
+describe('7. one credential per request (RFC 6750)', () => {
+  /** node:http, which (unlike fetch) sends a header twice when given two values. */
+  function rawPost(path: string, headers: Record<string, string | string[]>): Promise<{ status: number; headers: Record<string, unknown>; body: unknown }> {
+    return new Promise((resolve, reject) => {
+      const { port } = new URL(stack.url);
+      const req = request({ host: '127.0.0.1', port: Number(port), path, method: 'POST' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) as unknown }));
+      });
+      req.on('error', reject);
+      req.setHeader('content-type', 'application/json');
+      for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
+      req.end(JSON.stringify({ query: '{ __typename }' }));
+    });
+  }
+
+  it.each([
+    ['two Authorization headers', '/graphql', { authorization: ['Bearer A', 'Bearer B'] }, 'send one Authorization header'],
+    ['a header and ?access_token=', '/graphql?access_token=B', { authorization: 'Bearer A' }, 'send the token once, in the Authorization header only'],
+    ['?access_token= alone', '/graphql?access_token=B', {}, 'send the token in the Authorization header, not in the URL'],
+  ])('%s: 400 invalid_request', async (_, path, headers, description) => {
+    const token = await analyst('credentials');
+    const withToken = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => x.replace('A', token)) : v.replace('A', token)]));
+    const result = await rawPost(path.replace('=B', `=${token}`), withToken);
+    expect(result.status).toBe(400);
+    expect(result.headers['www-authenticate']).toBe(`Bearer realm="data-product-gateway", error="invalid_request", error_description="${description}"`);
+    expect(result.body).toEqual({ errors: [{ message: `Invalid request: ${description}`, extensions: { code: 'BAD_REQUEST' } }] });
+  });
+
+  it('one header alone is fine', async () => {
+    const result = await rawPost('/graphql', { authorization: `Bearer ${await analyst('credentials-ok')}` });
+    expect(result).toMatchObject({ status: 200, body: { data: { __typename: 'Query' } } });
   });
 });
