@@ -177,6 +177,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     ],
   });
   await apollo.start();
+  // Budgets shared in Redis are exact only once Redis answers: wait for it (bounded) before taking
+  // requests, rather than letting the first ones fall back to per-process limits.
+  await store?.ready().catch((error: unknown) => logger.warn({ err: error, failMode: config.rateLimits.failMode }, 'rate-limit store not ready at start; its fail mode applies until it connects'));
 
   const handleGraphQL = graphqlHandler<GatewayContext>({
     server: apollo,

@@ -101,9 +101,42 @@ describe('budgets per caller', () => {
       for (let i = 0; i < 6; i++) if ((await postGraphQL(gateway.url, BOOKS, { token })).status === 200) ok += 1;
       return ok;
     };
-    expect(await count(await mintDevToken({ roles: ['data-scientist'], clientId: 'notebook' }))).toBe(4);
-    expect(await count(await mintDevToken({ roles: ['data-scientist'], clientId: 'tight-client' }))).toBe(2);
-    expect(await count(await mintDevToken({ roles: ['marketing-analyst'], clientId: 'dashboard' }))).toBe(1);
+    // Three principals (budgets are per principal since issue 10).
+    expect(await count(await mintDevToken({ roles: ['data-scientist'], clientId: 'notebook', subject: 'ds-1' }))).toBe(4);
+    expect(await count(await mintDevToken({ roles: ['data-scientist'], clientId: 'tight-client', subject: 'ds-2' }))).toBe(2);
+    expect(await count(await mintDevToken({ roles: ['marketing-analyst'], clientId: 'dashboard', subject: 'ma-1' }))).toBe(1);
+  });
+});
+
+describe('budgets are per principal, with optional per-client ceilings (issue 10, defect 4)', () => {
+  const user = (subject: string, clientId = 'shared-app') => mintDevToken({ roles: ['marketing-analyst'], clientId, subject });
+
+  it('one user of a shared OAuth client cannot spend the budget of the others', async () => {
+    const gateway = await gatewayWith({ default: { requests: 2, cost: 1_000_000 } });
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const statuses = async (token: string, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await postGraphQL(gateway.url, BOOKS, { token })).status);
+      return out;
+    };
+    expect(await statuses(alice, 3)).toEqual([200, 200, 429]);
+    expect(await statuses(bob, 3)).toEqual([200, 200, 429]);
+  });
+
+  it('a client ceiling bounds all its users together, and says so in RateLimit', async () => {
+    const gateway = await gatewayWith({ default: { requests: 100, cost: 1_000_000 }, clientCeilings: { 'shared-app': { requests: 3, cost: 1_000 } } });
+    const first = await postGraphQL(gateway.url, BOOKS, { token: await user('a') });
+    expect(first.headers.get('ratelimit-policy')).toBe('"requests";q=100;w=600, "cost";q=1000000;w=600, "client-requests";q=3;w=600, "client-cost";q=1000;w=600');
+    expect(first.headers.get('ratelimit')).toMatch(/^"requests";r=99;t=\d+, "cost";r=999990;t=\d+, "client-requests";r=2;t=\d+, "client-cost";r=990;t=\d+$/);
+    expect((await postGraphQL(gateway.url, BOOKS, { token: await user('b') })).status).toBe(200);
+    expect((await postGraphQL(gateway.url, BOOKS, { token: await user('c') })).status).toBe(200);
+    const refused = await postGraphQL(gateway.url, BOOKS, { token: await user('d') });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'RATE_LIMITED', retryAfter: Number(refused.headers.get('retry-after')) } }] });
+    expect(refused.headers.get('ratelimit')).toMatch(/"requests";r=100;t=\d+, "cost";r=1000000;t=\d+, "client-requests";r=0;t=\d+/);
+    // Another client's users are not under this ceiling.
+    expect((await postGraphQL(gateway.url, BOOKS, { token: await user('a', 'other-app') })).status).toBe(200);
   });
 });
 

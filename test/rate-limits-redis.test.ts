@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../gateway/config.js';
 import { rateLimitKey } from '../gateway/limits/redis-store.js';
 import { callerKey } from '../gateway/plugins/demand-control.js';
+import { DEV_ISSUER } from '../gateway/auth/authenticate.js';
+import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import { ANONYMOUS } from '../lib/principal.js';
@@ -83,6 +85,30 @@ describe.skipIf(!canRun)('rate limits in Redis', () => {
     const ttl = await redis.pttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120_000);
+  });
+
+  it('a client ceiling and its users\' budgets are spent atomically, in one Redis Cluster slot', async () => {
+    const keyPrefix = prefix();
+    const gateway = await inProcessGateway({
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: keyPrefix,
+      RATE_LIMITS_FILE: writeLimits({ default: { requests: 2, cost: 1_000_000 }, clientCeilings: { 'shared-app': { requests: 3, cost: 1_000_000 } } }),
+    });
+    const user = (subject: string) => mintDevToken({ roles: ['marketing-analyst'], clientId: 'shared-app', subject });
+    const outcomes: string[] = [];
+    for (const subject of ['a', 'a', 'a', 'b', 'b']) outcomes.push(`${subject}:${(await postGraphQL(gateway.url, BOOKS, { token: await user(subject) })).status}`);
+    // a: its own 2, then refused by its own budget (nothing spent from the ceiling); b: the ceiling's last 1.
+    expect(outcomes).toEqual(['a:200', 'a:200', 'a:429', 'b:200', 'b:429']);
+    const redis = new Redis(redisUrl);
+    cleanup.push(() => redis.disconnect());
+    const [, keys] = await redis.scan('0', 'MATCH', `${keyPrefix}:rl:v1:*`, 'COUNT', 1000);
+    const ceiling = rateLimitKey(keyPrefix, `client:${DEV_ISSUER}:shared-app`);
+    const tag = ceiling.slice(ceiling.indexOf('{'));
+    // The ceiling and each user's bucket (a, b): all three under the client's hash tag.
+    expect(keys).toHaveLength(3);
+    for (const key of keys) expect(key).toMatch(new RegExp(`^${keyPrefix}:rl:v1:${tag.replace(/[{}]/g, '\\$&')}(:[A-Za-z0-9_-]{22})?$`));
+    expect(await redis.hgetall(ceiling)).toEqual({ r: '3', c: '30' });
+    expect(await redis.hgetall(rateLimitKey(keyPrefix, callerKey({ kind: 'authenticated', issuer: DEV_ISSUER, subject: 'a', clientId: 'shared-app', roles: new Set(), scopes: new Set() }, ''), `client:${DEV_ISSUER}:shared-app`))).toEqual({ r: '2', c: '20' });
   });
 
   it('two gateway processes sharing Redis enforce one global budget (no doubling)', async () => {

@@ -32,8 +32,10 @@ export interface RateLimitPolicy {
   readonly file: string;
   readonly windowMs: number;
   readonly operation: OperationLimits;
-  /** The budget for a principal: client override, else the most generous tier of its roles, else the default. */
+  /** The budget of one principal: its client's override, else the most generous tier of its roles, else the default. */
   budgetOf(principal: Principal): Budget;
+  /** The budget shared by every principal of the principal's OAuth client, when one is configured. */
+  ceilingOf(principal: Principal): Budget | undefined;
 }
 
 const budget = z.object({ requests: z.number().int().min(1), cost: z.number().int().min(1) }).strict();
@@ -46,6 +48,7 @@ const fileSchema = z
     tiers: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'tier names are lower-case words joined by -'), budget).default({}),
     roles: z.record(z.string(), z.string()).default({}),
     clients: z.record(z.string().min(1), budget).default({}),
+    clientCeilings: z.record(z.string().min(1), budget).default({}),
     operation: z
       .object({
         maxCost: limit(100_000_000),
@@ -110,6 +113,10 @@ export function parseRateLimitPolicy(raw: unknown, file: string, knownRoles?: Re
       found ??= data.default;
       byPrincipal.set(principal, found);
       return found;
+    },
+    ceilingOf(principal: Principal): Budget | undefined {
+      if (principal.kind === 'anonymous' || !principal.clientId) return undefined;
+      return Object.hasOwn(data.clientCeilings, principal.clientId) ? data.clientCeilings[principal.clientId] : undefined;
     },
   });
 }

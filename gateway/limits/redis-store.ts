@@ -1,34 +1,53 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient, whenReady } from '../../lib/redis-client.js';
 import type { Logger } from '../../lib/logger.js';
-import type { Decision, RateLimitStore } from './store.js';
+import { decide, type RateLimitStore } from './store.js';
 
 /**
- * One round trip per request: a Lua script spends the request and its cost atomically, using the
- * Redis server's clock (the key's PTTL) for the window, so replicas agree without synchronized
- * clocks. Keys: `<prefix>:rl:v1:{<caller hash>}` (hash-tagged: one slot in Redis Cluster), a hash
- * with the fields `r` (requests) and `c` (cost), expiring with its window.
+ * One round trip per request: a Lua script checks every bucket of the request, and spends the
+ * request and its cost from all of them only if all allow it, using the Redis server's clock
+ * (each key's PTTL) for the windows, so replicas agree without synchronized clocks. A key is a
+ * hash with the fields `r` (requests) and `c` (cost), expiring with its window. Returns, per key:
+ * fits (1/0), requests left, cost left, ms until reset.
  */
 const CONSUME = `
-local key = KEYS[1]
-local maxRequests = tonumber(ARGV[1])
-local maxCost = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local windowMs = tonumber(ARGV[4])
-local ttl = redis.call('PTTL', key)
-if ttl < 0 then
-  redis.call('DEL', key)
-  ttl = windowMs
+local cost = tonumber(ARGV[1])
+local windowMs = tonumber(ARGV[2])
+local allowed = true
+local found = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local maxRequests = tonumber(ARGV[1 + 2 * i])
+  local maxCost = tonumber(ARGV[2 + 2 * i])
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('DEL', key)
+    ttl = windowMs
+  end
+  local requests = tonumber(redis.call('HGET', key, 'r') or '0')
+  local spent = tonumber(redis.call('HGET', key, 'c') or '0')
+  local fits = requests + 1 <= maxRequests and spent + cost <= maxCost
+  if not fits then allowed = false end
+  found[i] = {fits, requests, spent, ttl, maxRequests, maxCost}
 end
-local requests = tonumber(redis.call('HGET', key, 'r') or '0')
-local spent = tonumber(redis.call('HGET', key, 'c') or '0')
-if requests + 1 > maxRequests or spent + cost > maxCost then
-  return {0, maxRequests - requests, maxCost - spent, ttl}
+local out = {}
+for i = 1, #KEYS do
+  local f = found[i]
+  local requests, spent = f[2], f[3]
+  if allowed then
+    redis.call('HINCRBY', KEYS[i], 'r', 1)
+    redis.call('HINCRBY', KEYS[i], 'c', cost)
+    if requests == 0 then redis.call('PEXPIRE', KEYS[i], windowMs) end
+    requests = requests + 1
+    spent = spent + cost
+  end
+  out[#out + 1] = f[1] and 1 or 0
+  out[#out + 1] = f[5] - requests
+  out[#out + 1] = f[6] - spent
+  out[#out + 1] = f[4]
 end
-redis.call('HINCRBY', key, 'r', 1)
-redis.call('HINCRBY', key, 'c', cost)
-if requests == 0 then redis.call('PEXPIRE', key, windowMs) end
-return {1, maxRequests - requests - 1, maxCost - spent - cost, ttl}
+return out
 `;
 
 export interface RedisStoreOptions {
@@ -40,25 +59,25 @@ export interface RedisStoreOptions {
   logger: Logger;
 }
 
-export function rateLimitKey(prefix: string, caller: string): string {
-  // Callers are hashed: client ids, subjects and addresses never appear in Redis.
-  return `${prefix}:rl:v1:{${createHash('sha256').update(caller).digest('base64url').slice(0, 22)}}`;
+const hash = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
+
+/**
+ * `<prefix>:rl:v1:{<hash>}`: callers are hashed (client ids, subjects and addresses never appear
+ * in Redis), and the hash is the key's hash tag. The buckets of one request must share a Redis
+ * Cluster slot to be spent atomically: a caller under a client ceiling is keyed
+ * `<prefix>:rl:v1:{<client hash>}:<caller hash>`, beside its client's `<prefix>:rl:v1:{<client hash>}`.
+ */
+export function rateLimitKey(prefix: string, key: string, slotOf?: string): string {
+  if (slotOf === undefined || slotOf === key) return `${prefix}:rl:v1:{${hash(key)}}`;
+  return `${prefix}:rl:v1:{${hash(slotOf)}}:${hash(key)}`;
 }
 
-type ConsumingRedis = Redis & { dpgConsume(key: string, maxRequests: number, maxCost: number, cost: number, windowMs: number): Promise<[number, number, number, number]> };
+type ConsumingRedis = Redis & { dpgConsume(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]> };
 
 export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
-  const redis = new Redis(options.url, {
-    // Requests never wait for a connection: offline, a command fails at once and the caller's
-    // fail mode decides. ioredis keeps reconnecting in the background.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    lazyConnect: false,
-  }) as ConsumingRedis;
-  redis.defineCommand('dpgConsume', { numberOfKeys: 1, lua: CONSUME });
+  // Requests never wait for a connection: offline, a command fails at once and the caller's fail mode decides.
+  const redis = createRedisClient(options.url, { commandTimeoutMs: options.commandTimeoutMs }) as ConsumingRedis;
+  redis.defineCommand('dpgConsume', { lua: CONSUME });
   let lastState = '';
   const logState = (state: string) => {
     if (state === lastState) return;
@@ -70,9 +89,21 @@ export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
   redis.on('error', (error: Error) => logState(`error: ${error.message}`));
   return {
     kind: 'redis',
-    async consume(key, cost, budget, windowMs): Promise<Decision> {
-      const [allowed, remainingRequests, remainingCost, ttl] = await redis.dpgConsume(rateLimitKey(options.keyPrefix, key), budget.requests, budget.cost, cost, windowMs);
-      return { allowed: allowed === 1, remainingRequests: Math.max(0, remainingRequests), remainingCost: Math.max(0, remainingCost), resetMs: Math.max(0, ttl) };
+    ready: () => whenReady(redis),
+    async consume(buckets, cost, windowMs) {
+      // The last bucket is the widest (a client ceiling, when there is one): every key lives in its slot.
+      const slotOf = buckets.length > 1 ? buckets[buckets.length - 1]!.key : undefined;
+      const keys = buckets.map((b) => rateLimitKey(options.keyPrefix, b.key, slotOf));
+      const args = [cost, windowMs, ...buckets.flatMap((b) => [b.budget.requests, b.budget.cost])];
+      const out = await redis.dpgConsume(keys.length, ...keys, ...args);
+      return decide(
+        buckets.map((_, i) => ({
+          fits: out[i * 4] === 1,
+          remainingRequests: Math.max(0, out[i * 4 + 1]!),
+          remainingCost: Math.max(0, out[i * 4 + 2]!),
+          resetMs: Math.max(0, out[i * 4 + 3]!),
+        })),
+      );
     },
     async close() {
       redis.disconnect();

@@ -20,9 +20,10 @@ export function createResilientStore(shared: RateLimitStore, mode: FailMode, log
   let lastWarning = 0;
   return {
     kind: shared.kind,
-    async consume(key, cost, budget, windowMs) {
+    ready: () => shared.ready(),
+    async consume(buckets, cost, windowMs) {
       try {
-        return await shared.consume(key, cost, budget, windowMs);
+        return await shared.consume(buckets, cost, windowMs);
       } catch (error) {
         onFallback(mode); // counted in dpg_rate_limit_store_fallbacks_total
         const now = Date.now();
@@ -31,7 +32,7 @@ export function createResilientStore(shared: RateLimitStore, mode: FailMode, log
           logger.warn({ store: shared.kind, failMode: mode, err: error }, 'rate-limit store failed');
         }
         if (mode === 'closed') throw new RateLimitStoreUnavailable('rate-limit store unavailable');
-        return local.consume(key, cost, budget, windowMs);
+        return local.consume(buckets, cost, windowMs);
       }
     },
     close: () => shared.close(),

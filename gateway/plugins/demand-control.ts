@@ -2,26 +2,47 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { requestError } from '../../lib/errors.js';
 import type { Principal } from '../../lib/principal.js';
 import type { GatewayContext } from '../context.js';
-import type { Budget, RateLimitPolicy } from '../limits/policy.js';
+import type { RateLimitPolicy } from '../limits/policy.js';
 import { RateLimitStoreUnavailable } from '../limits/resilient-store.js';
-import type { Decision, RateLimitStore } from '../limits/store.js';
+import type { Bucket, Decision, RateLimitStore } from '../limits/store.js';
 import { checkOperation } from '../limits/operation-limits.js';
 import type { OperationFactsCache } from '../operation/cache.js';
 
-/** Whose budget a request spends: the token's client, else its subject; anonymous callers by address. */
+/**
+ * Whose budget a request spends: the principal (issuer + subject; a client-credentials token's
+ * subject is its client), never the OAuth client its users share; anonymous callers by address.
+ */
 export function callerKey(principal: Principal, clientAddress: string): string {
   if (principal.kind === 'anonymous') return `address:${clientAddress}`;
-  return principal.clientId ? `client:${principal.issuer}:${principal.clientId}` : `subject:${principal.issuer}:${principal.subject}`;
+  return `principal:${principal.issuer}:${principal.subject}`;
 }
 
-/** RateLimit-Policy / RateLimit (IETF httpapi ratelimit headers draft); the caller is never named. */
-export function rateLimitHeaders(budget: Budget, windowMs: number, decision: Decision): Record<string, string> {
+/** The buckets one request spends from: its caller's budget, then its client's ceiling when there is one (widest last). */
+export function bucketsOf(policy: RateLimitPolicy, principal: Principal, clientAddress: string): Bucket[] {
+  const buckets: Bucket[] = [{ key: callerKey(principal, clientAddress), budget: policy.budgetOf(principal) }];
+  const ceiling = policy.ceilingOf(principal);
+  if (ceiling && principal.kind === 'authenticated') buckets.push({ key: `client:${principal.issuer}:${principal.clientId}`, budget: ceiling });
+  return buckets;
+}
+
+const POLICY_NAMES = [
+  ['requests', 'cost'],
+  ['client-requests', 'client-cost'],
+] as const;
+
+/** RateLimit-Policy / RateLimit (IETF httpapi ratelimit headers draft), one pair of policies per bucket; the caller is never named. */
+export function rateLimitHeaders(buckets: readonly Bucket[], windowMs: number, decision: Decision): Record<string, string> {
   const w = Math.ceil(windowMs / 1000);
-  const t = Math.ceil(decision.resetMs / 1000);
-  return {
-    'ratelimit-policy': `"requests";q=${budget.requests};w=${w}, "cost";q=${budget.cost};w=${w}`,
-    ratelimit: `"requests";r=${decision.remainingRequests};t=${t}, "cost";r=${decision.remainingCost};t=${t}`,
-  };
+  const policies: string[] = [];
+  const states: string[] = [];
+  buckets.forEach((bucket, i) => {
+    const [requests, cost] = POLICY_NAMES[Math.min(i, POLICY_NAMES.length - 1)]!;
+    const state = decision.buckets[i]!;
+    const t = Math.ceil(state.resetMs / 1000);
+    policies.push(`"${requests}";q=${bucket.budget.requests};w=${w}`, `"${cost}";q=${bucket.budget.cost};w=${w}`);
+    states.push(`"${requests}";r=${state.remainingRequests};t=${t}`, `"${cost}";r=${state.remainingCost};t=${t}`);
+  });
+  return { 'ratelimit-policy': policies.join(', '), ratelimit: states.join(', ') };
 }
 
 export interface DemandControlOptions {
@@ -40,11 +61,11 @@ export interface DemandControlOptions {
  */
 export function demandControlPlugin(options: DemandControlOptions): ApolloServerPlugin<GatewayContext> {
   const { policy, store, facts } = options;
-  const consume = async (context: GatewayContext, cost: number): Promise<{ budget: Budget; decision: Decision } | undefined> => {
+  const consume = async (context: GatewayContext, cost: number): Promise<{ buckets: Bucket[]; decision: Decision } | undefined> => {
     if (!store) return undefined;
-    const budget = policy.budgetOf(context.principal);
+    const buckets = bucketsOf(policy, context.principal, context.clientAddress);
     try {
-      return { budget, decision: await store.consume(callerKey(context.principal, context.clientAddress), cost, budget, policy.windowMs) };
+      return { buckets, decision: await store.consume(buckets, cost, policy.windowMs) };
     } catch (error) {
       if (error instanceof RateLimitStoreUnavailable) throw requestError('SERVICE_UNAVAILABLE', 'Rate limiting is unavailable; retry shortly', {}, { 'retry-after': '1' });
       throw error;
@@ -52,7 +73,7 @@ export function demandControlPlugin(options: DemandControlOptions): ApolloServer
   };
   return {
     async requestDidStart({ contextValue }) {
-      let spent: { budget: Budget; decision: Decision } | undefined;
+      let spent: { buckets: Bucket[]; decision: Decision } | undefined;
       return {
         async didResolveOperation({ schema, document, request, requestIsBatched }) {
           // Refused here (400): charged with cost 0 below, like any other refused request.
@@ -69,10 +90,10 @@ export function demandControlPlugin(options: DemandControlOptions): ApolloServer
           }
           spent = await consume(contextValue, cost);
           if (spent && !spent.decision.allowed) {
-            const retryAfter = Math.max(1, Math.ceil(spent.decision.resetMs / 1000));
+            const retryAfter = Math.max(1, Math.ceil(spent.decision.retryAfterMs / 1000));
             throw requestError('RATE_LIMITED', `Rate limit reached; retry in ${retryAfter} s`, { retryAfter }, {
               'retry-after': String(retryAfter),
-              ...rateLimitHeaders(spent.budget, policy.windowMs, spent.decision),
+              ...rateLimitHeaders(spent.buckets, policy.windowMs, spent.decision),
             });
           }
         },
@@ -85,7 +106,7 @@ export function demandControlPlugin(options: DemandControlOptions): ApolloServer
             }
           }
           if (!spent) return;
-          for (const [name, value] of Object.entries(rateLimitHeaders(spent.budget, policy.windowMs, spent.decision))) response.http.headers.set(name, value);
+          for (const [name, value] of Object.entries(rateLimitHeaders(spent.buckets, policy.windowMs, spent.decision))) response.http.headers.set(name, value);
         },
       };
     },

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient, whenReady } from '../../lib/redis-client.js';
 import { HOUR_MS, type UsageCounts, type UsageStore } from './model.js';
 
 /**
@@ -17,8 +18,6 @@ end
 for i = 2, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
 return 1
 `;
-
-const READ_CONNECT_WAIT_MS = 2_000;
 
 /** How long a batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_TTL_S = 86_400;
@@ -40,32 +39,13 @@ export function usageKeys(prefix: string) {
 }
 
 export function createRedisUsageStore(options: RedisUsageStoreOptions): UsageStore {
-  const redis = new Redis(options.url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    // A flush may carry many cells: give it more time than a rate-limit check, still bounded.
-    commandTimeout: Math.max(options.commandTimeoutMs, 2_000),
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-  }) as ApplyingRedis;
+  // A flush may carry many cells: give it more time than a rate-limit check, still bounded.
+  const redis = createRedisClient(options.url, { commandTimeoutMs: Math.max(options.commandTimeoutMs, 2_000) }) as ApplyingRedis;
   redis.on('error', () => undefined); // failures surface as rejected commands; the recorder retries
   redis.defineCommand('dpgUsageApply', { lua: APPLY });
   const keys = usageKeys(options.keyPrefix);
   /** Reads may wait briefly for a connection (a view opened right after start); writes are retried instead. */
-  const connected = async () => {
-    if (redis.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        redis.off('ready', onReady);
-        reject(new Error('usage store not connected'));
-      }, READ_CONNECT_WAIT_MS);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      redis.once('ready', onReady);
-    });
-  };
+  const connected = () => whenReady(redis);
   const ttlS = Math.ceil((options.retentionMs + HOUR_MS) / 1000);
   return {
     async apply(batch) {

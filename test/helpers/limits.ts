@@ -10,7 +10,8 @@ export interface TestLimits {
   tiers?: Record<string, { requests: number; cost: number }>;
   roles?: Record<string, string>;
   clients?: Record<string, { requests: number; cost: number }>;
-  operation?: Partial<Record<'maxCost' | 'defaultListSize' | 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'maxBatch', number>>;
+  clientCeilings?: Record<string, { requests: number; cost: number }>;
+  operation?: Partial<Record<'maxCost' | 'defaultListSize' | 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'maxBatch' | 'maxFields' | 'maxNesting', number>>;
 }
 
 /** A rate-limit policy file for one test (same format as policies/rate-limits.yaml). */
@@ -25,6 +26,7 @@ export function writeLimits(limits: TestLimits = {}): string {
       tiers: limits.tiers ?? {},
       roles: limits.roles ?? {},
       clients: limits.clients ?? {},
+      clientCeilings: limits.clientCeilings ?? {},
       operation: { maxCost: 10_000, defaultListSize: 10, maxDepth: 10, maxAliases: 20, maxDirectives: 20, maxTokens: 1000, maxBatch: 5, ...limits.operation },
     }),
   );
