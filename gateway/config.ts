@@ -20,6 +20,7 @@ export const DEFAULT_MAX_TOKEN_BYTES = 8_192;
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 250;
 export const DEFAULT_USAGE_RETENTION_DAYS = 30;
 export const DEFAULT_USAGE_FLUSH_MS = 1_000;
+export const DEFAULT_USAGE_MAX_CLIENTS = 200;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -74,6 +75,7 @@ const envSchema = z.object({
   USAGE_RECORDING: bool.default(true),
   USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
   USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
+  USAGE_MAX_CLIENTS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_CLIENTS),
 });
 
 /** Every environment variable the gateway reads (the README documents each). */
@@ -126,6 +128,8 @@ export interface GatewayConfig {
     readonly enabled: boolean;
     readonly retentionMs: number;
     readonly flushIntervalMs: number;
+    /** Distinct client name + version pairs recorded per hour (per replica); the rest count as `other`. */
+    readonly maxClientsPerHour: number;
   };
 }
 
@@ -207,6 +211,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     rateLimits: Object.freeze({ enabled: e.RATE_LIMITING, failMode: e.RATE_LIMIT_FAIL_MODE, file: e.RATE_LIMITS_FILE }),
     sandbox: e.SANDBOX,
     metricsToken: e.METRICS_TOKEN,
-    usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS }),
+    usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS }),
   });
 }

@@ -13,6 +13,7 @@ export interface GatewayMetrics {
   readonly rateLimitStoreFallbacks: Counter<'mode'>;
   readonly usageFlushLag: Gauge;
   readonly usageFlushFailures: Counter;
+  readonly usageClientOverflow: Counter<'reason'>;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -33,5 +34,11 @@ export function createMetrics(): GatewayMetrics {
     rateLimitStoreFallbacks: new Counter({ name: 'dpg_rate_limit_store_fallbacks_total', help: 'Requests decided without the shared rate-limit store (fail-open: in-process; fail-closed: refused).', labelNames: ['mode'], registers }),
     usageFlushLag: new Gauge({ name: 'dpg_usage_flush_lag_seconds', help: 'Age of the oldest usage count not yet in the store.', registers }),
     usageFlushFailures: new Counter({ name: 'dpg_usage_flush_failures_total', help: 'Failed usage flushes (retried with the same batch).', registers }),
+    usageClientOverflow: new Counter({
+      name: 'dpg_usage_client_overflow_total',
+      help: 'Operations counted under client "other": the hour\'s distinct client name/version pairs were used up (cap), or a new pair came with a refused operation (refused).',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
 }

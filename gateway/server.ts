@@ -52,6 +52,8 @@ export interface RunningGateway {
   readonly url: string;
   readonly port: number;
   lifecycle(): Lifecycle;
+  /** Flushes recorded usage to the store now (tests and shutdown; the recorder also flushes on its own schedule). */
+  flushUsage(): Promise<void>;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
   stop(): Promise<void>;
 }
@@ -173,7 +175,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       demandControlPlugin({ policy: rateLimitPolicy, store, facts }),
       deprecationPlugin({ deprecations: () => deprecations, facts, now, link: '/deprecations' }),
       metricsPlugin(metrics),
-      ...(usage.recorder ? [usagePlugin({ recorder: usage.recorder, facts })] : []),
+      ...(usage.recorder
+        ? [usagePlugin({ recorder: usage.recorder, facts, maxClientsPerHour: config.usage.maxClientsPerHour, onClientOverflow: (reason) => metrics.usageClientOverflow.inc({ reason }) })]
+        : []),
     ],
   });
   await apollo.start();
@@ -270,6 +274,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     url,
     port,
     lifecycle: () => state,
+    async flushUsage() {
+      if (usage.recorder && !(await usage.recorder.flush())) throw new Error('usage flush failed');
+    },
     stop() {
       stopping ??= (async () => {
         state = { phase: 'draining', since: Date.now() };

@@ -12,11 +12,13 @@ export interface FieldUsageRow {
   clients: { name: string; version: string | null; requests: number; errors: number }[];
 }
 
+/** Rows per page; every client of a row (the API's maximum), so a report names them all. */
+const PAGE = 200;
 const QUERY = /* GraphQL */ `
-  query FieldUsage($product: String!, $since: DateTime, $until: DateTime, $client: String) {
-    fieldUsage(product: $product, since: $since, until: $until, client: $client) {
+  query FieldUsage($product: String!, $since: DateTime, $until: DateTime, $client: String, $after: String) {
+    fieldUsage(product: $product, since: $since, until: $until, client: $client, first: ${PAGE}, after: $after) {
       coordinate requests errors rejected lastSeen deprecated deprecationReason
-      clients { name version requests errors }
+      clients(first: 100) { name version requests errors }
     }
   }
 `;
@@ -32,8 +34,18 @@ export async function usageToken(given: string | undefined): Promise<string> {
   return given ?? process.env.USAGE_TOKEN ?? (await mintDevToken({ roles: ['data-product-owner'], clientId: 'owner-tools' }));
 }
 
-/** Per-field usage of one product from the gateway's usage API (the same numbers as /usage). */
-export async function fetchFieldUsage(options: {
+/** Per-field usage of one product from the gateway's usage API (the same numbers as /usage), every page of it. */
+export async function fetchFieldUsage(options: Parameters<typeof fetchPage>[0]): Promise<FieldUsageRow[]> {
+  const rows: FieldUsageRow[] = [];
+  for (let after: string | undefined; ; ) {
+    const page = await fetchPage(options, after);
+    rows.push(...page);
+    if (page.length < PAGE) return rows;
+    after = page[page.length - 1]!.coordinate;
+  }
+}
+
+async function fetchPage(options: {
   gateway: string;
   token: string;
   product: string;
@@ -41,7 +53,7 @@ export async function fetchFieldUsage(options: {
   until?: Date | undefined;
   client?: string | undefined;
   clientName: string;
-}): Promise<FieldUsageRow[]> {
+}, after: string | undefined): Promise<FieldUsageRow[]> {
   let response: Response;
   try {
     response = await fetch(options.gateway, {
@@ -50,7 +62,7 @@ export async function fetchFieldUsage(options: {
       body: JSON.stringify({
         query: QUERY,
         operationName: 'FieldUsage',
-        variables: { product: options.product, since: options.since.toISOString(), until: options.until?.toISOString(), client: options.client },
+        variables: { product: options.product, since: options.since.toISOString(), until: options.until?.toISOString(), client: options.client, after },
       }),
       signal: AbortSignal.timeout(30_000),
     });

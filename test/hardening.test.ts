@@ -4,13 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { ERROR_CODES } from '../lib/errors.js';
 import { codesOf, postGraphQL } from './helpers/http.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { writeLimits } from './helpers/limits.js';
+import { gatewayEnv, startStack, type Stack } from './helpers/stack.js';
+import { loadConfig } from '../gateway/config.js';
+import { startGateway } from '../gateway/server.js';
+import { createLogger } from '../lib/logger.js';
 
 /*
  * Issue 10, tried as an attacker holding ordinary tokens: each confirmed defect, reproduced against
  * the real data products behind a real gateway with the shipped policies (policies/*.yaml).
  */
 let stack: Stack;
+const silent = createLogger('test', 'silent');
 /** Each test spends its own caller's budget, so one test's spending never decides another's outcome. */
 const analyst = (subject: string) => mintDevToken({ roles: ['marketing-analyst'], clientId: 'attack-kit', subject });
 
@@ -228,5 +233,125 @@ describe('7. one credential per request (RFC 6750)', () => {
   it('one header alone is fine', async () => {
     const result = await rawPost('/graphql', { authorization: `Bearer ${await analyst('credentials-ok')}` });
     expect(result).toMatchObject({ status: 200, body: { data: { __typename: 'Query' } } });
+  });
+});
+
+describe('2. the usage and catalogue APIs bound every window and every list', () => {
+  const SERIES = 'query($c: String!, $since: DateTime, $until: DateTime) { fieldUsageSeries(coordinate: $c, since: $since, until: $until) { hour requests } }';
+
+  it('a series from year 2000 to 9999 is clamped to the retention and to now', async () => {
+    const owner = await mintDevToken({ roles: ['data-product-owner'], subject: 'owner-series' });
+    const started = Date.now();
+    const result = await postGraphQL<{ fieldUsageSeries: { hour: string }[] }>(stack.url, SERIES, {
+      token: owner,
+      variables: { c: 'Customer.id', since: '2000-01-01T00:00:00Z', until: '9999-12-31T00:00:00Z' },
+    });
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+    const hours = result.body.data!.fieldUsageSeries.map((p) => Date.parse(p.hour));
+    // 30 days retained (the default): 720 hours and the current one, never past now.
+    expect(hours.length).toBeGreaterThanOrEqual(720);
+    expect(hours.length).toBeLessThanOrEqual(722);
+    expect(Math.max(...hours)).toBeLessThanOrEqual(Date.now());
+    expect(Math.min(...hours)).toBeGreaterThanOrEqual(started - 31 * 86_400_000);
+    expect((await fetch(stack.url.replace('/graphql', '/healthz'))).status).toBe(200);
+  });
+
+  it('a window entirely in the future or before the retention is empty, not an error', async () => {
+    const owner = await mintDevToken({ roles: ['data-product-owner'], subject: 'owner-empty' });
+    for (const variables of [
+      { c: 'Customer.id', since: '9000-01-01T00:00:00Z', until: '9999-12-31T00:00:00Z' },
+      { c: 'Customer.id', since: '2000-01-01T00:00:00Z', until: '2000-02-01T00:00:00Z' },
+    ]) {
+      const result = await postGraphQL<{ fieldUsageSeries: unknown[] }>(stack.url, SERIES, { token: owner, variables });
+      expect(result.body).toEqual({ data: { fieldUsageSeries: expect.any(Array) } });
+      expect(result.body.data!.fieldUsageSeries.length).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it.each([
+    ['fieldUsage(first:)', '{ fieldUsage(product: "customer", first: 5000) { coordinate } }', ['fieldUsage'], 'first', 1000],
+    ['clients(first:)', '{ fieldUsage(product: "customer", first: 1) { clients(first: 500) { name } } }', ['fieldUsage', 0, 'clients'], 'first', 100],
+    ['dataProducts(first:)', '{ dataProducts(first: 0) { name } }', ['dataProducts'], 'first', 100],
+  ])('%s over its maximum: BAD_USER_INPUT naming the limit', async (_, query, path, argument, maximum) => {
+    const owner = await mintDevToken({ roles: ['data-product-owner'], subject: 'owner-pages' });
+    const result = await postGraphQL(stack.url, query, { token: owner });
+    expect(result.body.errors).toEqual([
+      { message: `${argument} must be an integer from 1 to ${maximum}`, path, extensions: { code: 'BAD_USER_INPUT', service: 'platform', argument, maximum } },
+    ]);
+  });
+
+  it('pages: first and after walk the whole list, each row once', async () => {
+    const owner = await mintDevToken({ roles: ['data-product-owner'], subject: 'owner-walk' });
+    const all = await postGraphQL<{ fieldUsage: { coordinate: string }[] }>(stack.url, '{ fieldUsage(product: "customer") { coordinate } }', { token: owner });
+    const walked: string[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 100; i++) {
+      const next: Awaited<ReturnType<typeof postGraphQL<{ fieldUsage: { coordinate: string }[] }>>> = await postGraphQL(
+        stack.url,
+        'query($after: String) { fieldUsage(product: "customer", first: 7, after: $after) { coordinate } }',
+        { token: owner, variables: { after } },
+      );
+      const rows = next.body.data!.fieldUsage;
+      walked.push(...rows.map((r) => r.coordinate));
+      if (rows.length < 7) break;
+      after = rows[rows.length - 1]!.coordinate;
+    }
+    expect(walked).toEqual(all.body.data!.fieldUsage.map((r) => r.coordinate));
+    expect(new Set(walked).size).toBe(walked.length);
+  });
+
+  it('a series wider than 744 hours (a longer retention) is refused naming the limit', async () => {
+    const gateway = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls, { USAGE_RETENTION_DAYS: '60' })), silent);
+    try {
+      const owner = await mintDevToken({ roles: ['data-product-owner'], subject: 'owner-wide' });
+      const since = new Date(Date.now() - 40 * 86_400_000).toISOString();
+      const result = await postGraphQL(gateway.url, SERIES, { token: owner, variables: { c: 'Customer.id', since } });
+      expect(result.body.errors).toEqual([
+        { message: 'A series may span at most 744 hours; ask for a shorter window', path: ['fieldUsageSeries'], extensions: { code: 'BAD_USER_INPUT', service: 'platform', argument: 'since', maximum: 744 } },
+      ]);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('5. usage labels are bounded', () => {
+  it('distinct client versions past the hourly cap count as other, with a metric; refused requests create no label', async () => {
+    const limits = writeLimits({ default: { requests: 6, cost: 1_000_000 } });
+    const gateway = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls, { USAGE_MAX_CLIENTS: '3', RATE_LIMITS_FILE: limits })), silent);
+    try {
+      const token = await mintDevToken({ roles: ['marketing-analyst'], subject: 'label-maker' });
+      const statuses: number[] = [];
+      for (let v = 1; v <= 9; v++) {
+        const result = await postGraphQL(gateway.url, '{ customers(first: 1) { country } }', { token, headers: { 'apollographql-client-name': 'app', 'apollographql-client-version': `${v}.0` } });
+        statuses.push(result.status);
+      }
+      // 6 served (3 own labels, 3 over the cap), 3 refused by the budget (each a new version: no label).
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429, 429, 429]);
+      await gateway.flushUsage();
+      const owner = await mintDevToken({ roles: ['data-product-owner'], subject: 'label-owner' });
+      const usage = await postGraphQL<{ fieldUsage: { coordinate: string; requests: number; rejected: number; clients: { name: string; version: string | null; requests: number }[] }[] }>(
+        gateway.url,
+        '{ fieldUsage(product: "customer") { coordinate requests rejected clients { name version requests } } }',
+        { token: owner },
+      );
+      expect(usage.body.errors).toBeUndefined();
+      const country = usage.body.data!.fieldUsage.find((r) => r.coordinate === 'Customer.country')!;
+      expect(country.requests).toBe(6);
+      expect(country.rejected).toBe(3);
+      expect(country.clients).toEqual([
+        { name: 'other', version: null, requests: 3 },
+        { name: 'app', version: '1.0', requests: 1 },
+        { name: 'app', version: '2.0', requests: 1 },
+        { name: 'app', version: '3.0', requests: 1 },
+      ]);
+      const metrics = await (await fetch(gateway.url.replace('/graphql', '/metrics'))).text();
+      // The owner's own query above was a fourth new pair past the cap.
+      expect(metrics).toMatch(/^dpg_usage_client_overflow_total\{reason="cap"\} 4$/m);
+      expect(metrics).toMatch(/^dpg_usage_client_overflow_total\{reason="refused"\} 3$/m);
+    } finally {
+      await gateway.stop();
+    }
   });
 });

@@ -3,20 +3,23 @@ import type { GraphQLFormattedError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import type { OperationFactsCache } from '../operation/cache.js';
 import { operationOutcome } from '../outcome.js';
-import { clientIdentity, createCap } from '../usage/clients.js';
+import { clientIdentity, createClientLabels, type OverflowReason } from '../usage/clients.js';
 import type { Outcome } from '../usage/model.js';
 import type { UsageRecorder } from '../usage/recorder.js';
-
-/** Distinct client names counted per process before newcomers become `other`. */
-export const MAX_CLIENTS = 500;
 
 /**
  * Records every resolved operation's schema coordinates (from the per-document facts, so aliases
  * and fragments are already folded) with its client and outcome. A field the caller was not allowed
  * to read counts as `forbidden`, the rest of the operation as it ended.
  */
-export function usagePlugin(options: { recorder: UsageRecorder; facts: OperationFactsCache }): ApolloServerPlugin<GatewayContext> {
-  const capClient = createCap(MAX_CLIENTS);
+export function usagePlugin(options: {
+  recorder: UsageRecorder;
+  facts: OperationFactsCache;
+  /** Distinct client name + version pairs counted per hour; the rest as `other`. */
+  maxClientsPerHour: number;
+  onClientOverflow?: (reason: OverflowReason) => void;
+}): ApolloServerPlugin<GatewayContext> {
+  const labelOf = createClientLabels({ maxPerHour: options.maxClientsPerHour, onOverflow: options.onClientOverflow });
   return {
     async requestDidStart() {
       return {
@@ -39,8 +42,8 @@ export function usagePlugin(options: { recorder: UsageRecorder; facts: Operation
             if (denied.length && paths.length && paths.every(under)) return 'forbidden';
             return outcome === 'forbidden' ? 'ok' : outcome;
           };
-          const client = clientIdentity({ get: (name) => request.http?.headers.get(name) }, contextValue.principal);
-          options.recorder.record({ coordinates: facts.coordinates, outcomeOf, client: capClient(client.name), version: client.version });
+          const client = labelOf(clientIdentity({ get: (name) => request.http?.headers.get(name) }, contextValue.principal), outcome === 'rate_limited' || outcome === 'rejected');
+          options.recorder.record({ coordinates: facts.coordinates, outcomeOf, client: client.name, version: client.version });
         },
       };
     },

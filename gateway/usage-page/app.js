@@ -17,8 +17,12 @@
   const MAX_MESSAGE = 300;
 
   const PRODUCTS_QUERY = 'query UsageProducts { usageProducts }';
-  const FIELD_USAGE_QUERY = `query FieldUsage($product: String!, $since: DateTime, $client: String) {
-  fieldUsage(product: $product, since: $since, client: $client) {
+  /** Rows per request; the page asks for the next page until one comes back short. */
+  const PAGE_SIZE = 200;
+  /** At most this many pages (4,000 rows) are read for one product. */
+  const MAX_PAGES = 20;
+  const FIELD_USAGE_QUERY = `query FieldUsage($product: String!, $since: DateTime, $client: String, $after: String) {
+  fieldUsage(product: $product, since: $since, client: $client, first: ${PAGE_SIZE}, after: $after) {
     coordinate product requests errors rejected firstSeen lastSeen deprecated deprecationReason
     clients { name version requests errors lastSeen }
   }
@@ -242,8 +246,15 @@
     ui.table.setAttribute('aria-busy', 'true');
     setStatus('loading', `Loading usage of ${variables.product}…`);
     try {
-      const data = await graphql(FIELD_USAGE_QUERY, variables, signal);
-      state.rows = Array.isArray(data.fieldUsage) ? data.fieldUsage : [];
+      const rows = [];
+      for (let pages = 0, after = null; pages < MAX_PAGES; pages++) {
+        const data = await graphql(FIELD_USAGE_QUERY, { ...variables, after }, signal);
+        const page = Array.isArray(data.fieldUsage) ? data.fieldUsage : [];
+        rows.push(...page);
+        if (page.length < PAGE_SIZE) break;
+        after = page[page.length - 1].coordinate;
+      }
+      state.rows = rows;
       state.shown = variables;
       renderTable();
       const used = state.rows.filter((r) => r.requests > 0).length;

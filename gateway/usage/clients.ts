@@ -1,4 +1,5 @@
 import type { Principal } from '../../lib/principal.js';
+import { hourOf } from './model.js';
 
 /** Client names and operation names become keys: normalized, bounded in length and in number. */
 export const MAX_NAME_LENGTH = 64;
@@ -38,4 +39,39 @@ export function clientIdentity(
 ): { name: string; version: string } {
   const name = normalizeName(headers.get('apollographql-client-name')) ?? normalizeName(principal.kind === 'authenticated' ? principal.clientId : undefined) ?? UNKNOWN;
   return { name, version: normalizeVersion(headers.get('apollographql-client-version')) };
+}
+
+export interface ClientLabel {
+  readonly name: string;
+  readonly version: string;
+}
+
+/** Why an operation was counted under `other`. */
+export type OverflowReason = 'cap' | 'refused';
+
+/**
+ * Client labels are keys of the usage store, kept for the whole retention: their number must not
+ * be the caller's to choose. Per hour, at most `maxPerHour` distinct (name, version) pairs are
+ * counted under their own label; later ones, and any pair first seen on an operation that was
+ * refused (rate limited, over a limit), are counted as (`other`, '').
+ */
+export function createClientLabels(options: { maxPerHour: number; now?: () => number; onOverflow?: (reason: OverflowReason) => void }): (client: ClientLabel, refused: boolean) => ClientLabel {
+  const now = options.now ?? Date.now;
+  let hour = -1;
+  let seen = new Set<string>();
+  return (client, refused) => {
+    const current = hourOf(now());
+    if (current !== hour) {
+      hour = current;
+      seen = new Set();
+    }
+    const key = `${client.name}\t${client.version}`;
+    if (seen.has(key)) return client;
+    if (!refused && seen.size < options.maxPerHour) {
+      seen.add(key);
+      return client;
+    }
+    options.onOverflow?.(refused ? 'refused' : 'cap');
+    return { name: OTHER, version: '' };
+  };
 }

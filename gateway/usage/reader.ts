@@ -4,6 +4,20 @@ import { HOUR_MS, hourOf, parseCellField, type UsageStore } from './model.js';
 
 const REJECTED = new Set(['forbidden', 'rate_limited', 'rejected']);
 
+/**
+ * Hours read from the store at a time: a window is folded a day at a time, so memory holds one
+ * day's cells, never a whole retention's.
+ */
+const READ_CHUNK_HOURS = 24;
+
+/** The store's hours from `from` to `to`, a chunk at a time, oldest first. */
+async function* chunks(store: UsageStore, from: number, to: number): AsyncGenerator<[number, Map<string, number>]> {
+  for (let start = from; start < to; start += READ_CHUNK_HOURS * HOUR_MS) {
+    const counts = await store.read(start, Math.min(to, start + READ_CHUNK_HOURS * HOUR_MS));
+    for (const hour of [...counts.keys()].sort((a, b) => a - b)) yield [hour, counts.get(hour)!];
+  }
+}
+
 /** Hours of a window: from the hour holding `since` to the hour holding the instant before `until`. */
 function hoursOf(window: UsageWindow): { from: number; to: number } {
   return { from: hourOf(window.since.getTime()), to: hourOf(window.until.getTime() - 1) + HOUR_MS };
@@ -25,9 +39,8 @@ export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalo
       );
       const clients = new Map<string, Map<string, FieldUsageRow['clients'][number]>>();
       const { from, to } = hoursOf(window);
-      const counts = await store.read(from, to);
-      for (const hour of [...counts.keys()].sort((a, b) => a - b)) {
-        for (const [field, count] of counts.get(hour)!) {
+      for await (const [hour, cells] of chunks(store, from, to)) {
+        for (const [field, count] of cells) {
           const cell = parseCellField(field);
           if (!cell || (window.client && cell.client !== window.client)) continue;
           const row = rows.get(cell.coordinate);
@@ -58,18 +71,19 @@ export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalo
     },
     async series(coordinate, window) {
       const { from, to } = hoursOf(window);
-      const counts = await store.read(from, to);
-      const points: UsagePointRow[] = [];
-      for (let hour = from; hour < to; hour += HOUR_MS) {
-        const point = { hour: new Date(hour), requests: 0, errors: 0 };
-        for (const [field, count] of counts.get(hour) ?? []) {
+      const byHour = new Map<number, { requests: number; errors: number }>();
+      for await (const [hour, cells] of chunks(store, from, to)) {
+        const point = { requests: 0, errors: 0 };
+        for (const [field, count] of cells) {
           const cell = parseCellField(field);
           if (!cell || cell.coordinate !== coordinate || (window.client && cell.client !== window.client) || REJECTED.has(cell.outcome)) continue;
           point.requests += count;
           if (cell.outcome === 'error') point.errors += count;
         }
-        points.push(point);
+        byHour.set(hour, point);
       }
+      const points: UsagePointRow[] = [];
+      for (let hour = from; hour < to; hour += HOUR_MS) points.push({ hour: new Date(hour), ...(byHour.get(hour) ?? { requests: 0, errors: 0 }) });
       return points;
     },
   };

@@ -22,6 +22,12 @@ const rule = z.discriminatedUnion('check', [
     .refine((r) => r.min <= r.max, 'min must not exceed max'),
 ]);
 
+/**
+ * Most entries of each list a descriptor may hold: the catalogue's lists are priced from these
+ * (`@listSize(assumedSize:)` in schema/platform.graphql), so they are limits, not guesses.
+ */
+export const DESCRIPTOR_LIMITS = { accessRoles: 50, qualityRules: 50, exampleOperations: 20, storedFields: 100 } as const;
+
 const descriptorSchema = z
   .object({
     apiVersion: z.literal('dataproducts/v1'),
@@ -44,9 +50,12 @@ const descriptorSchema = z
             freshnessMinutes: z.number().int().positive(),
           })
           .strict(),
-        accessRoles: z.array(z.string().min(1)).min(1),
-        qualityRules: z.array(rule).default([]),
-        exampleOperations: z.array(z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), description: z.string().min(1), query: z.string().min(1) }).strict()).default([]),
+        accessRoles: z.array(z.string().min(1)).min(1).max(DESCRIPTOR_LIMITS.accessRoles),
+        qualityRules: z.array(rule).max(DESCRIPTOR_LIMITS.qualityRules).default([]),
+        exampleOperations: z
+          .array(z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), description: z.string().min(1), query: z.string().min(1) }).strict())
+          .max(DESCRIPTOR_LIMITS.exampleOperations)
+          .default([]),
       })
       .strict(),
   })

@@ -77,13 +77,40 @@ export interface CatalogReader {
 }
 
 export const DEFAULT_USAGE_WINDOW_MS = 7 * 24 * 3_600_000;
+/** Most hours one series may span (31 days); each is a point in the answer. */
+export const MAX_SERIES_HOURS = 744;
+const HOUR_MS = 3_600_000;
 
-function windowOf(reader: UsageReader, args: { since?: Date | null; until?: Date | null; client?: string | null }): UsageWindow {
-  const until = args.until ?? new Date();
-  const requested = args.since ?? new Date(until.getTime() - DEFAULT_USAGE_WINDOW_MS);
-  if (requested.getTime() >= until.getTime()) throw gqlError('BAD_USER_INPUT', 'since must be before until', { argument: 'since' });
-  const oldest = reader.retentionStart();
-  return { since: requested < oldest ? oldest : requested, until, client: args.client?.trim().toLowerCase() || undefined };
+/** The largest page of each list of this API; the SDL's `@listSize` says the same. */
+export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100 } as const;
+/** Catalogue lists that come from the products' descriptors, capped as the SDL's `@listSize(assumedSize:)` promises. */
+export const CATALOGUE_LIMITS = { accessRoles: 50, exampleOperations: 20, rules: 50, completeness: 100 } as const;
+
+/** A `first` argument within 1..maximum, else BAD_USER_INPUT naming the argument and its limit. */
+function pageSize(first: number | null | undefined, maximum: number, argument = 'first'): number {
+  if (typeof first !== 'number' || !Number.isInteger(first) || first < 1 || first > maximum) {
+    throw gqlError('BAD_USER_INPUT', `${argument} must be an integer from 1 to ${maximum}`, { argument, maximum });
+  }
+  return first;
+}
+
+/** One page of a list sorted by `key`: the entries after `after`, at most `first`. */
+function page<T>(list: readonly T[], key: (item: T) => string, first: number, after: string | null | undefined): T[] {
+  const sorted = [...list].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const start = after ? sorted.findIndex((item) => key(item) > after) : 0;
+  return start === -1 ? [] : sorted.slice(start, start + first);
+}
+
+/**
+ * The window an owner asked for, clamped to what the store retains and to now: `until` in the
+ * future or `since` before the retention start never reach a loop or an allocation.
+ */
+function windowOf(reader: UsageReader, args: { since?: Date | null; until?: Date | null; client?: string | null }, now = Date.now()): UsageWindow {
+  if (args.since && args.until && args.since.getTime() >= args.until.getTime()) throw gqlError('BAD_USER_INPUT', 'since must be before until', { argument: 'since' });
+  const until = Math.min(args.until?.getTime() ?? now, now);
+  const since = Math.max(args.since?.getTime() ?? until - DEFAULT_USAGE_WINDOW_MS, reader.retentionStart().getTime());
+  // Nothing retained in the window (all of it before the retention start, or in the future): an empty window.
+  return { since: new Date(Math.min(since, until)), until: new Date(until), client: args.client?.trim().toLowerCase() || undefined };
 }
 
 /**
@@ -96,23 +123,43 @@ export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader
     resolvers: {
       DateTime: DateTimeScalar,
       // Quality reports travel as JSON from the products: their timestamps are ISO strings.
-      DataQuality: { checkedAt: (quality: { checkedAt: string }) => new Date(quality.checkedAt) },
+      DataQuality: {
+        checkedAt: (quality: { checkedAt: string }) => new Date(quality.checkedAt),
+        rules: (quality: { rules?: unknown[] }) => (quality.rules ?? []).slice(0, CATALOGUE_LIMITS.rules),
+        completeness: (quality: { completeness?: unknown[] }) => (quality.completeness ?? []).slice(0, CATALOGUE_LIMITS.completeness),
+      },
       Query: {
-        dataProducts: () => catalog.list(),
+        dataProducts: async (_: unknown, args: { first?: number | null; after?: string | null }) => {
+          const first = pageSize(args.first, PAGE_LIMITS.dataProducts);
+          return page(await catalog.list(), (p) => p.name, first, args.after);
+        },
         dataProduct: async (_: unknown, { name }: { name: string }) => (await catalog.list()).find((p) => p.name === name) ?? null,
-        usageProducts: () => reader.products(),
-        fieldUsage: (_: unknown, args: { product: string; since?: Date | null; until?: Date | null; client?: string | null }) => {
+        usageProducts: () => reader.products().slice(0, PAGE_LIMITS.dataProducts),
+        fieldUsage: async (_: unknown, args: { product: string; since?: Date | null; until?: Date | null; client?: string | null; first?: number | null; after?: string | null }) => {
+          const first = pageSize(args.first, PAGE_LIMITS.fieldUsage);
           if (!reader.products().includes(args.product)) {
             throw gqlError('BAD_USER_INPUT', `Unknown data product "${args.product}"`, { argument: 'product' });
           }
-          return reader.fieldUsage(args.product, windowOf(reader, args));
+          return page(await reader.fieldUsage(args.product, windowOf(reader, args)), (row) => row.coordinate, first, args.after);
         },
         fieldUsageSeries: (_: unknown, args: { coordinate: string; since?: Date | null; until?: Date | null; client?: string | null }) => {
           if (!reader.knows(args.coordinate)) {
             throw gqlError('BAD_USER_INPUT', `Unknown schema coordinate "${args.coordinate}"`, { argument: 'coordinate' });
           }
-          return reader.series(args.coordinate, windowOf(reader, args));
+          const window = windowOf(reader, args);
+          const hours = Math.ceil((window.until.getTime() - window.since.getTime()) / HOUR_MS) + 1;
+          if (hours > MAX_SERIES_HOURS) {
+            throw gqlError('BAD_USER_INPUT', `A series may span at most ${MAX_SERIES_HOURS} hours; ask for a shorter window`, { argument: 'since', maximum: MAX_SERIES_HOURS });
+          }
+          return reader.series(args.coordinate, window);
         },
+      },
+      FieldUsage: {
+        clients: (row: FieldUsageRow, args: { first?: number | null }) => row.clients.slice(0, pageSize(args.first, PAGE_LIMITS.clients)),
+      },
+      DataProduct: {
+        accessRoles: (p: DataProductView) => p.accessRoles.slice(0, CATALOGUE_LIMITS.accessRoles),
+        exampleOperations: (p: DataProductView) => p.exampleOperations.slice(0, CATALOGUE_LIMITS.exampleOperations),
       },
     },
   });
