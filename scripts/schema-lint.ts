@@ -124,6 +124,11 @@ function isListType(type: TypeNode): boolean {
   return type.kind === Kind.LIST_TYPE || (type.kind === Kind.NON_NULL_TYPE && type.type.kind === Kind.LIST_TYPE);
 }
 
+/** Clients may leave it out: nullable, or with a default. */
+function isOptional(argument: InputValueDefinitionNode): boolean {
+  return argument.type.kind !== Kind.NON_NULL_TYPE || argument.defaultValue !== undefined;
+}
+
 function isIntArgument(argument: InputValueDefinitionNode): boolean {
   const type = argument.type.kind === Kind.NON_NULL_TYPE ? argument.type.type : argument.type;
   return type.kind === Kind.NAMED_TYPE && type.name.value === 'Int';
@@ -174,7 +179,7 @@ function listSizeProblems(document: DocumentNode, model: SchemaModel): Located[]
       // spec's default), even when the argument has a default: a contract clients cannot see.
       const requireOne = args.get('requireOneSlicingArgument');
       const only = declared.length === 1 ? slicing.find((a) => a.name.value === declared[0]) : undefined;
-      if (only && (only.type.kind !== Kind.NON_NULL_TYPE || only.defaultValue) && !(requireOne?.kind === Kind.BOOLEAN && !requireOne.value)) {
+      if (only && isOptional(only) && !(requireOne?.kind === Kind.BOOLEAN && !requireOne.value)) {
         problems.push(at(field, {
           rule: 'listSize',
           code: 'LIST_SIZE_REQUIRES_OPTIONAL_ARGUMENT',
@@ -196,7 +201,7 @@ function suggestListSize(slicing: readonly InputValueDefinitionNode[], connectio
   const args = [`slicingArguments: [${slicing.map((a) => `"${a.name.value}"`).join(', ')}]`];
   const only = slicing.length === 1 ? slicing[0] : undefined;
   if (only?.defaultValue) args.push(`assumedSize: ${printDefault(only)}`);
-  if (only && (only.type.kind !== Kind.NON_NULL_TYPE || only.defaultValue)) args.push('requireOneSlicingArgument: false');
+  if (only && isOptional(only)) args.push('requireOneSlicingArgument: false');
   if (connection) args.push('sizedFields: [<its list fields>]');
   return `@listSize(${args.join(', ')})`;
 }
