@@ -23,6 +23,19 @@ export const AUTHORIZATION_SPEC_URLS: Readonly<Record<Feature, string>> = {
   policy: 'https://specs.apollo.dev/policy/',
 };
 
+/**
+ * Our access spec, linked like the lifecycle spec and composed with `@composeDirective`: `@public`
+ * marks a field its owner means anyone to read. It requires nothing, so the gateway and the
+ * subgraphs' shield need nothing from it (a field without a rule is open to them either way); it
+ * tells the schema lint (scripts/schema-lint.ts) that the missing rule is a decision, not an oversight.
+ */
+export const ACCESS_SPEC_URL = 'https://specs.data-product-gateway.dev/access/';
+
+/** The local names of `@public` in this document (imported, renamed with `as:`, or `@access__public`). */
+export function publicDirectiveNames(document: DocumentNode): Set<string> {
+  return directiveLocalNames(document, ACCESS_SPEC_URL, 'public');
+}
+
 /** The local directive name of each authorization feature in this document. */
 export function authorizationDirectiveNames(document: DocumentNode): Map<string, Feature> {
   const names = new Map<string, Feature>();

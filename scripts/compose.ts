@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { parse } from 'graphql';
+import { parse, type DocumentNode } from 'graphql';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { DEFAULT_PORTS } from '../subgraphs/config.js';
 import { PLATFORM_SUBGRAPH, PLATFORM_URL } from '../subgraphs/platform/index.js';
+import { formatLintProblem, lintSubgraphSchema } from './schema-lint.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
 export const SUPERGRAPH_PATH = `${SCHEMA_DIR}supergraph.graphql`;
@@ -15,33 +16,63 @@ export interface CompositionResult {
   readonly hints: readonly string[];
 }
 
+/** Each subgraph compose composes: the products and the gateway's own platform subgraph. */
+function subgraphServices(overrides: Partial<Record<string, string>>): { name: string; url: string; typeDefs: DocumentNode }[] {
+  const subgraphs = [...PRODUCT_NAMES.map((name) => ({ name, url: `http://localhost:${DEFAULT_PORTS[name]}/graphql` })), { name: PLATFORM_SUBGRAPH, url: PLATFORM_URL }];
+  return subgraphs.map(({ name, url }) => ({
+    name,
+    url,
+    typeDefs: parse(overrides[name] ?? readFileSync(`${SCHEMA_DIR}${name}.graphql`, 'utf8')),
+  }));
+}
+
 /**
  * Composes schema/<product>.graphql and the gateway's own platform subgraph (the usage API) with
  * @apollo/composition; routing URLs are the default local ports (the platform's: served in-process).
  */
 export function composeProducts(overrides: Partial<Record<string, string>> = {}): CompositionResult {
-  const subgraphs = [...PRODUCT_NAMES.map((name) => ({ name, url: `http://localhost:${DEFAULT_PORTS[name]}/graphql` })), { name: PLATFORM_SUBGRAPH, url: PLATFORM_URL }];
-  const services = subgraphs.map(({ name, url }) => ({
-    name,
-    url,
-    typeDefs: parse(overrides[name] ?? readFileSync(`${SCHEMA_DIR}${name}.graphql`, 'utf8')),
-  }));
-  const result = composeServices(services);
+  const result = composeServices(subgraphServices(overrides));
   const hints = (result.hints ?? []).map((hint) => `${hint.definition.code}: ${hint.message}`);
   if (result.errors) return { errors: result.errors.map((error) => error.message), hints };
   return { supergraphSdl: result.supergraphSdl, errors: [], hints };
 }
 
-function main(): void {
-  const result = composeProducts();
-  for (const hint of result.hints) process.stderr.write(`hint: ${hint}\n`);
-  if (!result.supergraphSdl) {
-    for (const error of result.errors) process.stderr.write(`error: ${error}\n`);
-    process.stderr.write(`compose: ${result.errors.length} composition error(s); ${SUPERGRAPH_PATH} left unchanged\n`);
-    process.exit(1);
+/** The schema lint's problems in every subgraph, one line each: `schema/<name>.graphql: Type.field: ... [CODE]`. */
+export function lintProducts(overrides: Partial<Record<string, string>> = {}): string[] {
+  return subgraphServices(overrides).flatMap(({ name, typeDefs }) => lintSubgraphSchema(typeDefs).map((p) => formatLintProblem(`schema/${name}.graphql`, p)));
+}
+
+export interface ComposeRun {
+  readonly exitCode: 0 | 1;
+  /** What `npm run compose` prints on stderr (hints, errors, lint problems), one entry per line. */
+  readonly stderr: readonly string[];
+  readonly stdout: readonly string[];
+}
+
+/**
+ * `npm run compose`: composes and lints every subgraph, and writes the supergraph to `out` only
+ * when composition succeeds and no subgraph has a lint problem (the checked-in supergraph is what
+ * every gateway serves: a field priced wrong or open by mistake must not reach it).
+ */
+export function composeToFile(out: string, overrides: Partial<Record<string, string>> = {}): ComposeRun {
+  const result = composeProducts(overrides);
+  const problems = lintProducts(overrides);
+  const stderr = result.hints.map((hint) => `hint: ${hint}`);
+  stderr.push(...result.errors.map((error) => `error: ${error}`), ...problems);
+  if (!result.supergraphSdl || problems.length > 0) {
+    const counts = [result.errors.length ? `${result.errors.length} composition error(s)` : '', problems.length ? `${problems.length} schema lint problem(s)` : ''].filter(Boolean);
+    stderr.push(`compose: ${counts.join(' and ')}; ${out} left unchanged`);
+    return { exitCode: 1, stderr, stdout: [] };
   }
-  writeFileSync(SUPERGRAPH_PATH, result.supergraphSdl);
-  process.stdout.write(`compose: wrote ${SUPERGRAPH_PATH}\n`);
+  writeFileSync(out, result.supergraphSdl);
+  return { exitCode: 0, stderr, stdout: [`compose: wrote ${out}`] };
+}
+
+function main(): void {
+  const run = composeToFile(SUPERGRAPH_PATH);
+  for (const line of run.stderr) process.stderr.write(`${line}\n`);
+  for (const line of run.stdout) process.stdout.write(`${line}\n`);
+  process.exitCode = run.exitCode;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();

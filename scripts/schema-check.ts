@@ -13,8 +13,10 @@ const USAGE = `Usage: npm run schema:check -- --subgraph <name> --schema <propos
 Checks a proposed subgraph schema: composes it with the other subgraphs, diffs the result against
 the current supergraph, and weighs every breaking change against recorded usage (from the
 gateway's usage API). Exits 1 when a breaking change touches a field used in the window, when a
-field is removed without having been deprecated first, or when a breaking change comes without a
-major version (--version, compared with the product's descriptor); 0 otherwise; 2 on bad flags.
+field is removed without having been deprecated first, when a breaking change comes without a
+major version (--version, compared with the product's descriptor), or when the proposal breaks a
+schema lint rule (a paginated list without @listSize, a field without an access rule or @public);
+0 otherwise; 2 on bad flags.
 Prints a markdown change report (also to --report).`;
 
 class CheckUsageError extends Error {}
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
   );
   const days = Math.round(((until ?? new Date()).getTime() - since.getTime()) / 86_400_000);
   const windowLabel = values.until ? `${since.toISOString()} .. ${until!.toISOString()}` : `the last ${days} days`;
-  const result = await checkSchemaChange({ subgraph, proposedSdl, currentVersion, proposedVersion, usageOf: (c) => usage.get(c), minRequests, windowLabel: windowLabel + (excluded.size ? ` (excluding ${[...excluded].join(', ')})` : '') });
+  const result = await checkSchemaChange({ subgraph, proposedSdl, proposedFile: values.schema, currentVersion, proposedVersion, usageOf: (c) => usage.get(c), minRequests, windowLabel: windowLabel + (excluded.size ? ` (excluding ${[...excluded].join(', ')})` : '') });
   process.stdout.write(result.report);
   if (values.report) writeFileSync(values.report, result.report);
   process.exit(result.blocked ? 1 : 0);

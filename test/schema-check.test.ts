@@ -89,7 +89,44 @@ describe('npm run schema:check', () => {
     const { code, report } = await check(['--schema', proposal('add-field', added)]);
     expect(code).toBe(0);
     expect(report).toContain('## Breaking changes (0)');
+    expect(report).toContain('## Schema lint (0)');
     expect(report).toMatch(/## Safe changes \(\d+\)[\s\S]*preferredName/);
+  });
+
+  it('blocks an otherwise safe addition that breaks a schema lint rule, naming the file and each field', async () => {
+    const added = current.replace(
+      'type Query {\n',
+      [
+        'type Query {',
+        '  """',
+        '  Number of customer accounts.',
+        '  """',
+        '  customerCount: Int',
+        '  """',
+        '  Names of the marketing segments, largest first.',
+        '  """',
+        '  segmentNames(',
+        '    """',
+        '    How many names, from 1 to 50.',
+        '    """',
+        '    limit: Int = 10',
+        '  ): [String!]! @requiresScopes(scopes: [["customer:read"]])',
+        '',
+      ].join('\n'),
+    );
+    expect(added).not.toBe(current);
+    const file = proposal('unguarded', added);
+    const { code, report } = await check(['--schema', file]);
+    expect(code).toBe(1);
+    expect(report).toContain('## Breaking changes (0)');
+    const section = /## Schema lint \((\d+)\)\n\n((?:- .*\n)+)/.exec(report);
+    expect(section?.[1]).toBe('2');
+    const escaped = file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    expect(section?.[2]!.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^- ${escaped}: Query\\.customerCount: no access rule: .* \\[ACCESS_UNCOVERED\\]\\. \\*\\*Blocks\\.\\*\\*$`)),
+      expect.stringMatching(new RegExp(`^- ${escaped}: Query\\.segmentNames: takes "limit" but declares no @listSize.* \\[LIST_SIZE_MISSING\\]\\. \\*\\*Blocks\\.\\*\\*$`)),
+    ]);
+    expect(report).toContain('**Verdict: blocked.**');
   });
 
   it('reports composition errors and blocks', async () => {

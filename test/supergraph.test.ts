@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, visit, type ASTNode } from 'graphql';
-import { composeProducts, SUPERGRAPH_PATH } from '../scripts/compose.js';
+import { composeProducts, composeToFile, SUPERGRAPH_PATH } from '../scripts/compose.js';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 
 describe('schema/ (the data contracts)', () => {
@@ -14,6 +16,34 @@ describe('schema/ (the data contracts)', () => {
   it('reports composition errors instead of writing a broken supergraph', () => {
     const broken = composeProducts({ product: 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"]) type Product @key(fields: "sku") { sku: Int! }' });
     expect(result(broken)).toEqual({ hasSupergraph: false, hasErrors: true });
+  });
+
+  it('npm run compose writes the supergraph when every subgraph composes and passes the schema lint', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'dpg-compose-')), 'supergraph.graphql');
+    const run = composeToFile(out);
+    expect(run).toEqual({ exitCode: 0, stderr: [], stdout: [`compose: wrote ${out}`] });
+    expect(readFileSync(out, 'utf8')).toBe(composeProducts().supergraphSdl);
+  });
+
+  it('npm run compose refuses to write a supergraph whose subgraphs have lint problems, listing each by file and coordinate', () => {
+    const product = readFileSync(new URL('../schema/product.graphql', import.meta.url), 'utf8');
+    // Today's main: Query.product and the Product type without a rule, Query.products unsized.
+    const unguarded = product
+      .replace('): Product @authenticated', '): Product')
+      .replace('type Product @key(fields: "sku") @authenticated {', 'type Product @key(fields: "sku") {')
+      .replace('@authenticated @listSize(slicingArguments: ["first"], assumedSize: 20, requireOneSlicingArgument: false)', '@authenticated');
+    expect(unguarded).not.toBe(product);
+    const out = join(mkdtempSync(join(tmpdir(), 'dpg-compose-')), 'supergraph.graphql');
+    const run = composeToFile(out, { product: unguarded });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toEqual([]);
+    expect(run.stderr).toEqual([
+      expect.stringMatching(/^schema\/product\.graphql: Query\.product: no access rule: .* \[ACCESS_UNCOVERED\]$/),
+      expect.stringMatching(/^schema\/product\.graphql: Query\.products: takes "first" but declares no @listSize.* \[LIST_SIZE_MISSING\]$/),
+      ...['name', 'category', 'price'].map((f) => expect.stringMatching(new RegExp(`^schema/product\\.graphql: Product\\.${f}: no access rule, and Product is an entity .* \\[ACCESS_UNCOVERED\\]$`))),
+      `compose: 5 schema lint problem(s); ${out} left unchanged`,
+    ]);
+    expect(existsSync(out)).toBe(false);
   });
 
   it.each(PRODUCT_NAMES)('%s: every type, field, argument and enum value has a description (the data dictionary)', (name) => {

@@ -1,8 +1,9 @@
 import { Supergraph } from '@apollo/federation-internals';
 import { CriticalityLevel, diff, type Change } from '@graphql-inspector/core';
-import type { GraphQLSchema } from 'graphql';
+import { parse, type GraphQLSchema } from 'graphql';
 import semver from 'semver';
 import { composeProducts } from '../compose.js';
+import { formatLintProblem, lintSubgraphSchema } from '../schema-lint.js';
 
 export type Severity = 'breaking' | 'dangerous' | 'safe';
 
@@ -27,6 +28,8 @@ export interface CheckedChange {
 export interface SchemaCheckInput {
   subgraph: string;
   proposedSdl: string;
+  /** Where the proposal was read from, to name it in lint problems. @default `schema/<subgraph>.graphql (proposed)` */
+  proposedFile?: string;
   /** The product's version now (its descriptor). */
   currentVersion: string;
   /** The version the proposal would ship as. */
@@ -40,6 +43,8 @@ export interface SchemaCheckInput {
 
 export interface SchemaCheckResult {
   readonly compositionErrors: readonly string[];
+  /** The proposal's schema lint problems (scripts/schema-lint.ts), one line each; any of them blocks. */
+  readonly lintProblems: readonly string[];
   readonly changes: readonly CheckedChange[];
   readonly blocked: boolean;
   readonly report: string;
@@ -70,10 +75,12 @@ export async function checkSchemaChange(input: SchemaCheckInput): Promise<Schema
   const minRequests = input.minRequests ?? 1;
   const current = composeProducts();
   if (!current.supergraphSdl) throw new Error(`the current subgraphs do not compose: ${current.errors.join('; ')}`);
+  const file = input.proposedFile ?? `schema/${input.subgraph}.graphql (proposed)`;
+  const lintProblems = lintSubgraphSchema(parse(input.proposedSdl)).map((p) => formatLintProblem(file, p));
   const proposed = composeProducts({ [input.subgraph]: input.proposedSdl });
   if (!proposed.supergraphSdl) {
-    const report = [`# Schema check: ${input.subgraph}`, '', '**Blocked:** the proposal does not compose with the other subgraphs.', '', ...proposed.errors.map((e) => `- ${e}`), ''].join('\n');
-    return { compositionErrors: proposed.errors, changes: [], blocked: true, report };
+    const report = [`# Schema check: ${input.subgraph}`, '', '**Blocked:** the proposal does not compose with the other subgraphs.', '', ...proposed.errors.map((e) => `- ${e}`), '', ...lintSection(lintProblems)].join('\n');
+    return { compositionErrors: proposed.errors, lintProblems, changes: [], blocked: true, report };
   }
   const before = apiSchema(current.supergraphSdl);
   const after = apiSchema(proposed.supergraphSdl);
@@ -96,12 +103,19 @@ export async function checkSchemaChange(input: SchemaCheckInput): Promise<Schema
     }
     return { severity, type: String(change.type), message: change.message, coordinate, usage, blocks };
   });
-  const blocked = changes.some((c) => c.blocks.length > 0);
-  return { compositionErrors: [], changes, blocked, report: report(input, changes, blocked) };
+  const blocked = lintProblems.length > 0 || changes.some((c) => c.blocks.length > 0);
+  return { compositionErrors: [], lintProblems, changes, blocked, report: report(input, changes, lintProblems, blocked) };
 }
 
-function report(input: SchemaCheckInput, changes: readonly CheckedChange[], blocked: boolean): string {
-  const lines = [`# Schema check: ${input.subgraph} ${input.currentVersion} -> ${input.proposedVersion}`, '', `Usage window: ${input.windowLabel}. Composition: ok.`, ''];
+/** The house rules compose enforces (priced lists, guarded fields): a proposal breaking one cannot ship. */
+function lintSection(problems: readonly string[]): string[] {
+  const lines = [`## Schema lint (${problems.length})`, ''];
+  if (problems.length === 0) return [...lines, 'None.', ''];
+  return [...lines, ...problems.map((p) => `- ${p}. **Blocks.**`), ''];
+}
+
+function report(input: SchemaCheckInput, changes: readonly CheckedChange[], lintProblems: readonly string[], blocked: boolean): string {
+  const lines = [`# Schema check: ${input.subgraph} ${input.currentVersion} -> ${input.proposedVersion}`, '', `Usage window: ${input.windowLabel}. Composition: ok.`, '', ...lintSection(lintProblems)];
   const section = (title: string, severity: Severity) => {
     const selected = changes.filter((c) => c.severity === severity);
     lines.push(`## ${title} (${selected.length})`, '');
