@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { KeyObject } from 'node:crypto';
 import { LOG_LEVELS } from '../lib/logger.js';
+import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
@@ -21,6 +22,9 @@ export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 250;
 export const DEFAULT_USAGE_RETENTION_DAYS = 30;
 export const DEFAULT_USAGE_FLUSH_MS = 1_000;
 export const DEFAULT_USAGE_MAX_CLIENTS = 200;
+export const DEFAULT_ADMIN_HOST = '127.0.0.1';
+/** The admin listener's port in production (Prometheus' exporters use the 9xxx range). */
+export const DEFAULT_ADMIN_PORT = 9090;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -49,6 +53,8 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_PORT),
   HOST: z.string().min(1).default(DEFAULT_HOST),
+  ADMIN_PORT: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]).optional(),
+  ADMIN_HOST: z.string().min(1).default(DEFAULT_ADMIN_HOST),
   SUPERGRAPH: z.string().min(1).default(DEFAULT_SUPERGRAPH),
   SUBGRAPH_URLS: subgraphUrls.default({}),
   SUBGRAPH_TIMEOUT_MS: positiveInt(300_000).default(DEFAULT_SUBGRAPH_TIMEOUT_MS),
@@ -86,6 +92,11 @@ export interface GatewayConfig {
   readonly mode: 'development' | 'production';
   readonly port: number;
   readonly host: string;
+  /**
+   * The operators' listener (/metrics, /healthz, /readyz), apart from the public port; undefined:
+   * none. Default: 127.0.0.1:9090 in production, none in development.
+   */
+  readonly admin: { readonly host: string; readonly port: number } | undefined;
   /** A file path or an http(s) URL. */
   readonly supergraph: string;
   readonly subgraphUrls: Readonly<Record<string, string>>;
@@ -121,6 +132,11 @@ export interface GatewayConfig {
   };
   /** When set, GET /metrics needs `Authorization: Bearer <token>` (metrics name operations and fields). */
   readonly metricsToken: string | undefined;
+  /**
+   * Whether the public port serves /metrics: with METRICS_TOKEN, or in development without an
+   * admin listener. Production without a token serves metrics on the admin listener only.
+   */
+  readonly publicMetrics: boolean;
   /** What a browser gets at GET /graphql: GraphiQL (bundled, offline), Apollo's Sandbox (CDN), or nothing. */
   readonly sandbox: 'graphiql' | 'apollo' | 'off';
   readonly usage: {
@@ -182,11 +198,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   const problems: string[] = [];
   if (mode === 'production' && !e.INTERNAL_SIGNING_KEY) problems.push('INTERNAL_SIGNING_KEY: required in production (the development key is public)');
   if (required && issuers.length === 0 && !trustDevIssuer) problems.push('OIDC_ISSUERS: AUTH_REQUIRED is on, so at least one trusted issuer is needed');
+  if (mode === 'development' && !isLoopback(e.HOST)) {
+    problems.push(developmentOnNetwork('HOST', e.HOST, 'OIDC_ISSUERS (your identity provider) and INTERNAL_SIGNING_KEY (npm run -s keys)'));
+  }
+  const adminPort = e.ADMIN_PORT ?? (mode === 'production' ? DEFAULT_ADMIN_PORT : 'off');
+  const admin = adminPort === 'off' ? undefined : Object.freeze({ host: e.ADMIN_HOST, port: adminPort });
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     mode,
     port: e.PORT,
     host: e.HOST,
+    admin,
     supergraph: e.SUPERGRAPH,
     subgraphUrls: Object.freeze(e.SUBGRAPH_URLS),
     subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
@@ -211,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     rateLimits: Object.freeze({ enabled: e.RATE_LIMITING, failMode: e.RATE_LIMIT_FAIL_MODE, file: e.RATE_LIMITS_FILE }),
     sandbox: e.SANDBOX,
     metricsToken: e.METRICS_TOKEN,
+    publicMetrics: e.METRICS_TOKEN !== undefined || (mode === 'development' && admin === undefined),
     usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS }),
   });
 }

@@ -42,3 +42,16 @@ export function createMetrics(): GatewayMetrics {
     }),
   };
 }
+
+/** Metric families that name runtime or library versions: shown to operators (the admin listener), never on the public port. */
+const VERSION_FAMILIES = /^(?:# (?:HELP|TYPE) )?dpg_nodejs_version_info\b/;
+
+/** The Prometheus exposition; `publicPort` leaves out what names versions. */
+export async function exposition(registry: Registry, options: { publicPort: boolean }): Promise<string> {
+  const text = await registry.metrics();
+  if (!options.publicPort) return text;
+  return text
+    .split('\n')
+    .filter((line) => !VERSION_FAMILIES.test(line))
+    .join('\n');
+}

@@ -24,7 +24,7 @@ import { indexCost } from './operation/cost.js';
 import { parse } from 'graphql';
 import { LocalGraphQLDataSource } from '@apollo/gateway';
 import { createPlatformSchema, PLATFORM_SUBGRAPH } from '../subgraphs/platform/index.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, exposition } from './metrics.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { usagePlugin } from './plugins/usage.js';
 import { buildSchemaCatalog } from './usage/catalog.js';
@@ -51,6 +51,8 @@ export type Lifecycle =
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
+  /** The admin listener's base URL (metrics, health), when there is one. */
+  readonly adminUrl: string | undefined;
   lifecycle(): Lifecycle;
   /** Flushes recorded usage to the store now (tests and shutdown; the recorder also flushes on its own schedule). */
   flushUsage(): Promise<void>;
@@ -230,26 +232,43 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       }
       return handleGraphQL(req, res);
     }
-    if (path === '/metrics') {
-      if (config.metricsToken && !sameSecret(req.headers.authorization ?? '', `Bearer ${config.metricsToken}`)) {
-        throw new HttpError('UNAUTHENTICATED', 'Metrics need the metrics token', { 'www-authenticate': 'Bearer realm="metrics"' });
-      }
-      const body = await metrics.registry.metrics();
-      return sendJson(res, 200, body, {}, metrics.registry.contentType);
-    }
+    if (path === '/metrics' && config.publicMetrics) return serveMetrics(req, res, { publicPort: true });
     if (path === '/deprecations') return sendJson(res, 200, JSON.stringify({ deprecations: deprecationsDocument(deprecations) }));
     if (usagePage(req, res)) return;
-    if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'alive', phase: state.phase }));
-    if (path === '/readyz') {
-      const subgraphs = state.phase === 'ready' ? await subgraphHealth() : {};
-      const ready = state.phase === 'ready' && Object.values(subgraphs).every(Boolean);
-      const body = { status: ready ? 'ready' : 'unavailable', phase: state.phase, subgraphs: mapValues(subgraphs, (up) => (up ? 'up' : 'down')) };
-      return sendJson(res, ready ? 200 : 503, JSON.stringify(body));
+    if (await serveHealth(path, res)) return;
+    throw new HttpError('NOT_FOUND', 'Not found');
+  }
+
+  async function serveMetrics(req: IncomingMessage, res: ServerResponse, options: { publicPort: boolean }): Promise<void> {
+    if (config.metricsToken && !sameSecret(req.headers.authorization ?? '', `Bearer ${config.metricsToken}`)) {
+      throw new HttpError('UNAUTHENTICATED', 'Metrics need the metrics token', { 'www-authenticate': 'Bearer realm="metrics"' });
     }
+    return sendJson(res, 200, await exposition(metrics.registry, options), {}, metrics.registry.contentType);
+  }
+
+  async function serveHealth(path: string | undefined, res: ServerResponse): Promise<boolean> {
+    if (path === '/healthz') {
+      sendJson(res, 200, JSON.stringify({ status: 'alive', phase: state.phase }));
+      return true;
+    }
+    if (path !== '/readyz') return false;
+    const subgraphs = state.phase === 'ready' ? await subgraphHealth() : {};
+    const ready = state.phase === 'ready' && Object.values(subgraphs).every(Boolean);
+    const body = { status: ready ? 'ready' : 'unavailable', phase: state.phase, subgraphs: mapValues(subgraphs, (up) => (up ? 'up' : 'down')) };
+    sendJson(res, ready ? 200 : 503, JSON.stringify(body));
+    return true;
+  }
+
+  /** The operators' listener: metrics with versions, health and readiness; nothing a client calls. */
+  async function adminRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/metrics') return serveMetrics(req, res, { publicPort: false });
+    if (await serveHealth(path, res)) return;
     throw new HttpError('NOT_FOUND', 'Not found');
   }
 
   const http = await listenHttp({ host: config.host, port: config.port, logger, route, draining: () => state.phase === 'draining' });
+  const admin = config.admin ? await listenHttp({ host: config.admin.host, port: config.admin.port, logger, route: adminRoute, draining: () => state.phase === 'draining' }) : undefined;
   const { url, port } = http;
   state = { phase: 'ready', since: Date.now() };
   let sandboxExamples = '[]';
@@ -267,12 +286,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   void refreshSandbox();
   const catalogTimer = setInterval(() => void refreshSandbox(), CATALOG_REFRESH_MS);
   catalogTimer.unref();
-  logger.info({ url, subgraphs: [...sources.keys()], authorization: features, mode: config.mode, devIssuer: config.auth.trustDevIssuer }, 'gateway ready');
+  logger.info(
+    { url, adminUrl: admin?.url.replace(/\/graphql$/, ''), subgraphs: [...sources.keys()], authorization: features, mode: config.mode, devIssuer: config.auth.trustDevIssuer },
+    'gateway ready',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     port,
+    adminUrl: admin?.url.replace(/\/graphql$/, ''),
     lifecycle: () => state,
     async flushUsage() {
       if (usage.recorder && !(await usage.recorder.flush())) throw new Error('usage flush failed');
@@ -283,6 +306,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         clearInterval(catalogTimer);
         logger.info({ inFlight: http.inFlight() }, 'draining');
         await http.drain(config.shutdownGraceMs);
+        // Probes and scrapes keep answering (readiness says draining) until the public port is done.
+        await admin?.drain(0);
         await apollo.stop();
         // In-flight requests are done: what they recorded goes to the store before exit.
         await usage.close(USAGE_FLUSH_DEADLINE_MS);

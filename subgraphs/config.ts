@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
 import { LOG_LEVELS } from '../lib/logger.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
@@ -81,6 +82,9 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
   const e = parsed.data;
   if (e.NODE_ENV === 'production' && !e.INTERNAL_VERIFY_KEY) {
     throw new SubgraphConfigError('Invalid configuration:\n  INTERNAL_VERIFY_KEY: required in production (the development key is public)');
+  }
+  if (e.NODE_ENV !== 'production' && !isLoopback(e.HOST)) {
+    throw new SubgraphConfigError(`Invalid configuration:\n  ${developmentOnNetwork('HOST', e.HOST, 'INTERNAL_VERIFY_KEY (the gateway\'s public key, npm run -s keys) and DATABASE_URL')}`);
   }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,

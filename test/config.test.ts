@@ -19,6 +19,7 @@ describe('gateway configuration', () => {
       mode: 'development',
       port: DEFAULT_PORT,
       host: '127.0.0.1',
+      admin: undefined,
       supergraph: DEFAULT_SUPERGRAPH,
       subgraphUrls: {},
       subgraphTimeoutMs: DEFAULT_SUBGRAPH_TIMEOUT_MS,
@@ -32,7 +33,8 @@ describe('gateway configuration', () => {
       rateLimits: { enabled: true, failMode: 'open', file: 'policies/rate-limits.yaml' },
       sandbox: 'graphiql',
       metricsToken: undefined,
-      usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000 },
+      publicMetrics: true,
+      usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200 },
     });
   });
 

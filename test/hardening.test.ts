@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +6,8 @@ import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { ERROR_CODES } from '../lib/errors.js';
 import { codesOf, postGraphQL } from './helpers/http.js';
 import { writeLimits } from './helpers/limits.js';
+import { spawnTs } from './helpers/process.js';
+import { loadSubgraphsConfig } from '../subgraphs/config.js';
 import { gatewayEnv, startStack, type Stack } from './helpers/stack.js';
 import { loadConfig } from '../gateway/config.js';
 import { startGateway } from '../gateway/server.js';
@@ -353,5 +356,71 @@ describe('5. usage labels are bounded', () => {
     } finally {
       await gateway.stop();
     }
+  });
+});
+
+describe('10. metrics: an admin listener in production, nothing version-revealing on the public port', () => {
+  const production = (extra: Record<string, string>) => {
+    const key = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    return gatewayEnv(stack.subgraphUrls, {
+      NODE_ENV: 'production',
+      INTERNAL_SIGNING_KEY: key,
+      OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://idp.example.com', audiences: ['gateway'] }]),
+      ADMIN_PORT: '0',
+      ...extra,
+    });
+  };
+
+  it('production without METRICS_TOKEN: /metrics is 404 on the public port, served on the loopback admin port', async () => {
+    const gateway = await startGateway(loadConfig(production({})), silent);
+    try {
+      const base = gateway.url.replace(/\/graphql$/, '');
+      const open = await fetch(`${base}/metrics`);
+      expect(open.status).toBe(404);
+      expect(await open.json()).toEqual({ errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+      expect(gateway.adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const admin = await fetch(`${gateway.adminUrl}/metrics`);
+      expect(admin.status).toBe(200);
+      expect(await admin.text()).toMatch(/^dpg_requests_total|^dpg_nodejs_version_info\{/m);
+      // Readiness is there too (the products refuse this gateway's fresh identity key: not ready, and it says why).
+      expect(await (await fetch(`${gateway.adminUrl}/readyz`)).json()).toEqual({ status: 'unavailable', phase: 'ready', subgraphs: { customer: 'down', finance: 'down', product: 'down' } });
+      expect((await fetch(`${gateway.adminUrl}/graphql`)).status).toBe(404);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('with METRICS_TOKEN the public port serves metrics to the token only, without runtime versions', async () => {
+    const token = 'a-metrics-token-of-32-characters';
+    const gateway = await startGateway(loadConfig(production({ METRICS_TOKEN: token })), silent);
+    try {
+      const base = gateway.url.replace(/\/graphql$/, '');
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      expect(text).toContain('dpg_requests_total');
+      expect(text).not.toMatch(/version_info|v\d+\.\d+\.\d+/);
+      // The admin listener shows operators everything, versions included.
+      expect(await (await fetch(`${gateway.adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text()).toMatch(/^dpg_nodejs_version_info\{version="v\d+/m);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('11. development mode never listens beyond loopback', () => {
+  it.each(['0.0.0.0', '::', '192.168.1.10', 'gateway.example.com'])('HOST=%s without NODE_ENV=production is refused, naming what production needs', (host) => {
+    expect(() => loadConfig({ HOST: host }, [])).toThrow(/HOST: ".*" is not a loopback address.*NODE_ENV=production with OIDC_ISSUERS .* and INTERNAL_SIGNING_KEY/);
+    expect(() => loadSubgraphsConfig({ HOST: host }, [])).toThrow(/HOST: ".*" is not a loopback address.*NODE_ENV=production with INTERNAL_VERIFY_KEY/);
+  });
+
+  it.each(['127.0.0.1', '127.0.0.2', 'localhost', '::1'])('HOST=%s is fine in development', (host) => {
+    expect(loadConfig({ HOST: host }, []).host).toBe(host);
+    expect(loadSubgraphsConfig({ HOST: host }, []).host).toBe(host);
+  });
+
+  it('the gateway process refuses to start on 0.0.0.0 in development: exit code 2 and the message', async () => {
+    const child = spawnTs('gateway/main.ts', [], { HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'silent' });
+    expect(await child.exited).toBe(2);
+    expect(child.stderr()).toMatch(/^gateway: Invalid configuration:\n {2}HOST: "0\.0\.0\.0" is not a loopback address/);
   });
 });
