@@ -14,25 +14,24 @@ import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { takeOverAuthorization } from '../gateway/authz/takeover.js';
-import { createIdentitySigner, INTERNAL_TOKEN_TTL_S } from '../lib/internal-token.js';
+import { createIdentitySigner, INTERNAL_TOKEN_TTL_S, subgraphAudience } from '../lib/internal-token.js';
 
 // Read when ApolloGateway is constructed (the bench also sets it in the environment): without it,
 // 2.14 reports telemetry to Apollo and probes cloud metadata endpoints.
 process.env.APOLLO_TELEMETRY_DISABLED = 'true';
 
-/** A current identity token, re-signed well before it expires; undefined without a key. */
-async function identityTokens(): Promise<(() => string) | undefined> {
+/** A current identity token per subgraph (each is its own audience), re-signed well before it expires; undefined without a key. */
+async function identityTokens(subgraphs: readonly string[]): Promise<((subgraph: string) => string) | undefined> {
   const pem = process.env.BARE_IDENTITY_KEY;
   if (!pem) return undefined;
   const sign = createIdentitySigner(createPrivateKey(pem), 'bare');
   const scopes = new Set((process.env.BARE_IDENTITY_SCOPES ?? '').split(' ').filter(Boolean));
   const principal = { kind: 'authenticated', issuer: 'bench', subject: 'bench-user', clientId: 'bench', roles: new Set<string>(), scopes } as const;
-  let token = await sign(principal);
-  setInterval(
-    () => void sign(principal).then((t) => (token = t)),
-    (INTERNAL_TOKEN_TTL_S * 1000) / 3,
-  ).unref();
-  return () => token;
+  const tokens = new Map<string, string>();
+  const refresh = () => Promise.all(subgraphs.map(async (name) => tokens.set(name, await sign(principal, subgraphAudience(name)))));
+  await refresh();
+  setInterval(() => void refresh(), (INTERNAL_TOKEN_TTL_S * 1000) / 3).unref();
+  return (subgraph) => tokens.get(subgraph) ?? '';
 }
 
 // The same boot-time rewrite ours does, without the enforcement: bare is the floor, not a product.
@@ -42,7 +41,7 @@ for (const pair of (process.env.SUBGRAPH_URLS ?? '').split(',').filter(Boolean))
   const eq = pair.indexOf('=');
   overrides[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
 }
-const identity = await identityTokens();
+const identity = await identityTokens(['customer', 'finance', 'product', ...Object.keys(overrides)]);
 
 const gateway = new ApolloGateway({
   supergraphSdl,
@@ -50,7 +49,7 @@ const gateway = new ApolloGateway({
     new RemoteGraphQLDataSource({
       url: overrides[name] ?? url,
       willSendRequest({ request }) {
-        if (identity) request.http?.headers.set('authorization', `Bearer ${identity()}`);
+        if (identity) request.http?.headers.set('authorization', `Bearer ${identity(name)}`);
       },
     }),
 });

@@ -16,8 +16,8 @@ export interface GatewayContext extends BaseContext {
    * shallow-copied): their summed cost, which together may not exceed one operation's maxCost.
    */
   readonly batch: { cost: number };
-  /** The identity forwarded to subgraphs: signed on first use, then reused by every subgraph call of the request. */
-  identityToken(): Promise<string>;
+  /** The identity forwarded to one subgraph (its own audience): signed on first use, then reused by every call of the request to it. */
+  identityToken(subgraph: string): Promise<string>;
 }
 
 export function isGatewayContext(value: unknown): value is GatewayContext {

@@ -5,7 +5,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { graphqlHandler, HttpError, sendJson } from '../lib/http.js';
 import { listenHttp } from './http-listener.js';
 import { devKeyPair } from '../lib/dev-keys.js';
-import { createIdentitySigner } from '../lib/internal-token.js';
+import { createIdentitySigner, subgraphAudience } from '../lib/internal-token.js';
 import type { Logger } from '../lib/logger.js';
 import { loadAccessPolicies } from '../lib/policies.js';
 import { ANONYMOUS, type Principal } from '../lib/principal.js';
@@ -62,8 +62,6 @@ export interface RunningGateway {
 
 /** How long a readiness answer is reused, so probes never turn into load on the subgraphs. */
 export const READINESS_CACHE_MS = 1_000;
-/** The gateway's own subgraph calls (health checks) reuse one anonymous identity this long. */
-const OWN_IDENTITY_REUSE_MS = 30_000;
 /** On shutdown, how long recorded usage may take to reach the store. */
 const USAGE_FLUSH_DEADLINE_MS = 5_000;
 /** Deadline for OIDC discovery and JWKS fetches. */
@@ -99,12 +97,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   });
   const internalKey = config.internalSigningKey ? { privateKey: config.internalSigningKey, kid: 'gateway' } : devKeyPair('internal-identity');
   const signIdentity = createIdentitySigner(internalKey.privateKey, internalKey.kid);
-  let ownIdentity: { token: Promise<string>; at: number } | undefined;
-  const identity = (context: unknown): Promise<string> => {
-    if (isGatewayContext(context)) return context.identityToken();
-    if (!ownIdentity || Date.now() - ownIdentity.at > OWN_IDENTITY_REUSE_MS) ownIdentity = { token: signIdentity(ANONYMOUS), at: Date.now() };
-    return ownIdentity.token;
-  };
+  const identity = (context: unknown, subgraph: string): Promise<string> =>
+    // The gateway's own calls (health, catalogue) go as anonymous; the signer reuses each subgraph's token.
+    isGatewayContext(context) ? context.identityToken(subgraph) : signIdentity(ANONYMOUS, subgraphAudience(subgraph));
   const canIntrospect = (principal: Principal) => principal.kind === 'authenticated' || config.authorization.anonymousIntrospection;
 
   const rateLimitPolicy = loadRateLimitPolicy(config.rateLimits.file, new Set(policies.roles.keys()));
@@ -118,7 +113,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     config.sandbox === 'off' ? undefined : sandboxHandler({ examples: [], apolloSandbox: config.sandbox === 'apollo' });
 
   const sources = new Map<string, SubgraphSource>();
-  const catalog = createCatalog({ sources, identity: () => identity(undefined), health: () => subgraphHealth(), logger, now });
+  const catalog = createCatalog({ sources, identity: (subgraph) => identity(undefined, subgraph), health: () => subgraphHealth(), logger, now });
   const catalogReader = {
     list: async () =>
       (await catalog.list()).map((entry) => ({
@@ -195,14 +190,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     context: async (req, res) => {
       const requestId = String(res.getHeader('x-request-id'));
       const principal = principals.get(req) ?? ANONYMOUS;
-      let token: Promise<string> | undefined;
+      const tokens = new Map<string, Promise<string>>();
       return {
         requestId,
         logger: logger.child({ requestId }),
         principal,
         clientAddress: req.socket.remoteAddress ?? 'unknown',
         batch: { cost: 0 },
-        identityToken: () => (token ??= signIdentity(principal)),
+        identityToken: (subgraph) => {
+          let token = tokens.get(subgraph);
+          if (!token) tokens.set(subgraph, (token = signIdentity(principal, subgraphAudience(subgraph))));
+          return token;
+        },
       };
     },
   });

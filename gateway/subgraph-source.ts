@@ -8,8 +8,8 @@ type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQ
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
 export interface SubgraphSourceOptions {
-  /** The identity token to send for a request context (the gateway's own calls get an anonymous one). */
-  identity(context: unknown): Promise<string>;
+  /** The identity token to send to this subgraph for a request context (the gateway's own calls get an anonymous one). */
+  identity(context: unknown, subgraph: string): Promise<string>;
   /** The subgraph's name in the supergraph: it names the data product in client errors. */
   name: string;
   url: string;
@@ -61,7 +61,7 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
 
   /** Every call carries the gateway-signed identity; nothing the client sent is forwarded. */
   override async willSendRequest(options: Parameters<NonNullable<RemoteGraphQLDataSource['willSendRequest']>>[0]): Promise<void> {
-    options.request.http?.headers.set('authorization', `Bearer ${await this.identity(options.context)}`);
+    options.request.http?.headers.set('authorization', `Bearer ${await this.identity(options.context, this.name)}`);
   }
 
   override didEncounterError(error: Error): void {

@@ -10,7 +10,15 @@ import { ANONYMOUS, type Principal } from './principal.js';
  * client-sent header.
  */
 export const INTERNAL_ISSUER = 'dpg-gateway';
-export const INTERNAL_AUDIENCE = 'dpg-subgraph';
+
+/**
+ * Each subgraph is its own audience: an identity signed for one data product is refused by every
+ * other, so a foreign or compromised subgraph of the supergraph cannot replay a caller's identity
+ * to the customer, finance or product subgraph.
+ */
+export function subgraphAudience(subgraph: string): string {
+  return `dpg-subgraph:${subgraph}`;
+}
 /** Lifetime of a forwarded identity, in seconds: one request's worth, with room for clock skew. */
 export const INTERNAL_TOKEN_TTL_S = 60;
 
@@ -26,19 +34,22 @@ interface IdentityClaims {
 const REUSE_MIN_REMAINING_S = 30;
 
 /**
- * Signs a principal's identity (Ed25519 with node:crypto, a few tens of microseconds) and reuses
- * it for the same principal object until half its lifetime is gone: a cached token verification
- * at the gateway yields the same principal object, so a busy client costs one signature per 30 s.
+ * Signs a principal's identity for one subgraph (Ed25519 with node:crypto, a few tens of
+ * microseconds) and reuses it for the same principal object and audience until half its lifetime
+ * is gone: a cached token verification at the gateway yields the same principal object, so a busy
+ * client costs one signature per subgraph per 30 s.
  */
 export function createIdentitySigner(privateKey: KeyObject, kid: string) {
   const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', kid, typ: 'JWT' })).toString('base64url');
-  const reused = new WeakMap<Principal, { token: string; expiresAtS: number }>();
-  return async (principal: Principal, nowS = Math.floor(Date.now() / 1000)): Promise<string> => {
-    const cached = reused.get(principal);
+  const reused = new WeakMap<Principal, Map<string, { token: string; expiresAtS: number }>>();
+  return async (principal: Principal, audience: string, nowS = Math.floor(Date.now() / 1000)): Promise<string> => {
+    let byAudience = reused.get(principal);
+    if (!byAudience) reused.set(principal, (byAudience = new Map()));
+    const cached = byAudience.get(audience);
     if (cached && cached.expiresAtS - nowS >= REUSE_MIN_REMAINING_S) return cached.token;
     const claims: IdentityClaims & Record<string, unknown> = {
       iss: INTERNAL_ISSUER,
-      aud: INTERNAL_AUDIENCE,
+      aud: audience,
       sub: principal.kind === 'authenticated' ? principal.subject : 'anonymous',
       iat: nowS,
       exp: nowS + INTERNAL_TOKEN_TTL_S,
@@ -49,7 +60,7 @@ export function createIdentitySigner(privateKey: KeyObject, kid: string) {
     };
     const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const token = `${signingInput}.${sign(null, Buffer.from(signingInput), privateKey).toString('base64url')}`;
-    reused.set(principal, { token, expiresAtS: claims.exp as number });
+    byAudience.set(audience, { token, expiresAtS: claims.exp as number });
     return token;
   };
 }
@@ -61,7 +72,8 @@ export class IdentityError extends Error {
 /** Verified identities kept per subgraph process (one entry per principal and 30 s, see the signer). */
 const VERIFIED_IDENTITIES_MAX = 10_000;
 
-export function createIdentityVerifier(publicKey: KeyObject) {
+/** Verifies identities signed for `audience` (this subgraph's, see subgraphAudience) and no other. */
+export function createIdentityVerifier(publicKey: KeyObject, audience: string) {
   const verified = createTtlCache<Principal>(VERIFIED_IDENTITIES_MAX);
   return async (token: string): Promise<Principal> => {
     const known = verified.get(token);
@@ -71,7 +83,7 @@ export function createIdentityVerifier(publicKey: KeyObject) {
       ({ payload } = await jwtVerify(token, publicKey, {
         algorithms: ['EdDSA'],
         issuer: INTERNAL_ISSUER,
-        audience: INTERNAL_AUDIENCE,
+        audience,
         maxTokenAge: `${INTERNAL_TOKEN_TTL_S + 5}s`,
         clockTolerance: 5,
         requiredClaims: ['exp', 'iat', 'sub'],

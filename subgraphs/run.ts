@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { devKeyPair } from '../lib/dev-keys.js';
-import { createIdentityVerifier } from '../lib/internal-token.js';
+import { createIdentityVerifier, subgraphAudience } from '../lib/internal-token.js';
 import type { Logger } from '../lib/logger.js';
 import { loadAccessPolicies } from '../lib/policies.js';
 import { DescriptorError, descriptorFile, loadDescriptor } from './kit/descriptor.js';
@@ -53,7 +53,7 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
       return [product.name, descriptor] as const;
     }),
   );
-  const verifyIdentity = createIdentityVerifier(options.internalVerifyKey ?? devKeyPair('internal-identity').publicKey);
+  const verifyKey = options.internalVerifyKey ?? devKeyPair('internal-identity').publicKey;
   let db: Db;
   if (options.databaseUrl) {
     db = createPostgresDb({ url: options.databaseUrl });
@@ -80,7 +80,7 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
         port: options.ports[product.name],
         host: options.host,
         logger,
-        verifyIdentity,
+        verifyIdentity: createIdentityVerifier(verifyKey, subgraphAudience(product.name)),
         policies,
         describe: async () => ({ descriptor, quality: await monitor.latest(), refreshedAt: await refreshedAt(db, product.schemaName) }),
       });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { devKeyPair } from '../lib/dev-keys.js';
-import { createIdentitySigner } from '../lib/internal-token.js';
+import { createIdentitySigner, subgraphAudience } from '../lib/internal-token.js';
 import { ANONYMOUS, type Principal } from '../lib/principal.js';
 import { postGraphQL } from './helpers/http.js';
 import { writeLimits } from './helpers/limits.js';
@@ -84,7 +84,7 @@ describe('Query.product(sku:) has the rule of Query.products: a signed-in caller
     const productUrl = () => stack.subgraphUrls.product!;
 
     it('Query.product for an anonymous caller: FORBIDDEN', async () => {
-      const result = await postGraphQL(productUrl(), QUERY, { token: await signAs(ANONYMOUS) });
+      const result = await postGraphQL(productUrl(), QUERY, { token: await signAs(ANONYMOUS, subgraphAudience('product')) });
       expect(result.body).toEqual({
         data: { product: null },
         errors: [{ message: expect.any(String), locations: expect.any(Array), path: ['product'], extensions: { code: 'FORBIDDEN', coordinate: 'Query.product', reason: 'authentication required' } }],
@@ -93,12 +93,12 @@ describe('Query.product(sku:) has the rule of Query.products: a signed-in caller
 
     it('_entities for a Product (the type is @authenticated): FORBIDDEN for an anonymous caller, answered for a signed-in one', async () => {
       const query = '{ _entities(representations: [{ __typename: "Product", sku: "SKU-0001" }]) { ... on Product { name price } } }';
-      const anonymous = await postGraphQL(productUrl(), query, { token: await signAs(ANONYMOUS) });
+      const anonymous = await postGraphQL(productUrl(), query, { token: await signAs(ANONYMOUS, subgraphAudience('product')) });
       expect(anonymous.body).toEqual({
         data: null,
         errors: [{ message: expect.any(String), locations: expect.any(Array), path: ['_entities'], extensions: { code: 'FORBIDDEN', coordinate: 'Product', reason: 'authentication required' } }],
       });
-      const signedIn = await postGraphQL(productUrl(), query, { token: await signAs(SIGNED_IN) });
+      const signedIn = await postGraphQL(productUrl(), query, { token: await signAs(SIGNED_IN, subgraphAudience('product')) });
       expect(signedIn.body).toEqual({ data: { _entities: [{ name: expect.any(String), price: expect.any(Number) }] } });
     });
   });

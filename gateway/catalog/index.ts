@@ -42,8 +42,8 @@ const FETCH_TIMEOUT_MS = 5_000;
  */
 export function createCatalog(options: {
   sources: ReadonlyMap<string, SubgraphSource>;
-  /** The gateway's own identity token (data products answer only the gateway). */
-  identity: () => Promise<string>;
+  /** The gateway's own identity token for a subgraph (data products answer only the gateway). */
+  identity: (subgraph: string) => Promise<string>;
   /** Health per subgraph, as readiness sees it. */
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
@@ -57,7 +57,7 @@ export function createCatalog(options: {
     const url = new URL(source.url ?? '');
     url.pathname = url.pathname.replace(/\/graphql\/?$/, '') + '/data-product';
     try {
-      const response = await fetch(url, { headers: { authorization: `Bearer ${await options.identity()}` }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      const response = await fetch(url, { headers: { authorization: `Bearer ${await options.identity(name)}` }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
       // Subgraphs of other supergraphs publish no descriptor: they are simply not in the catalogue.
       if (response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403) return undefined;
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
