@@ -68,7 +68,7 @@ const USAGE_FLUSH_DEADLINE_MS = 5_000;
 const IDENTITY_PROVIDER_TIMEOUT_MS = 5_000;
 
 export interface GatewayOptions {
-  /** The clock for time-dependent rules (deprecation sunsets), ms since the epoch. @default Date.now */
+  /** The clock for time-dependent rules (deprecation sunsets, catalogue freshness, identity-provider failure cooldowns), ms since the epoch. @default Date.now */
   now?: () => number;
 }
 
@@ -94,6 +94,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     fetchTimeoutMs: IDENTITY_PROVIDER_TIMEOUT_MS,
     maxTokenBytes: config.auth.maxTokenBytes,
     policies,
+    now,
   });
   const internalKey = config.internalSigningKey ? { privateKey: config.internalSigningKey, kid: 'gateway' } : devKeyPair('internal-identity');
   const signIdentity = createIdentitySigner(internalKey.privateKey, internalKey.kid);

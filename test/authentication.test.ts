@@ -1,5 +1,5 @@
 import { createHmac, createPublicKey, randomUUID, type JsonWebKey } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { DEFAULT_MAX_TOKEN_BYTES, loadConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
@@ -492,10 +492,20 @@ describe('identity provider down: 503, never 401, never 200', () => {
     let flaky: TestIssuer;
     let gateway: RunningGateway;
     const tokenOf = async () => bearer(await flaky.sign({ ...claims(), iss: flaky.issuer, aud: flaky.audience }, { kid: flaky.kid }));
+    // A failed fetch is remembered for JWKS_COOLDOWN_MS (60 s here): each test starts past it.
+    let clock = Date.now();
+    beforeEach(() => {
+      clock += 61_000;
+    });
 
     beforeAll(async () => {
       flaky = await startOidcProvider({ clients: [MARKETING] });
-      gateway = await toyGateway([{ issuer: flaky.issuer, audiences: [flaky.audience] }], true);
+      gateway = await startGateway(
+        loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SUPERGRAPH: toy.supergraphPath, ...authEnv([{ issuer: flaky.issuer, audiences: [flaky.audience] }], true) }),
+        silent,
+        { now: () => clock },
+      );
+      toyGateways.push(gateway);
     });
 
     afterAll(async () => {
@@ -508,11 +518,32 @@ describe('identity provider down: 503, never 401, never 200', () => {
       expectServiceUnavailable(await ask(gateway.url, await tokenOf(), BOOKS_QUERY));
     });
 
+    it('an outage does not turn into load on the provider: one discovery per cooldown, however many requests', async () => {
+      flaky.setOutage('all');
+      const before = flaky.discoveryRequests();
+      const results = await Promise.all(Array.from({ length: 20 }, async () => ask(gateway.url, await tokenOf(), BOOKS_QUERY)));
+      for (const result of results) expectServiceUnavailable(result);
+      for (let i = 0; i < 10; i++) expectServiceUnavailable(await ask(gateway.url, await tokenOf(), BOOKS_QUERY));
+      expect(flaky.discoveryRequests() - before).toBe(1);
+      clock += 61_000; // the cooldown has passed: one new attempt
+      expectServiceUnavailable(await ask(gateway.url, await tokenOf(), BOOKS_QUERY));
+      expect(flaky.discoveryRequests() - before).toBe(2);
+    });
+
     it('503 while discovery works but the JWKS endpoint answers HTTP 503', async () => {
       flaky.setOutage('jwks');
       const before = flaky.jwksRequests();
       expectServiceUnavailable(await ask(gateway.url, await tokenOf(), BOOKS_QUERY));
       expect(flaky.jwksRequests() - before).toBeGreaterThanOrEqual(1);
+    });
+
+    it('the same for the key set: one JWKS fetch per cooldown while it fails', async () => {
+      flaky.setOutage('jwks');
+      const before = flaky.jwksRequests();
+      const results = await Promise.all(Array.from({ length: 20 }, async () => ask(gateway.url, await tokenOf(), BOOKS_QUERY)));
+      for (const result of results) expectServiceUnavailable(result);
+      for (let i = 0; i < 10; i++) expectServiceUnavailable(await ask(gateway.url, await tokenOf(), BOOKS_QUERY));
+      expect(flaky.jwksRequests() - before).toBe(1);
     });
 
     it('503 while the JWKS endpoint does not answer (fetch deadline)', async () => {

@@ -26,6 +26,8 @@ export interface AuthenticatorOptions {
   /** Tokens longer than this are refused unread. */
   maxTokenBytes: number;
   policies: AccessPolicies;
+  /** The clock for remembered failures, ms since the epoch. @default Date.now */
+  now?: () => number;
 }
 
 interface TrustedIssuer {
@@ -57,18 +59,26 @@ function discoveryUrl(issuer: string): string {
  * An issuer whose keys cannot be fetched: 503, the token is neither accepted nor called invalid.
  */
 export function createAuthenticator(options: AuthenticatorOptions): (authorization: string | undefined) => Promise<Principal> {
+  const now = options.now ?? Date.now;
   const trusted = new Map<string, TrustedIssuer>();
   for (const config of options.issuers) {
     let keys: Promise<JWTVerifyGetKey> | undefined;
+    // An outage is remembered for the cooldown: while discovery or the key set cannot be fetched,
+    // requests are answered 503 at once instead of each trying the provider again.
+    let failedAt: number | undefined;
+    const failing = () => failedAt !== undefined && now() - failedAt < options.jwksCooldownMs;
     const jwks = (uri: string): JWTVerifyGetKey => {
+      // jose shares one fetch in flight among concurrent lookups.
       const remote = createRemoteJWKSet(new URL(uri), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: options.fetchTimeoutMs });
       // Key lookups fail for two reasons: the token names a key the issuer does not have (the
       // token's fault: 401), or the key set could not be fetched or read (the provider's: 503).
       return async (header, token) => {
+        if (failing()) throw new KeySetUnavailable(new Error('key set fetch failed recently'));
         try {
           return await remote(header, token);
         } catch (error) {
           if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+          failedAt = now();
           throw new KeySetUnavailable(error);
         }
       };
@@ -78,8 +88,11 @@ export function createAuthenticator(options: AuthenticatorOptions): (authorizati
       algorithms: config.algorithms,
       claims: config,
       keys() {
+        if (!keys && failing()) return Promise.reject(new KeySetUnavailable(new Error('discovery failed recently')));
+        // One discovery in flight per issuer, shared by every request waiting for it.
         keys ??= (config.jwksUri ? Promise.resolve(jwks(config.jwksUri)) : discover(config.issuer, options.fetchTimeoutMs).then(jwks)).catch((error: unknown) => {
-          keys = undefined; // retry discovery on the next request
+          keys = undefined; // discovery is tried again once the cooldown has passed
+          failedAt = now();
           throw error;
         });
         return keys;

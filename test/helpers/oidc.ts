@@ -80,6 +80,8 @@ export interface TestIssuer {
   sign(payload: Record<string, unknown>, options?: SignOptions): Promise<string>;
   /** How many times the JWKS endpoint was fetched (to test key caching / kid refetch cooldowns). */
   jwksRequests(): number;
+  /** How many times the discovery document was fetched. */
+  discoveryRequests(): number;
   /** Test-only: make the provider fail as an identity provider in trouble does, until set back to 'none'. */
   setOutage(outage: Outage): void;
   stop(): Promise<void>;
@@ -164,10 +166,12 @@ export async function startOidcProvider(options: {
     res.end();
   };
   let jwksRequests = 0;
+  let discoveryRequests = 0;
   let outage: Outage = 'none';
   const server = createServer((req, res) => {
     const jwks = req.method === 'GET' && req.url?.split('?')[0] === JWKS_PATH;
     if (jwks) jwksRequests += 1;
+    if (req.url?.split('?')[0] === '/.well-known/openid-configuration') discoveryRequests += 1;
     if (outage === 'all' || (outage === 'jwks' && jwks)) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
       res.end('temporarily unavailable');
@@ -268,6 +272,7 @@ export async function startOidcProvider(options: {
         .sign(signer.key);
     },
     jwksRequests: () => jwksRequests,
+    discoveryRequests: () => discoveryRequests,
     setOutage(next) {
       outage = next;
     },
