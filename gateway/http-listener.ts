@@ -4,6 +4,11 @@ import { errorBody } from '../lib/errors.js';
 import { HttpError, requestIdOf, sendHttpError, sendJson } from '../lib/http.js';
 import type { Logger } from '../lib/logger.js';
 
+/** A request (headers and body) must arrive within this; else Node answers 408 and closes the connection. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** The headers alone must arrive within this (slow-header clients). */
+export const HEADERS_TIMEOUT_MS = 20_000;
+
 export interface HttpListener {
   /** The GraphQL endpoint's URL as a client would use it. */
   readonly url: string;
@@ -49,8 +54,8 @@ export async function listenHttp(options: {
     });
   });
   server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
