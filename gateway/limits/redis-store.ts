@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createRedisClient, whenReady } from '../../lib/redis-client.js';
 import type { Logger } from '../../lib/logger.js';
-import { decide, type RateLimitStore } from './store.js';
+import { decide, hashedKey, type RateLimitStore } from './store.js';
 
 /**
  * One round trip per request: a Lua script checks every bucket of the request, and spends the
@@ -59,8 +58,6 @@ export interface RedisStoreOptions {
   logger: Logger;
 }
 
-const hash = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
-
 /**
  * `<prefix>:rl:v1:{<hash>}`: callers are hashed (client ids, subjects and addresses never appear
  * in Redis), and the hash is the key's hash tag. The buckets of one request must share a Redis
@@ -68,8 +65,8 @@ const hash = (value: string) => createHash('sha256').update(value).digest('base6
  * `<prefix>:rl:v1:{<client hash>}:<caller hash>`, beside its client's `<prefix>:rl:v1:{<client hash>}`.
  */
 export function rateLimitKey(prefix: string, key: string, slotOf?: string): string {
-  if (slotOf === undefined || slotOf === key) return `${prefix}:rl:v1:{${hash(key)}}`;
-  return `${prefix}:rl:v1:{${hash(slotOf)}}:${hash(key)}`;
+  if (slotOf === undefined || slotOf === key) return `${prefix}:rl:v1:{${hashedKey(key)}}`;
+  return `${prefix}:rl:v1:{${hashedKey(slotOf)}}:${hashedKey(key)}`;
 }
 
 type ConsumingRedis = Redis & { dpgConsume(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]> };

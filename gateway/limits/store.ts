@@ -1,4 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Budget } from './policy.js';
+
+/** Bucket keys (subjects, client ids, addresses) are stored hashed: their size is never the caller's to choose. */
+export function hashedKey(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
+}
 
 /** One budget a request spends from: the caller's own, or a ceiling shared by every user of a client. */
 export interface Bucket {
@@ -53,7 +59,8 @@ interface Window {
 /** The embedded default: exact within one process. `now` is injectable for tests. */
 export function createMemoryStore(now: () => number = Date.now, maxKeys = 100_000): RateLimitStore {
   const windows = new Map<string, Window>();
-  const current = (key: string, at: number, windowMs: number): Window => {
+  const current = (caller: string, at: number, windowMs: number): Window => {
+    const key = hashedKey(caller);
     let window = windows.get(key);
     if (!window || window.resetAt <= at) {
       if (window) windows.delete(key);

@@ -79,14 +79,13 @@ export function demandControlPlugin(options: DemandControlOptions): ApolloServer
           // Refused here (400): charged with cost 0 below, like any other refused request.
           const cost = checkOperation(facts, policy.operation, { schema, document, operationName: request.operationName, variables: request.variables });
           if (requestIsBatched) {
-            // One HTTP request is bounded as a whole: the operations of a batch share one maxCost.
-            contextValue.batch.cost += cost;
-            if (contextValue.batch.cost > policy.operation.maxCost) {
-              throw requestError('COST_LIMIT_EXCEEDED', `The batch's cost ${contextValue.batch.cost} is over the limit of ${policy.operation.maxCost}`, {
-                cost: contextValue.batch.cost,
-                limit: policy.operation.maxCost,
-              });
+            // One HTTP request is bounded as a whole: the operations of a batch share one maxCost
+            // (an operation refused here adds nothing to it).
+            const total = contextValue.batch.cost + cost;
+            if (total > policy.operation.maxCost) {
+              throw requestError('COST_LIMIT_EXCEEDED', `The batch's cost ${total} is over the limit of ${policy.operation.maxCost}`, { cost: total, limit: policy.operation.maxCost });
             }
+            contextValue.batch.cost = total;
           }
           spent = await consume(contextValue, cost);
           if (spent && !spent.decision.allowed) {
