@@ -4,7 +4,8 @@ import { httpStatusOf } from '../../lib/errors.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import { checkRequirement, type Denial, type Requirement } from '../../lib/requirements.js';
-import type { Condition, GuardedField, OperationAnalysis } from '../operation/facts.js';
+import type { OperationAnalysis } from '../operation/analysis.js';
+import type { Condition, GuardedField } from '../operation/authorization.js';
 
 export interface DeniedField {
   readonly field: GuardedField;

@@ -7,7 +7,8 @@ import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import type { CostIndex } from '../operation/cost.js';
 import { createOperationFactsCache, type OperationFactsCache } from '../operation/cache.js';
-import { OperationTooLargeError, type OperationAnalysis } from '../operation/facts.js';
+import type { OperationAnalysis } from '../operation/analysis.js';
+import { OperationTooLargeError } from '../operation/inline.js';
 import { deniedFields, filteredOperation, forbiddenError, restoreNulls } from './enforce.js';
 import { takeOverAuthorization } from './takeover.js';
 

@@ -2,7 +2,7 @@ import { getVariableValues, type DocumentNode, type GraphQLSchema } from 'graphq
 import { requestError } from '../../lib/errors.js';
 import type { OperationFactsCache } from '../operation/cache.js';
 import { evaluateCost } from '../operation/cost.js';
-import { OperationTooLargeError } from '../operation/facts.js';
+import { OperationTooLargeError } from '../operation/inline.js';
 import type { OperationLimits } from './policy.js';
 
 /** At most this many variable problems are reported (graphql-js stops coercing after them). */

@@ -3,7 +3,7 @@ import type { RequirementIndex } from '../../lib/auth-directives.js';
 import { requestError } from '../../lib/errors.js';
 import { fieldRequirements, NO_REQUIREMENT } from '../../lib/requirements.js';
 import type { CostIndex } from './cost.js';
-import { analyzeOperation, type OperationAnalysis, type SchemaFacts } from './facts.js';
+import { analyzeOperation, type OperationAnalysis, type SchemaFacts } from './analysis.js';
 
 /**
  * Facts about an operation, computed once per (document, operation name) and shared by every stage.

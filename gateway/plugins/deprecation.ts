@@ -3,7 +3,7 @@ import { requestError } from '../../lib/errors.js';
 import type { GatewayContext } from '../context.js';
 import { isRefused, type Deprecation, type DeprecationIndex } from '../deprecation/index.js';
 import type { OperationFactsCache } from '../operation/cache.js';
-import type { OperationAnalysis } from '../operation/facts.js';
+import type { OperationAnalysis } from '../operation/analysis.js';
 
 export interface DeprecationPluginOptions {
   /** Available once the schema is loaded. */
