@@ -9,6 +9,15 @@ const PASSED_THROUGH_FROM_SUBGRAPHS: ReadonlySet<ErrorCode> = new Set(['BAD_USER
 // graphql 16 words it "more that N tokens"; later versions may fix the typo.
 const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] (\d+) tokens/;
 
+/**
+ * graphql-js enforces `maxTokens` while parsing and says so only in its message: the limit it
+ * stopped at, or undefined for any other parse error. The one place that reads that message.
+ */
+export function tokenLimitOf(message: string): number | undefined {
+  const match = TOKEN_LIMIT.exec(message);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Extension keys a client may see; everything else (stack traces, URLs, raw bodies, http) is dropped. */
 const SAFE_EXTENSION_KEYS = new Set([
   'code', 'service', 'status', 'argument', 'maximum', 'minimum', 'coordinate', 'missingScopes', 'missingPolicies', 'reason',
@@ -32,10 +41,10 @@ export function createErrorFormatter(logger: Logger) {
       logger.warn({ service, path: formatted.path, code, message: formatted.message }, 'subgraph error masked');
       return shape(formatted, `The ${service} data product could not resolve this field`, { code: 'SUBGRAPH_ERROR', service });
     }
-    const tokens = TOKEN_LIMIT.exec(formatted.message);
-    if (extensions.code === 'GRAPHQL_PARSE_FAILED' && tokens) {
+    const tokens = extensions.code === 'GRAPHQL_PARSE_FAILED' ? tokenLimitOf(formatted.message) : undefined;
+    if (tokens !== undefined) {
       // graphql-js stops lexing past `maxTokens`: a limit, not a typo in the document.
-      return shape(formatted, 'Operation has too many tokens', { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'tokens', maximum: Number(tokens[1]) });
+      return shape(formatted, 'Operation has too many tokens', { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'tokens', maximum: tokens });
     }
     const { code, message } = normalizeError(error instanceof GraphQLError ? error : formatted);
     if (code === 'INTERNAL_SERVER_ERROR') {

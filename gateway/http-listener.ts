@@ -9,6 +9,14 @@ export const REQUEST_TIMEOUT_MS = 60_000;
 /** The headers alone must arrive within this (slow-header clients). */
 export const HEADERS_TIMEOUT_MS = 20_000;
 
+/** What the listener knows of every request before routing it. */
+export interface RequestScope {
+  /** The caller's x-request-id when well-formed, else a fresh one; echoed in the response. */
+  readonly requestId: string;
+  /** performance.now() when the request arrived. */
+  readonly startedAt: number;
+}
+
 export interface HttpListener {
   /** The GraphQL endpoint's URL as a client would use it. */
   readonly url: string;
@@ -26,7 +34,7 @@ export async function listenHttp(options: {
   host: string;
   port: number;
   logger: Logger;
-  route: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  route: (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => Promise<void> | void;
   /** While true, responses ask clients to close their connections. */
   draining: () => boolean;
 }): Promise<HttpListener> {
@@ -42,16 +50,20 @@ export async function listenHttp(options: {
       inFlight -= 1;
       if (inFlight === 0) drained?.();
     });
-    options.route(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendHttpError(res, error);
-      if (req.destroyed || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-        // The client went away mid-request: nothing to answer, nothing wrong with the gateway.
-        logger.debug({ requestId }, 'client disconnected');
-        return;
-      }
-      logger.error({ err: error, requestId }, 'request failed');
-      sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
-    });
+    const scope = { requestId, startedAt: performance.now() };
+    // A route may fail synchronously (no such path) or asynchronously: both are answered below.
+    Promise.resolve()
+      .then(() => options.route(req, res, scope))
+      .catch((error: unknown) => {
+        if (error instanceof HttpError) return sendHttpError(res, error);
+        if (req.destroyed || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          // The client went away mid-request: nothing to answer, nothing wrong with the gateway.
+          logger.debug({ requestId }, 'client disconnected');
+          return;
+        }
+        logger.error({ err: error, requestId }, 'request failed');
+        sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
+      });
   });
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = REQUEST_TIMEOUT_MS;

@@ -11,6 +11,8 @@ export class HttpError extends Error {
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
     readonly extensions: SafeExtensions = {},
+    /** Why, in a word, for logs and metrics (never sent to the client); the code's own name when unset. */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -125,7 +127,7 @@ function refuseDeepNesting(operation: unknown, maxNesting: number): void {
   }
 }
 
-export interface GraphQLHandlerOptions<TContext extends BaseContext> {
+export interface GraphQLHandlerOptions<TContext extends BaseContext, TScope> {
   server: ApolloServer<TContext>;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
@@ -133,18 +135,19 @@ export interface GraphQLHandlerOptions<TContext extends BaseContext> {
   maxBatch?: number;
   /** Deepest bracket nesting of a document, and of its variables and extensions, checked before parsing. @default 64 */
   maxNesting?: number;
-  context: (req: IncomingMessage, res: ServerResponse) => Promise<TContext>;
+  /** The request's context, from what the caller already knows about it (`scope`: who asks, its request id, ...). */
+  context: (scope: TScope, req: IncomingMessage) => TContext | Promise<TContext>;
 }
 
 /**
  * Bridges a Node request to @apollo/server's `executeHTTPGraphQLRequest`: the same thing the
  * official integrations do, with our body limit and our error bodies for what fails before GraphQL.
  */
-export function graphqlHandler<TContext extends BaseContext>(
-  options: GraphQLHandlerOptions<TContext>,
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function graphqlHandler<TContext extends BaseContext, TScope>(
+  options: GraphQLHandlerOptions<TContext, TScope>,
+): (req: IncomingMessage, res: ServerResponse, scope: TScope) => Promise<void> {
   const { server, bodyLimitBytes } = options;
-  return async (req, res) => {
+  return async (req, res, scope) => {
     const method = (req.method ?? 'GET').toUpperCase();
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -164,7 +167,7 @@ export function graphqlHandler<TContext extends BaseContext>(
     }
     const maxNesting = options.maxNesting ?? DEFAULT_MAX_NESTING;
     for (const operation of method === 'POST' ? (Array.isArray(body) ? body : [body]) : [searchParams(search)]) refuseDeepNesting(operation, maxNesting);
-    const context: ContextThunk<TContext> = () => options.context(req, res);
+    const context: ContextThunk<TContext> = async () => options.context(scope, req);
     const response = await server.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method, headers, search, body },
       context,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../gateway/config.js';
 import { rateLimitKey } from '../gateway/limits/redis-store.js';
-import { callerKey } from '../gateway/plugins/demand-control.js';
+import { callerKey } from '../gateway/pipeline/demand-control.js';
 import { DEV_ISSUER } from '../gateway/auth/authenticate.js';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';

@@ -43,9 +43,13 @@ export const VERIFIED_TOKEN_MAX_AGE_MS = 60_000;
 const VERIFIED_TOKENS_MAX = 10_000;
 
 function unauthenticated(description: string): HttpError {
-  return new HttpError('UNAUTHENTICATED', 'Invalid bearer token', {
-    'www-authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`,
-  });
+  return new HttpError(
+    'UNAUTHENTICATED',
+    'Invalid bearer token',
+    { 'www-authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"` },
+    {},
+    'invalid_token',
+  );
 }
 
 function discoveryUrl(issuer: string): string {

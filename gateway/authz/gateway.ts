@@ -1,14 +1,13 @@
 import { ApolloGateway, type GatewayConfig } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
-import { GraphQLError } from 'graphql';
+import type { DocumentNode, GraphQLError } from 'graphql';
 import { requestError } from '../../lib/errors.js';
 import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import type { CostIndex } from '../operation/cost.js';
 import { createOperationFactsCache, type OperationFactsCache } from '../operation/cache.js';
-import type { OperationAnalysis } from '../operation/analysis.js';
-import { OperationTooLargeError } from '../operation/inline.js';
+import type { OperationState } from '../context.js';
 import { deniedFields, filteredOperation, forbiddenError, restoreNulls } from './enforce.js';
 import { takeOverAuthorization } from './takeover.js';
 
@@ -21,6 +20,8 @@ export interface AuthorizationOptions {
   allowAnonymousIntrospection: boolean;
   /** Where the request's principal is in the context. */
   principalOf(context: unknown): Principal;
+  /** Where the operation's state is in the context: its analysis is read, the denied fields written. */
+  stateOf(context: unknown): OperationState | undefined;
   /** Called once per denied field (metrics). */
   onDenied?: (coordinate: string) => void;
   /** The supergraph's @cost/@listSize, for the shared operation facts. */
@@ -42,11 +43,11 @@ export interface AuthorizedGateway {
  * before planning. This is the only place the taken-over supergraph is handed to @apollo/gateway,
  * and it is always wrapped by the enforcing executor.
  */
-export function createAuthorizedGateway(supergraphSdl: string, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
-  const takeover = takeOverAuthorization(supergraphSdl);
+export function createAuthorizedGateway(supergraph: string | DocumentNode, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
+  const takeover = takeOverAuthorization(supergraph);
   const inner = new ApolloGateway({ ...config, supergraphSdl: takeover.gatewaySdl } as GatewayConfig);
   const facts = createOperationFactsCache(takeover.requirements, options.cost, options.limits);
-  const enforce = enforcer(facts, options);
+  const enforce = enforcer(options);
   const gateway: GatewayInterface = {
     onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
     stop: () => inner.stop(),
@@ -60,28 +61,31 @@ export function createAuthorizedGateway(supergraphSdl: string, config: Omit<Gate
   return { gateway, features: takeover.features, facts };
 }
 
-function enforcer(facts: OperationFactsCache, options: AuthorizationOptions) {
+function enforcer(options: AuthorizationOptions) {
   return (execute: GatewayExecutor): GatewayExecutor =>
     async (context) => {
-      let analysis: OperationAnalysis;
-      try {
-        analysis = facts.factsOf(context.schema, context.document, context.request.operationName);
-      } catch (error) {
-        if (error instanceof OperationTooLargeError) return { errors: [requestError('OPERATION_LIMIT_EXCEEDED', `Operation too large: ${error.message}`, { limit: 'fields', maximum: error.maximum })] };
-        if (error instanceof GraphQLError) return { errors: [error] };
-        throw error;
-      }
+      // The analysis stage resolved the operation before anything executes; the executor only reads it.
+      const state = options.stateOf(context.context);
+      if (!state?.resolved) throw new Error('operation executed without its analysis');
+      const { analysis, variables } = state.resolved;
       const principal = options.principalOf(context.context);
       if (analysis.introspection && principal.kind === 'anonymous' && !options.allowAnonymousIntrospection) {
         return { errors: [requestError('UNAUTHENTICATED', 'Introspection requires authentication', {}, { 'www-authenticate': `Bearer realm="${REALM}"` })] };
       }
-      const denied = deniedFields(analysis, principal, options.policies, context.request.variables);
+      const denied = deniedFields(analysis, principal, options.policies, variables);
       if (denied.length === 0) return execute(context);
 
       for (const d of denied) options.onDenied?.(d.field.coordinate);
-      const errors = dedupe(denied.map((d) => forbiddenError(d)));
+      // Written forward for usage and metrics: which fields were denied, and how many errors say so.
+      state.denied = denied;
       // Rejected whole: the same errors, with the HTTP status of FORBIDDEN and no data.
-      if (options.mode === 'reject') return { errors: dedupe(denied.map((d) => forbiddenError(d, { rejectsRequest: true }))) };
+      if (options.mode === 'reject') {
+        const errors = dedupe(denied.map((d) => forbiddenError(d, { rejectsRequest: true })));
+        state.forbiddenErrors = errors.length;
+        return { errors };
+      }
+      const errors = dedupe(denied.map((d) => forbiddenError(d)));
+      state.forbiddenErrors = errors.length;
       if (denied.some((d) => d.field.target.kind === 'root')) return { data: null, errors };
       const filtered = filteredOperation(analysis, denied, context.queryHash);
       const result = await execute({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext);

@@ -1,4 +1,4 @@
-import { Kind, parse, print, visit, type ConstDirectiveNode, type StringValueNode } from 'graphql';
+import { Kind, parse, print, visit, type ConstDirectiveNode, type DocumentNode, type StringValueNode } from 'graphql';
 import { isEmptyRequirement, type Requirement } from '../../lib/requirements.js';
 import { AUTHORIZATION_SPEC_URLS, indexRequirements, type RequirementIndex } from '../../lib/auth-directives.js';
 import { linksOf } from '../../lib/spec-links.js';
@@ -21,8 +21,9 @@ const TAKEN_OVER = Object.values(AUTHORIZATION_SPEC_URLS);
  * Any other SECURITY or EXECUTION feature is left alone, so @apollo/gateway still refuses what
  * nobody enforces. Only gateway/authz/gateway.ts calls this, and it always installs enforcement.
  */
-export function takeOverAuthorization(supergraphSdl: string): AuthorizationTakeover {
-  const document = parse(supergraphSdl);
+export function takeOverAuthorization(supergraph: string | DocumentNode): AuthorizationTakeover {
+  const document = typeof supergraph === 'string' ? parse(supergraph) : supergraph;
+  const supergraphSdl = typeof supergraph === 'string' ? supergraph : print(supergraph);
   const requirements = indexRequirements(document);
   const links = linksOf(document).filter((link) => link.for === 'SECURITY' && TAKEN_OVER.some((url) => link.url.startsWith(url)));
   if (links.length === 0) return { gatewaySdl: supergraphSdl, requirements, features: [] };

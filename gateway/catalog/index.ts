@@ -1,5 +1,5 @@
 import type { Logger } from '../../lib/logger.js';
-import type { DataProductView } from '../../subgraphs/platform/index.js';
+import type { CatalogReader, DataProductView } from '../../subgraphs/platform/index.js';
 import type { SubgraphSource } from '../subgraph-source.js';
 
 /** What a data product publishes at GET <subgraph>/data-product (subgraphs/kit/server.ts). */
@@ -23,11 +23,13 @@ export interface CatalogEntry {
   readonly status: DataProductView['status'];
 }
 
-export interface DataProductCatalog {
+export interface DataProductCatalog extends CatalogReader {
   /** Every product whose subgraph publishes a descriptor, with live status. */
   list(): Promise<CatalogEntry[]>;
   /** The example operations of every product (for the sandbox), from the last fetch. */
   examples(): { product: string; name: string; description: string; query: string }[];
+  /** Asks every product for its descriptor now, whatever the age of the last answer (tests, a new release). */
+  refresh(): Promise<void>;
 }
 
 /** How long a fetched descriptor is reused before the subgraph is asked again. */
@@ -50,7 +52,7 @@ export function createCatalog(options: {
   now?: () => number;
 }): DataProductCatalog {
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { at: number; value: Promise<PublishedProduct | undefined> }>();
+  const cache = new Map<string, { at: number; readonly value: Promise<PublishedProduct | undefined> }>();
   let lastExamples: { product: string; name: string; description: string; query: string }[] = [];
 
   const fetchPublished = async (name: string, source: SubgraphSource): Promise<PublishedProduct | undefined> => {
@@ -78,35 +80,49 @@ export function createCatalog(options: {
     return value;
   };
 
+  const list = async (): Promise<CatalogEntry[]> => {
+    const health = await options.health();
+    const entries = await Promise.all(
+      [...options.sources].map(async ([name, source]): Promise<CatalogEntry | undefined> => {
+        const product = await published(name, source);
+        if (!product) return undefined;
+        const sla = product.descriptor.spec.sla;
+        const p95 = source.latencyP95Ms();
+        const refreshed = product.refreshedAt ? new Date(product.refreshedAt) : null;
+        const age = refreshed ? (now() - refreshed.getTime()) / 60_000 : null;
+        return {
+          name,
+          published: product,
+          status: {
+            healthy: health[name] ?? false,
+            latencyP95Ms: p95,
+            latencyWithinSla: p95 === null ? null : p95 <= sla.latencyP95Ms,
+            refreshedAt: refreshed,
+            dataAgeMinutes: age === null ? null : Math.round(age * 10) / 10,
+            fresh: age === null ? null : age <= sla.freshnessMinutes,
+          },
+        };
+      }),
+    );
+    const listed = entries.filter((e): e is CatalogEntry => e !== undefined);
+    lastExamples = listed.flatMap((e) => e.published.descriptor.spec.exampleOperations.map((op) => ({ product: e.name, ...op })));
+    return listed;
+  };
   return {
-    async list() {
-      const health = await options.health();
-      const entries = await Promise.all(
-        [...options.sources].map(async ([name, source]): Promise<CatalogEntry | undefined> => {
-          const product = await published(name, source);
-          if (!product) return undefined;
-          const sla = product.descriptor.spec.sla;
-          const p95 = source.latencyP95Ms();
-          const refreshed = product.refreshedAt ? new Date(product.refreshedAt) : null;
-          const age = refreshed ? (now() - refreshed.getTime()) / 60_000 : null;
-          return {
-            name,
-            published: product,
-            status: {
-              healthy: health[name] ?? false,
-              latencyP95Ms: p95,
-              latencyWithinSla: p95 === null ? null : p95 <= sla.latencyP95Ms,
-              refreshedAt: refreshed,
-              dataAgeMinutes: age === null ? null : Math.round(age * 10) / 10,
-              fresh: age === null ? null : age <= sla.freshnessMinutes,
-            },
-          };
-        }),
-      );
-      const listed = entries.filter((e): e is CatalogEntry => e !== undefined);
-      lastExamples = listed.flatMap((e) => e.published.descriptor.spec.exampleOperations.map((op) => ({ product: e.name, ...op })));
-      return listed;
-    },
+    list,
     examples: () => lastExamples,
+    // The catalogue queries' shape: descriptor and what the gateway measures, side by side.
+    view: async () =>
+      (await list()).map((entry) => ({
+        ...entry.published.descriptor.metadata,
+        ...entry.published.descriptor.spec,
+        name: entry.name,
+        status: entry.status,
+        quality: entry.published.quality ?? null,
+      })),
+    async refresh() {
+      for (const entry of cache.values()) entry.at = Number.NEGATIVE_INFINITY;
+      await list();
+    },
   };
 }

@@ -60,12 +60,11 @@ export async function startSubgraph<TLoaders>(
   });
   await apollo.start();
 
-  const handle = graphqlHandler<SubgraphContext<TLoaders>>({
+  const handle = graphqlHandler<SubgraphContext<TLoaders>, Principal>({
     server: apollo,
     bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_SUBGRAPH_BODY_LIMIT,
-    context: async (req) => ({ db, loaders: product.createLoaders(db), principal: principals.get(req)! }),
+    context: (principal) => ({ db, loaders: product.createLoaders(db), principal }),
   });
-  const principals = new WeakMap<IncomingMessage, Principal>();
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -79,8 +78,7 @@ export async function startSubgraph<TLoaders>(
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/graphql') {
-      principals.set(req, await identify(req.headers.authorization));
-      return handle(req, res);
+      return handle(req, res, await identify(req.headers.authorization));
     }
     if (path === '/data-product' && options.describe) {
       await identify(req.headers.authorization);

@@ -73,7 +73,7 @@ export interface DataProductView {
 
 /** What the platform subgraph reads for the catalogue. */
 export interface CatalogReader {
-  list(): Promise<DataProductView[]>;
+  view(): Promise<DataProductView[]>;
 }
 
 export const DEFAULT_USAGE_WINDOW_MS = 7 * 24 * 3_600_000;
@@ -131,9 +131,9 @@ export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader
       Query: {
         dataProducts: async (_: unknown, args: { first?: number | null; after?: string | null }) => {
           const first = pageSize(args.first, PAGE_LIMITS.dataProducts);
-          return page(await catalog.list(), (p) => p.name, first, args.after);
+          return page(await catalog.view(), (p) => p.name, first, args.after);
         },
-        dataProduct: async (_: unknown, { name }: { name: string }) => (await catalog.list()).find((p) => p.name === name) ?? null,
+        dataProduct: async (_: unknown, { name }: { name: string }) => (await catalog.view()).find((p) => p.name === name) ?? null,
         usageProducts: () => reader.products().slice(0, PAGE_LIMITS.dataProducts),
         fieldUsage: async (_: unknown, args: { product: string; since?: Date | null; until?: Date | null; client?: string | null; first?: number | null; after?: string | null }) => {
           const first = pageSize(args.first, PAGE_LIMITS.fieldUsage);

@@ -1,12 +1,11 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import { requestError } from '../../lib/errors.js';
 import type { Principal } from '../../lib/principal.js';
-import type { GatewayContext } from '../context.js';
+import type { GatewayContext, OperationState } from '../context.js';
 import type { RateLimitPolicy } from '../limits/policy.js';
 import { RateLimitStoreUnavailable } from '../limits/resilient-store.js';
 import type { Bucket, Decision, RateLimitStore } from '../limits/store.js';
 import { checkOperation } from '../limits/operation-limits.js';
-import type { OperationFactsCache } from '../operation/cache.js';
+import type { Stage } from './stage.js';
 
 /**
  * Whose budget a request spends: the principal (issuer + subject; a client-credentials token's
@@ -49,19 +48,18 @@ export interface DemandControlOptions {
   policy: RateLimitPolicy;
   /** Absent: rate limiting off (operation limits still apply). */
   store: RateLimitStore | undefined;
-  facts: OperationFactsCache;
 }
 
 /**
- * Demand control, in order, before anything runs: the operation's variables, limits and static
- * cost (checkOperation), the batch's cost as a whole, then the caller's budget. Every request is spent from its caller's budget
- * once, in one store round trip: a resolved operation with its cost, anything refused earlier
- * (parse, validation, operation limits) with cost 0 before the response goes out. Over budget:
- * 429 RATE_LIMITED with Retry-After. Every response carries the RateLimit headers.
+ * Demand control, before anything runs: the operation's limits and static cost (checkOperation),
+ * the batch's cost as a whole, then the caller's budgets. Every request is spent from its caller's
+ * budgets once, in one store round trip: a resolved operation with its cost, anything refused
+ * earlier (parse, validation, analysis, operation limits) with cost 0 as its response goes out.
+ * Over budget: 429 RATE_LIMITED with Retry-After. Every response carries the RateLimit headers.
  */
-export function demandControlPlugin(options: DemandControlOptions): ApolloServerPlugin<GatewayContext> {
-  const { policy, store, facts } = options;
-  const consume = async (context: GatewayContext, cost: number): Promise<{ buckets: Bucket[]; decision: Decision } | undefined> => {
+export function demandControlStage(options: DemandControlOptions): Stage {
+  const { policy, store } = options;
+  const consume = async (context: GatewayContext, cost: number): Promise<OperationState['spent']> => {
     if (!store) return undefined;
     const buckets = bucketsOf(policy, context.principal, context.clientAddress);
     try {
@@ -72,42 +70,46 @@ export function demandControlPlugin(options: DemandControlOptions): ApolloServer
     }
   };
   return {
-    async requestDidStart({ contextValue }) {
-      let spent: { buckets: Bucket[]; decision: Decision } | undefined;
-      return {
-        async didResolveOperation({ schema, document, request, requestIsBatched }) {
-          // Refused here (400): charged with cost 0 below, like any other refused request.
-          const cost = checkOperation(facts, policy.operation, { schema, document, operationName: request.operationName, variables: request.variables });
-          if (requestIsBatched) {
-            // One HTTP request is bounded as a whole: the operations of a batch share one maxCost
-            // (an operation refused here adds nothing to it).
-            const total = contextValue.batch.cost + cost;
-            if (total > policy.operation.maxCost) {
-              throw requestError('COST_LIMIT_EXCEEDED', `The batch's cost ${total} is over the limit of ${policy.operation.maxCost}`, { cost: total, limit: policy.operation.maxCost });
-            }
-            contextValue.batch.cost = total;
+    name: 'demand control',
+    async resolved({ context, state, requestIsBatched }) {
+      const { analysis, variables } = state.resolved!;
+      let cost: number;
+      try {
+        cost = checkOperation(analysis, policy.operation, variables);
+        if (requestIsBatched) {
+          // One HTTP request is bounded as a whole: the operations of a batch share one maxCost
+          // (an operation refused here adds nothing to it).
+          const total = context.batch.cost + cost;
+          if (total > policy.operation.maxCost) {
+            throw requestError('COST_LIMIT_EXCEEDED', `The batch's cost ${total} is over the limit of ${policy.operation.maxCost}`, { cost: total, limit: policy.operation.maxCost });
           }
-          spent = await consume(contextValue, cost);
-          if (spent && !spent.decision.allowed) {
-            const retryAfter = Math.max(1, Math.ceil(spent.decision.retryAfterMs / 1000));
-            throw requestError('RATE_LIMITED', `Rate limit reached; retry in ${retryAfter} s`, { retryAfter }, {
-              'retry-after': String(retryAfter),
-              ...rateLimitHeaders(spent.buckets, policy.windowMs, spent.decision),
-            });
-          }
-        },
-        async willSendResponse({ response }) {
-          if (!spent) {
-            try {
-              spent = await consume(contextValue, 0);
-            } catch {
-              return; // the response is already decided; a failing store must not turn it into an error
-            }
-          }
-          if (!spent) return;
-          for (const [name, value] of Object.entries(rateLimitHeaders(spent.buckets, policy.windowMs, spent.decision))) response.http.headers.set(name, value);
-        },
-      };
+          context.batch.cost = total;
+        }
+      } catch (error) {
+        state.refusal = 'rejected'; // charged with cost 0 as the response goes out, like any other refused request
+        throw error;
+      }
+      state.cost = cost;
+      state.spent = await consume(context, cost);
+      if (state.spent && !state.spent.decision.allowed) {
+        state.refusal = 'rate_limited';
+        const retryAfter = Math.max(1, Math.ceil(state.spent.decision.retryAfterMs / 1000));
+        throw requestError('RATE_LIMITED', `Rate limit reached; retry in ${retryAfter} s`, { retryAfter }, {
+          'retry-after': String(retryAfter),
+          ...rateLimitHeaders(state.spent.buckets, policy.windowMs, state.spent.decision),
+        });
+      }
+    },
+    async responding({ context, state, response }) {
+      if (!state.spent) {
+        try {
+          state.spent = await consume(context, 0);
+        } catch {
+          return; // the response is already decided; a failing store must not turn it into an error
+        }
+      }
+      if (!state.spent) return;
+      for (const [name, value] of Object.entries(rateLimitHeaders(state.spent.buckets, policy.windowMs, state.spent.decision))) response.http.headers.set(name, value);
     },
   };
 }

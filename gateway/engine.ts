@@ -1,0 +1,155 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { LocalGraphQLDataSource } from '@apollo/gateway';
+import type { DocumentNode } from 'graphql';
+import { graphqlHandler } from '../lib/http.js';
+import type { Logger } from '../lib/logger.js';
+import type { AccessPolicies } from '../lib/policies.js';
+import { ANONYMOUS, type Principal } from '../lib/principal.js';
+import { createPlatformSchema, PLATFORM_SUBGRAPH, type CatalogReader } from '../subgraphs/platform/index.js';
+import { createAuthorizedGateway } from './authz/gateway.js';
+import type { GatewayConfig } from './config.js';
+import { isGatewayContext, newOperationState, type GatewayContext } from './context.js';
+import { indexDeprecations, type DeprecationIndex } from './deprecation/index.js';
+import { createErrorFormatter } from './errors.js';
+import type { Identity } from './identity.js';
+import type { Limits } from './limits/limits.js';
+import type { GatewayMetrics } from './metrics.js';
+import { indexCost } from './operation/cost.js';
+import { analysisStage } from './pipeline/analysis.js';
+import { demandControlStage } from './pipeline/demand-control.js';
+import { deprecationStage } from './pipeline/deprecation.js';
+import { hideSuggestionsPlugin } from './pipeline/hide-suggestions.js';
+import { metricsStage } from './pipeline/metrics.js';
+import { pipelinePlugin } from './pipeline/pipeline.js';
+import { requestLogStage } from './pipeline/request-log.js';
+import { usageStage } from './pipeline/usage.js';
+import { SubgraphSource } from './subgraph-source.js';
+import { buildSchemaCatalog } from './usage/catalog.js';
+import type { Usage } from './usage/create.js';
+
+/** Where clients read the deprecation plans (the Link header of deprecated operations). */
+export const DEPRECATIONS_PATH = '/deprecations';
+
+/** What the HTTP layer knows of a GraphQL request before it runs. */
+export interface GraphQLScope {
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly principal: Principal;
+}
+
+/** The GraphQL engine: @apollo/gateway under the gateway's enforcement, in @apollo/server with the request pipeline. */
+export interface Engine {
+  handle(req: IncomingMessage, res: ServerResponse, scope: GraphQLScope): Promise<void>;
+  /** The deprecation plans of the schema being served (once loaded). */
+  deprecations(): DeprecationIndex | undefined;
+  /** The authorization specs taken over from @apollo/gateway and enforced here. */
+  readonly features: readonly string[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface EngineDeps {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly supergraph: { readonly sdl: string; readonly document: DocumentNode };
+  readonly policies: AccessPolicies;
+  readonly limits: Limits;
+  readonly usage: Usage;
+  readonly metrics: GatewayMetrics;
+  readonly identity: Identity;
+  /** Filled as @apollo/gateway builds its data sources: one per subgraph it calls over HTTP. */
+  readonly sources: Map<string, SubgraphSource>;
+  readonly catalog: CatalogReader;
+  readonly now: () => number;
+}
+
+export function createEngine(deps: EngineDeps): Engine {
+  const { config, logger, supergraph, policies, limits, usage, metrics, identity, sources, now } = deps;
+  const { gateway, features, facts } = createAuthorizedGateway(
+    supergraph.document,
+    {
+      logger,
+      // The query plan names subgraphs and their operations: never shown to clients.
+      __exposeQueryPlanExperimental: false,
+      buildService: ({ name, url }) => {
+        // The owners' usage API and the catalogue: a subgraph of the supergraph answered in-process.
+        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies));
+        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, identity: identity.forCall, metrics });
+        sources.set(name, source);
+        return source;
+      },
+    },
+    {
+      policies,
+      mode: config.authorization.mode,
+      allowAnonymousIntrospection: config.authorization.anonymousIntrospection,
+      principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
+      stateOf: (context) => (isGatewayContext(context) ? context.operation : undefined),
+      cost: indexCost(supergraph.document),
+      limits: limits.policy.operation,
+      onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
+    },
+  );
+  let deprecations: DeprecationIndex | undefined;
+  gateway.onSchemaLoadOrUpdate(({ apiSchema }) => {
+    usage.setCatalog(buildSchemaCatalog(supergraph.document, apiSchema, [PLATFORM_SUBGRAPH]));
+    deprecations = indexDeprecations(supergraph.document, apiSchema);
+  });
+  const canIntrospect = (principal: Principal) => principal.kind === 'authenticated' || config.authorization.anonymousIntrospection;
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    logger,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    // Shutdown is ours (drain, then stop): Apollo's own handler would re-raise the signal mid-drain.
+    stopOnTerminationSignals: false,
+    introspection: true,
+    allowBatchedHttpRequests: true,
+    parseOptions: { maxTokens: limits.policy.operation.maxTokens },
+    formatError: createErrorFormatter(logger),
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      hideSuggestionsPlugin((context) => canIntrospect(context.principal)),
+      // The request pipeline, in this order: nothing is priced before it is analysed, nothing
+      // deprecated is served before it is paid for, and every response is logged, measured and counted.
+      pipelinePlugin([
+        analysisStage(facts),
+        demandControlStage({ policy: limits.policy, store: limits.store }),
+        deprecationStage({ deprecations: () => deprecations, now, link: DEPRECATIONS_PATH }),
+        requestLogStage(),
+        metricsStage(metrics),
+        ...(usage.recorder
+          ? [usageStage({ recorder: usage.recorder, maxClientsPerHour: config.usage.maxClientsPerHour, onClientOverflow: (reason) => metrics.usageClientOverflow.inc({ reason }) })]
+          : []),
+      ]),
+    ],
+  });
+
+  const handle = graphqlHandler<GatewayContext, GraphQLScope & { clientAddress: string }>({
+    server: apollo,
+    bodyLimitBytes: config.maxBodyBytes,
+    maxBatch: limits.policy.operation.maxBatch,
+    maxNesting: limits.policy.operation.maxNesting,
+    context: (scope) => ({
+      requestId: scope.requestId,
+      startedAt: scope.startedAt,
+      logger: logger.child({ requestId: scope.requestId }),
+      principal: scope.principal,
+      clientAddress: scope.clientAddress,
+      batch: { cost: 0 },
+      operation: newOperationState(),
+      identityToken: identity.forRequest(scope.principal),
+    }),
+  });
+
+  return {
+    handle: (req, res, scope) => handle(req, res, { ...scope, clientAddress: req.socket.remoteAddress ?? 'unknown' }),
+    deprecations: () => deprecations,
+    features,
+    start: () => apollo.start(),
+    stop: () => apollo.stop(),
+  };
+}
