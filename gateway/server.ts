@@ -36,8 +36,10 @@ export interface RunningGateway {
   /** The admin listener's base URL (metrics, health), when there is one. */
   readonly adminUrl: string | undefined;
   lifecycle(): Lifecycle;
-  /** Flushes recorded usage to the store now (the recorder also flushes on its own schedule). */
+  /** Flushes recorded usage to the store now (the recorder also flushes on its own schedule); rejects when the store refuses it. */
   flushUsage(): Promise<void>;
+  /** Resolves once the shared stores (rate limits, usage) are connected; rejects when one is not within its connect timeout. */
+  storesReady(): Promise<void>;
   /** Asks every data product for its descriptor now, and rebuilds the sandbox if their examples changed. */
   refreshCatalog(): Promise<void>;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
@@ -153,6 +155,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     lifecycle: () => state,
     async flushUsage() {
       if (usage.recorder && !(await usage.recorder.flush())) throw new Error('usage flush failed');
+    },
+    async storesReady() {
+      await Promise.all([limits.store?.ready(), usage.store.ready()]);
     },
     refreshCatalog: async () => {
       await catalog.refresh();

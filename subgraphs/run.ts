@@ -31,6 +31,8 @@ export interface RunningDataProducts {
   readonly subgraphs: Readonly<Record<string, RunningSubgraph>>;
   /** Per product, a handle counting that product's SQL statements. */
   readonly dbs: Readonly<Record<string, CountingDb>>;
+  /** Runs every product's quality rules now; resolves when the new reports are what they publish. */
+  checkQualityNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,9 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
   return {
     subgraphs,
     dbs,
+    async checkQualityNow() {
+      await Promise.all(monitors.map((monitor) => monitor.checkNow()));
+    },
     async stop() {
       for (const monitor of monitors) monitor.stop();
       await Promise.all(Object.values(subgraphs).map((s) => s.stop()));

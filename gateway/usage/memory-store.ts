@@ -5,6 +5,7 @@ export function createMemoryUsageStore(retentionMs: number, now: () => number = 
   const hours: UsageCounts = new Map();
   const applied = new Set<string>();
   return {
+    ready: async () => undefined,
     async apply(batch) {
       if (applied.has(batch.id)) return;
       applied.add(batch.id);

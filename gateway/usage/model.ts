@@ -43,6 +43,8 @@ export type UsageCounts = Map<number, Map<string, number>>;
  * `read` returns the hours of a window that have counts.
  */
 export interface UsageStore {
+  /** Resolves once the store can be written (a shared store has connected); rejects when it cannot yet. */
+  ready(): Promise<void>;
   apply(batch: UsageBatch): Promise<void>;
   read(fromHour: number, toHour: number): Promise<UsageCounts>;
   close(): Promise<void>;

@@ -48,6 +48,7 @@ export function createRedisUsageStore(options: RedisUsageStoreOptions): UsageSto
   const connected = () => whenReady(redis);
   const ttlS = Math.ceil((options.retentionMs + HOUR_MS) / 1000);
   return {
+    ready: connected,
     async apply(batch) {
       const hourKeys = [...batch.counts.keys()].map(keys.hour);
       if (hourKeys.length === 0) return;

@@ -8,6 +8,8 @@ export const DEFAULT_QUALITY_INTERVAL_MS = 300_000;
 export interface QualityMonitor {
   /** The latest report (runs the first check if none finished yet). */
   latest(): Promise<QualityReport>;
+  /** Runs the rules now (tests, or an owner who just loaded data); resolves with the new report. */
+  checkNow(): Promise<QualityReport>;
   stop(): void;
 }
 
@@ -39,6 +41,7 @@ export function startQualityMonitor(options: {
   timer.unref();
   return {
     latest: () => current ?? run(),
+    checkNow: run,
     stop: () => clearInterval(timer),
   };
 }
