@@ -122,7 +122,7 @@ export function createEngine(deps: EngineDeps): Engine {
         requestLogStage(),
         metricsStage(metrics),
         ...(usage.recorder
-          ? [usageStage({ recorder: usage.recorder, maxClientsPerHour: config.usage.maxClientsPerHour, onClientOverflow: (reason) => metrics.usageClientOverflow.inc({ reason }) })]
+          ? [usageStage({ recorder: usage.recorder, maxClientsPerHour: config.usage.maxClientsPerHour, now, onClientOverflow: (reason) => metrics.usageClientOverflow.inc({ reason }) })]
           : []),
       ]),
     ],

@@ -30,7 +30,7 @@ export function createMetrics(): GatewayMetrics {
     subgraphErrors: new Counter({ name: 'dpg_subgraph_errors_total', help: 'Failed subgraph calls by subgraph and error code.', labelNames: ['subgraph', 'code'], registers }),
     authenticationFailures: new Counter({ name: 'dpg_authentication_failures_total', help: 'Requests refused by authentication, by reason.', labelNames: ['reason'], registers }),
     authorizationDenials: new Counter({ name: 'dpg_authorization_denials_total', help: 'Fields denied by authorization, by schema coordinate.', labelNames: ['coordinate'], registers }),
-    rateLimitRejections: new Counter({ name: 'dpg_rate_limit_rejections_total', help: 'Operations refused by demand control: rate_limited, cost, limits.', labelNames: ['kind'], registers }),
+    rateLimitRejections: new Counter({ name: 'dpg_rate_limit_rejections_total', help: 'Operations refused before they ran, by kind: rate_limited (a budget was spent), rejected (over an operation limit or maxCost).', labelNames: ['kind'], registers }),
     rateLimitStoreFallbacks: new Counter({ name: 'dpg_rate_limit_store_fallbacks_total', help: 'Requests decided without the shared rate-limit store (fail-open: in-process; fail-closed: refused).', labelNames: ['mode'], registers }),
     usageFlushLag: new Gauge({ name: 'dpg_usage_flush_lag_seconds', help: 'Age of the oldest usage count not yet in the store.', registers }),
     usageFlushFailures: new Counter({ name: 'dpg_usage_flush_failures_total', help: 'Failed usage flushes (retried with the same batch).', registers }),

@@ -84,8 +84,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     policies,
     now,
   });
-  const limits = createLimits(config, new Set(policies.roles.keys()), logger, metrics);
-  const usage = createUsage(config, logger, metrics);
+  const limits = createLimits(config, new Set(policies.roles.keys()), logger, metrics, now);
+  const usage = createUsage(config, logger, metrics, now);
   const sources = new Map<string, SubgraphSource>();
   const readiness = createReadiness(sources, now);
   const catalog = createCatalog({ sources, identity: (subgraph) => identity.forCall(undefined, subgraph), health: readiness, logger, now });

@@ -21,9 +21,11 @@ export function createLimits(
   roles: ReadonlySet<string>,
   logger: Logger,
   metrics: Pick<GatewayMetrics, 'rateLimitStoreFallbacks'>,
+  /** The clock of in-process windows (Redis windows run on the Redis server's clock). */
+  now: () => number = Date.now,
 ): Limits {
   const policy = loadRateLimitPolicy(config.rateLimits.file, roles);
-  const store = createRateLimitStore(config, logger, (mode) => metrics.rateLimitStoreFallbacks.inc({ mode }));
+  const store = createRateLimitStore(config, logger, (mode) => metrics.rateLimitStoreFallbacks.inc({ mode }), now);
   return {
     policy,
     store,
@@ -41,9 +43,10 @@ export function createRateLimitStore(
   config: Pick<GatewayConfig, 'redis' | 'rateLimits'>,
   logger: Logger,
   onFallback?: (mode: 'open' | 'closed') => void,
+  now: () => number = Date.now,
 ): RateLimitStore | undefined {
   if (!config.rateLimits.enabled) return undefined;
-  if (!config.redis.url) return createMemoryStore();
+  if (!config.redis.url) return createMemoryStore(now);
   const redis = createRedisStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, logger });
-  return createResilientStore(redis, config.rateLimits.failMode, logger, onFallback);
+  return createResilientStore(redis, config.rateLimits.failMode, logger, onFallback, now);
 }

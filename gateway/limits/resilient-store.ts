@@ -15,8 +15,8 @@ const WARN_EVERY_MS = 10_000;
  * limits (each replica then enforces the budget on its own), fail-closed refuses the request
  * (RateLimitStoreUnavailable, answered 503). Either way the failure is logged and counted.
  */
-export function createResilientStore(shared: RateLimitStore, mode: FailMode, logger: Logger, onFallback: (mode: FailMode) => void = () => undefined): RateLimitStore {
-  const local = createMemoryStore();
+export function createResilientStore(shared: RateLimitStore, mode: FailMode, logger: Logger, onFallback: (mode: FailMode) => void = () => undefined, now: () => number = Date.now): RateLimitStore {
+  const local = createMemoryStore(now);
   let lastWarning = 0;
   return {
     kind: shared.kind,
@@ -26,9 +26,9 @@ export function createResilientStore(shared: RateLimitStore, mode: FailMode, log
         return await shared.consume(buckets, cost, windowMs);
       } catch (error) {
         onFallback(mode); // counted in dpg_rate_limit_store_fallbacks_total
-        const now = Date.now();
-        if (now - lastWarning > WARN_EVERY_MS) {
-          lastWarning = now;
+        const at = now();
+        if (at - lastWarning > WARN_EVERY_MS) {
+          lastWarning = at;
           logger.warn({ store: shared.kind, failMode: mode, err: error }, 'rate-limit store failed');
         }
         if (mode === 'closed') throw new RateLimitStoreUnavailable('rate-limit store unavailable');

@@ -13,9 +13,11 @@ export function usageStage(options: {
   recorder: UsageRecorder;
   /** Distinct client name + version pairs counted per hour; the rest as `other`. */
   maxClientsPerHour: number;
+  /** The clock of the hourly label cap (the recorder's own). */
+  now?: () => number;
   onClientOverflow?: (reason: OverflowReason) => void;
 }): Stage {
-  const labelOf = createClientLabels({ maxPerHour: options.maxClientsPerHour, onOverflow: options.onClientOverflow });
+  const labelOf = createClientLabels({ maxPerHour: options.maxClientsPerHour, now: options.now, onOverflow: options.onClientOverflow });
   return {
     name: 'usage',
     responding({ context, state, request, response }) {

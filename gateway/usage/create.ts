@@ -21,15 +21,16 @@ export interface Usage {
 }
 
 /** Usage recording and reading: Redis when REDIS_URL is set (replicas add up), else in-process. */
-export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logger: Logger, metrics: GatewayMetrics): Usage {
+export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logger: Logger, metrics: GatewayMetrics, now: () => number = Date.now): Usage {
   const store = config.redis.url
     ? createRedisUsageStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, retentionMs: config.usage.retentionMs })
-    : createMemoryUsageStore(config.usage.retentionMs);
+    : createMemoryUsageStore(config.usage.retentionMs, now);
   const recorder = config.usage.enabled
     ? createUsageRecorder({
         store,
         flushIntervalMs: config.usage.flushIntervalMs,
         logger,
+        now,
         // Every attempt (one per interval, failed or not) updates the lag, so it grows visibly during an outage.
         onFlush: ({ ok, lagMs }) => {
           if (!ok) metrics.usageFlushFailures.inc();
@@ -45,6 +46,7 @@ export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logg
       return catalog;
     },
     config.usage.retentionMs,
+    now,
   );
   return {
     store,

@@ -29,6 +29,7 @@ export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalo
     products: () => catalog().products,
     knows: (coordinate) => catalog().entry(coordinate) !== undefined,
     retentionStart: () => new Date(hourOf(now() - retentionMs)),
+    now,
     async fieldUsage(product, window) {
       const entries = catalog().coordinatesOf(product);
       const rows = new Map<string, FieldUsageRow>(

@@ -48,6 +48,8 @@ export interface UsageReader {
   series(coordinate: string, window: UsageWindow): Promise<UsagePointRow[]>;
   /** Oldest instant the store still holds. */
   retentionStart(): Date;
+  /** The store's clock, ms since the epoch: windows end no later than it. */
+  now(): number;
 }
 
 /** A data product as the catalogue queries return it (the gateway assembles it). */
@@ -105,9 +107,11 @@ function page<T>(list: readonly T[], key: (item: T) => string, first: number, af
  * The window an owner asked for, clamped to what the store retains and to now: `until` in the
  * future or `since` before the retention start never reach a loop or an allocation.
  */
-function windowOf(reader: UsageReader, args: { since?: Date | null; until?: Date | null; client?: string | null }, now = Date.now()): UsageWindow {
+function windowOf(reader: UsageReader, args: { since?: Date | null; until?: Date | null; client?: string | null }): UsageWindow {
+  // `until` is exclusive: what is recorded at this very instant is in the window that ends "now".
+  const end = reader.now() + 1;
   if (args.since && args.until && args.since.getTime() >= args.until.getTime()) throw gqlError('BAD_USER_INPUT', 'since must be before until', { argument: 'since' });
-  const until = Math.min(args.until?.getTime() ?? now, now);
+  const until = Math.min(args.until?.getTime() ?? end, end);
   const since = Math.max(args.since?.getTime() ?? until - DEFAULT_USAGE_WINDOW_MS, reader.retentionStart().getTime());
   // Nothing retained in the window (all of it before the retention start, or in the future): an empty window.
   return { since: new Date(Math.min(since, until)), until: new Date(until), client: args.client?.trim().toLowerCase() || undefined };
