@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import { loadAccessPolicies } from '../lib/policies.js';
 import { DescriptorError, descriptorFile, loadDescriptor } from './kit/descriptor.js';
 import { refreshedAt } from './kit/quality.js';
+import { publishedProductSchema } from './kit/published.js';
 import { startQualityMonitor, type QualityMonitor } from './kit/quality-monitor.js';
 import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
 import type { ProductName } from './kit/data-product.js';
@@ -84,7 +85,8 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
         logger,
         verifyIdentity: createIdentityVerifier(verifyKey, subgraphAudience(product.name)),
         policies,
-        describe: async () => ({ descriptor, quality: await monitor.latest(), refreshedAt: await refreshedAt(db, product.schemaName) }),
+        // Checked against the same schema the gateway reads it with.
+        describe: async () => publishedProductSchema.parse({ descriptor, quality: await monitor.latest(), refreshedAt: await refreshedAt(db, product.schemaName) }),
       });
     }
   } catch (error) {

@@ -1,4 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCatalog } from '../gateway/catalog/index.js';
+import { SubgraphSource } from '../gateway/subgraph-source.js';
+import { createLogger } from '../lib/logger.js';
 import { parse } from 'graphql';
 import { parseDescriptor, DescriptorError, loadDescriptor, descriptorFile } from '../subgraphs/kit/descriptor.js';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
@@ -134,5 +139,56 @@ describe('descriptors', () => {
     );
     expect(refused((d) => (d.spec.exampleOperations[0].query = '{ customers('))).toContain(`${file}: spec.exampleOperations.0.query: does not parse`);
     expect(refused((d) => (d.surprise = true))).toContain(`${file}: (top level)`);
+  });
+});
+
+describe('descriptors as the gateway receives them', () => {
+  /** A data product's /data-product endpoint answering whatever the test says. */
+  async function publisher(answer: () => { status: number; body: string }): Promise<{ url: string; close(): Promise<void> }> {
+    const server = createServer((req, res) => {
+      const { status, body } = answer();
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}/graphql`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  }
+
+  it('a product publishing another shape is listed as unavailable, with the reason; the others still answer; its last valid descriptor stays', async () => {
+    const valid = JSON.stringify({ descriptor: loadDescriptor(descriptorFile('product'), { product: 'product' }), quality: null, refreshedAt: null });
+    let broken = { status: 200, body: JSON.stringify({ descriptor: { metadata: { name: 'finance' } }, quality: 'fine', refreshedAt: 7 }) };
+    let laterBroken = { status: 200, body: valid };
+    const good = await publisher(() => ({ status: 200, body: valid }));
+    const bad = await publisher(() => broken);
+    const flaky = await publisher(() => laterBroken);
+    try {
+      let at = 0;
+      const sources = new Map(
+        [
+          ['product', good.url],
+          ['finance', bad.url],
+          ['customer', flaky.url],
+        ].map(([name, url]) => [name!, new SubgraphSource({ name: name!, url: url!, timeoutMs: 1_000, identity: async () => 'token' })]),
+      );
+      const catalog = createCatalog({ sources, identity: async () => 'token', health: async () => ({ product: true, finance: true, customer: true }), logger: createLogger('test', 'silent'), now: () => at });
+      const first = await catalog.view();
+      expect(first.map((p) => [p.name, p.status.healthy, p.status.problem])).toEqual([
+        ['product', true, null],
+        ['finance', false, 'its descriptor does not match the data product specification (descriptor.apiVersion: not an allowed value; descriptor.kind: not an allowed value; descriptor.metadata.domain: missing or of the wrong type)'],
+        ['customer', true, null],
+      ]);
+      expect(first[1]).toMatchObject({ name: 'finance', domain: null, owner: null, version: null, sla: null, accessRoles: [], exampleOperations: [], quality: null });
+      // Later the third product breaks too: it keeps its last valid descriptor, and says what is wrong now.
+      laterBroken = { status: 200, body: '{"descriptor": ' };
+      broken = { status: 500, body: '' };
+      at += 31_000;
+      const second = await catalog.view();
+      expect(second.find((p) => p.name === 'customer')).toMatchObject({ version: '1.0.0', status: { healthy: false, problem: 'its descriptor is not JSON' } });
+      expect(second.find((p) => p.name === 'finance')).toMatchObject({ version: null, status: { healthy: false, problem: 'its descriptor could not be fetched' } });
+      expect(second.find((p) => p.name === 'product')!.status.problem).toBeNull();
+    } finally {
+      await Promise.all([good.close(), bad.close(), flaky.close()]);
+    }
   });
 });

@@ -1,30 +1,18 @@
 import type { Logger } from '../../lib/logger.js';
+import { readPublishedProduct, type PublishedProduct } from '../../subgraphs/kit/published.js';
 import type { CatalogReader, DataProductView } from '../../subgraphs/platform/index.js';
 import type { SubgraphSource } from '../subgraph-source.js';
 
-/** What a data product publishes at GET <subgraph>/data-product (subgraphs/kit/server.ts). */
-export interface PublishedProduct {
-  descriptor: {
-    metadata: { name: string; domain: string; owner: { team: string; email: string }; version: string };
-    spec: {
-      description: string;
-      sla: { availability: number; latencyP95Ms: number; freshnessMinutes: number };
-      accessRoles: string[];
-      exampleOperations: { name: string; description: string; query: string }[];
-    };
-  };
-  quality: unknown;
-  refreshedAt: string | null;
-}
-
+/** One data product as the gateway knows it: what it last published validly, and what is wrong now, if anything. */
 export interface CatalogEntry {
   readonly name: string;
-  readonly published: PublishedProduct;
+  /** The last descriptor it published that matches the specification; undefined when none did yet. */
+  readonly published: PublishedProduct | undefined;
   readonly status: DataProductView['status'];
 }
 
 export interface DataProductCatalog extends CatalogReader {
-  /** Every product whose subgraph publishes a descriptor, with live status. */
+  /** Every product whose subgraph publishes (or published) a descriptor, with live status. */
   list(): Promise<CatalogEntry[]>;
   /** The example operations of every product (for the sandbox), from the last fetch. */
   examples(): { product: string; name: string; description: string; query: string }[];
@@ -36,11 +24,27 @@ export interface DataProductCatalog extends CatalogReader {
 export const CATALOG_REFRESH_MS = 30_000;
 const FETCH_TIMEOUT_MS = 5_000;
 
+/** What asking a subgraph for its descriptor gave. */
+type Answer =
+  /** A descriptor that matches the specification. */
+  | { readonly kind: 'published'; readonly product: PublishedProduct }
+  /** Something that does not: the product is listed as unavailable, with the reason. */
+  | { readonly kind: 'invalid'; readonly problem: string }
+  /** Nothing to publish (any other supergraph's subgraph): not listed. */
+  | { readonly kind: 'none' };
+
+/** The latest answer, and the last valid descriptor it falls back on. */
+interface Known {
+  at: number;
+  readonly answer: Promise<{ readonly answer: Answer | undefined; readonly lastValid: PublishedProduct | undefined; readonly problem: string | undefined }>;
+}
+
 /**
  * The catalogue, assembled from the data products themselves: each subgraph publishes its
- * descriptor, quality report and load time; the gateway adds what it measures (health, latency
- * against the SLA, data age against the freshness promise). Subgraphs that publish nothing (any
- * other supergraph's) are simply not listed.
+ * descriptor, quality report and load time (validated here with the schema it was published
+ * with); the gateway adds what it measures (health, latency against the SLA, data age against the
+ * freshness promise). A product that answers something else, or cannot be reached, keeps its last
+ * valid descriptor and says why in `status.problem`; subgraphs that publish nothing are not listed.
  */
 export function createCatalog(options: {
   sources: ReadonlyMap<string, SubgraphSource>;
@@ -52,76 +56,95 @@ export function createCatalog(options: {
   now?: () => number;
 }): DataProductCatalog {
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { at: number; readonly value: Promise<PublishedProduct | undefined> }>();
+  const known = new Map<string, Known>();
   let lastExamples: { product: string; name: string; description: string; query: string }[] = [];
 
-  const fetchPublished = async (name: string, source: SubgraphSource): Promise<PublishedProduct | undefined> => {
+  const ask = async (name: string, source: SubgraphSource): Promise<Answer> => {
     const url = new URL(source.url ?? '');
     url.pathname = url.pathname.replace(/\/graphql\/?$/, '') + '/data-product';
+    const response = await fetch(url, { headers: { authorization: `Bearer ${await options.identity(name)}` }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    // Subgraphs of other supergraphs publish no descriptor: they are simply not in the catalogue.
+    if (response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403) return { kind: 'none' };
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    let body: unknown;
     try {
-      const response = await fetch(url, { headers: { authorization: `Bearer ${await options.identity(name)}` }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-      // Subgraphs of other supergraphs publish no descriptor: they are simply not in the catalogue.
-      if (response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403) return undefined;
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      return (await response.json()) as PublishedProduct;
-    } catch (error) {
-      options.logger.warn({ subgraph: name, err: error }, 'data product descriptor unavailable');
-      throw error;
+      body = await response.json();
+    } catch {
+      return { kind: 'invalid', problem: 'its descriptor is not JSON' };
     }
+    const read = readPublishedProduct(body);
+    return read.ok ? { kind: 'published', product: read.product } : { kind: 'invalid', problem: read.problem };
   };
 
-  const published = (name: string, source: SubgraphSource): Promise<PublishedProduct | undefined> => {
-    const cached = cache.get(name);
-    if (cached && now() - cached.at < CATALOG_REFRESH_MS) return cached.value;
-    const previous = cached?.value;
-    // A product that cannot be reached keeps its last known descriptor (its status says unhealthy).
-    const value = fetchPublished(name, source).catch(() => (previous ? previous.catch(() => undefined) : undefined));
-    cache.set(name, { at: now(), value });
-    return value;
+  const current = (name: string, source: SubgraphSource): Known['answer'] => {
+    const cached = known.get(name);
+    if (cached && now() - cached.at < CATALOG_REFRESH_MS) return cached.answer;
+    const before = cached?.answer;
+    const answer = ask(name, source).then(
+      async (answer) => {
+        const lastValid = answer.kind === 'published' ? answer.product : (await before)?.lastValid;
+        if (answer.kind === 'invalid') options.logger.warn({ subgraph: name, problem: answer.problem }, 'data product descriptor invalid');
+        return { answer, lastValid, problem: answer.kind === 'invalid' ? answer.problem : undefined };
+      },
+      async (error: unknown) => {
+        options.logger.warn({ subgraph: name, err: error }, 'data product descriptor unavailable');
+        const previous = await before;
+        return { answer: previous?.answer, lastValid: previous?.lastValid, problem: 'its descriptor could not be fetched' };
+      },
+    );
+    known.set(name, { at: now(), answer });
+    return answer;
   };
 
   const list = async (): Promise<CatalogEntry[]> => {
     const health = await options.health();
     const entries = await Promise.all(
       [...options.sources].map(async ([name, source]): Promise<CatalogEntry | undefined> => {
-        const product = await published(name, source);
-        if (!product) return undefined;
-        const sla = product.descriptor.spec.sla;
+        const { answer, lastValid, problem } = await current(name, source);
+        if (!answer || answer.kind === 'none') return undefined;
+        const sla = lastValid?.descriptor.spec.sla;
         const p95 = source.latencyP95Ms();
-        const refreshed = product.refreshedAt ? new Date(product.refreshedAt) : null;
+        const refreshed = lastValid?.refreshedAt ? new Date(lastValid.refreshedAt) : null;
         const age = refreshed ? (now() - refreshed.getTime()) / 60_000 : null;
         return {
           name,
-          published: product,
+          published: lastValid,
           status: {
-            healthy: health[name] ?? false,
+            healthy: (health[name] ?? false) && problem === undefined,
+            problem: problem ?? null,
             latencyP95Ms: p95,
-            latencyWithinSla: p95 === null ? null : p95 <= sla.latencyP95Ms,
+            latencyWithinSla: p95 === null || !sla ? null : p95 <= sla.latencyP95Ms,
             refreshedAt: refreshed,
             dataAgeMinutes: age === null ? null : Math.round(age * 10) / 10,
-            fresh: age === null ? null : age <= sla.freshnessMinutes,
+            fresh: age === null || !sla ? null : age <= sla.freshnessMinutes,
           },
         };
       }),
     );
     const listed = entries.filter((e): e is CatalogEntry => e !== undefined);
-    lastExamples = listed.flatMap((e) => e.published.descriptor.spec.exampleOperations.map((op) => ({ product: e.name, ...op })));
+    lastExamples = listed.flatMap((e) => (e.published?.descriptor.spec.exampleOperations ?? []).map((op) => ({ product: e.name, ...op })));
     return listed;
   };
+
   return {
     list,
     examples: () => lastExamples,
-    // The catalogue queries' shape: descriptor and what the gateway measures, side by side.
+    // The catalogue queries' shape: the descriptor's fields (null without one) beside what the gateway measures.
     view: async () =>
-      (await list()).map((entry) => ({
-        ...entry.published.descriptor.metadata,
-        ...entry.published.descriptor.spec,
-        name: entry.name,
-        status: entry.status,
-        quality: entry.published.quality ?? null,
+      (await list()).map(({ name, published, status }) => ({
+        name,
+        domain: published?.descriptor.metadata.domain ?? null,
+        owner: published?.descriptor.metadata.owner ?? null,
+        version: published?.descriptor.metadata.version ?? null,
+        description: published?.descriptor.spec.description ?? null,
+        sla: published?.descriptor.spec.sla ?? null,
+        accessRoles: published?.descriptor.spec.accessRoles ?? [],
+        exampleOperations: published?.descriptor.spec.exampleOperations ?? [],
+        status,
+        quality: published?.quality ?? null,
       })),
     async refresh() {
-      for (const entry of cache.values()) entry.at = Number.NEGATIVE_INFINITY;
+      for (const entry of known.values()) entry.at = Number.NEGATIVE_INFINITY;
       await list();
     },
   };

@@ -28,7 +28,7 @@ const rule = z.discriminatedUnion('check', [
  */
 export const DESCRIPTOR_LIMITS = { accessRoles: 50, qualityRules: 50, exampleOperations: 20, storedFields: 100 } as const;
 
-const descriptorSchema = z
+export const descriptorSchema = z
   .object({
     apiVersion: z.literal('dataproducts/v1'),
     kind: z.literal('DataProduct'),

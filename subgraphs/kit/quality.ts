@@ -1,32 +1,39 @@
+import { z } from 'zod';
 import type { Db } from './db.js';
-import type { DataProductDescriptor, QualityRule } from './descriptor.js';
+import { DESCRIPTOR_LIMITS, type DataProductDescriptor, type QualityRule } from './descriptor.js';
 
-export interface RuleResult {
-  readonly name: string;
-  readonly field: string;
-  readonly check: QualityRule['check'];
-  readonly description: string | null;
-  readonly passed: boolean;
-  readonly totalRows: number;
-  readonly failingRows: number;
-  /** Share of rows that pass, 0..1 (1 for an empty table). */
-  readonly passRate: number;
-}
+/** What a quality check reports: the same schema where a product publishes it and where the gateway receives it. */
+export const qualityReportSchema = z
+  .object({
+    checkedAt: z.string().datetime(),
+    /** Rules that passed / rules, 0..1. */
+    passRate: z.number().min(0).max(1),
+    rules: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            field: z.string(),
+            check: z.enum(['notNull', 'unique', 'email', 'range']),
+            description: z.string().nullable(),
+            passed: z.boolean(),
+            totalRows: z.number().int().nonnegative(),
+            failingRows: z.number().int().nonnegative(),
+            /** Share of rows that pass, 0..1 (1 for an empty table). */
+            passRate: z.number().min(0).max(1),
+          })
+          .strict(),
+      )
+      .max(DESCRIPTOR_LIMITS.qualityRules),
+    completeness: z
+      .array(z.object({ field: z.string(), totalRows: z.number().int().nonnegative(), nonNullRows: z.number().int().nonnegative(), ratio: z.number().min(0).max(1) }).strict())
+      .max(DESCRIPTOR_LIMITS.storedFields),
+  })
+  .strict();
 
-export interface FieldCompleteness {
-  readonly field: string;
-  readonly totalRows: number;
-  readonly nonNullRows: number;
-  readonly ratio: number;
-}
-
-export interface QualityReport {
-  readonly checkedAt: string;
-  /** Rules that passed / rules, 0..1. */
-  readonly passRate: number;
-  readonly rules: readonly RuleResult[];
-  readonly completeness: readonly FieldCompleteness[];
-}
+export type QualityReport = z.infer<typeof qualityReportSchema>;
+export type RuleResult = QualityReport['rules'][number];
+export type FieldCompleteness = QualityReport['completeness'][number];
 
 type Storage = Readonly<Record<string, { readonly table: string; readonly column: string }>>;
 

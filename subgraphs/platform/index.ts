@@ -6,6 +6,7 @@ import { gqlError } from '../../lib/errors.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import { protectSchema } from '../kit/shield.js';
 import { DateTimeScalar } from '../kit/scalars.js';
+import type { PublishedProduct } from '../kit/published.js';
 
 /** The platform subgraph's name in the supergraph; the gateway serves it in-process. */
 export const PLATFORM_SUBGRAPH = 'platform';
@@ -52,25 +53,33 @@ export interface UsageReader {
   now(): number;
 }
 
-/** A data product as the catalogue queries return it (the gateway assembles it). */
+type Descriptor = PublishedProduct['descriptor'];
+
+/**
+ * A data product as the catalogue queries return it: the fields of its published descriptor (one
+ * schema, subgraphs/kit/published.ts; null when it never published a valid one) beside what the
+ * gateway measures.
+ */
 export interface DataProductView {
   name: string;
-  domain: string;
-  owner: { team: string; email: string };
-  version: string;
-  description: string;
-  sla: { availability: number; latencyP95Ms: number; freshnessMinutes: number };
-  accessRoles: string[];
-  exampleOperations: { name: string; description: string; query: string }[];
+  domain: Descriptor['metadata']['domain'] | null;
+  owner: Descriptor['metadata']['owner'] | null;
+  version: Descriptor['metadata']['version'] | null;
+  description: Descriptor['spec']['description'] | null;
+  sla: Descriptor['spec']['sla'] | null;
+  accessRoles: Descriptor['spec']['accessRoles'];
+  exampleOperations: Descriptor['spec']['exampleOperations'];
   status: {
     healthy: boolean;
+    /** Why it is not fully available (invalid or unreachable descriptor); null when nothing is wrong. */
+    problem: string | null;
     latencyP95Ms: number | null;
     latencyWithinSla: boolean | null;
     refreshedAt: Date | null;
     dataAgeMinutes: number | null;
     fresh: boolean | null;
   };
-  quality: unknown;
+  quality: PublishedProduct['quality'];
 }
 
 /** What the platform subgraph reads for the catalogue. */
