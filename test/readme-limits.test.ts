@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/config.js';
-import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../gateway/http-listener.js';
+import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../lib/http-server.js';
 import { loadRateLimitPolicy } from '../gateway/limits/policy.js';
 import { ERROR_CODES, ERROR_STATUS, type ErrorCode } from '../lib/errors.js';
 import { MAX_PAGE_SIZE } from '../subgraphs/kit/pagination.js';

@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { errorBody, isErrorCode } from '../../lib/errors.js';
-import { graphqlHandler, HttpError, requestIdOf, sendHttpError, sendJson } from '../../lib/http.js';
+import { isErrorCode } from '../../lib/errors.js';
+import { graphqlHandler, HttpError, sendJson } from '../../lib/http.js';
+import { listenHttp } from '../../lib/http-server.js';
+import { json, router } from '../../lib/routes.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
@@ -37,6 +37,8 @@ export interface RunningSubgraph {
 }
 
 export const DEFAULT_SUBGRAPH_BODY_LIMIT = 1024 * 1024;
+/** On stop, how long the gateway's in-flight calls may take to finish. */
+const SUBGRAPH_SHUTDOWN_GRACE_MS = 5_000;
 
 /**
  * Serves one data product as a Federation 2 subgraph: POST/GET /graphql, GET /healthz (liveness,
@@ -66,35 +68,25 @@ export async function startSubgraph<TLoaders>(
     context: (principal) => ({ db, loaders: product.createLoaders(db), principal }),
   });
 
-  const server = createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendHttpError(res, error);
-      log.error({ err: error, requestId: requestIdOf(req) }, 'request failed');
-      sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
-    });
+  const routes = router({
+    '/graphql': async (req, res) => handle(req, res, await identify(req.headers.authorization)),
+    ...(options.describe
+      ? {
+          '/data-product': async (req, res) => {
+            await identify(req.headers.authorization);
+            sendJson(res, 200, JSON.stringify(await options.describe!()));
+          },
+        }
+      : {}),
+    '/healthz': json(200, () => ({ status: 'ok', product: product.name })),
+    '/readyz': async (_req, res) => {
+      const ready = await db.query('select 1 as ok').then(
+        () => true,
+        () => false,
+      );
+      sendJson(res, ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'unavailable', product: product.name }));
+    },
   });
-  server.keepAliveTimeout = 65_000;
-
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (path === '/graphql') {
-      return handle(req, res, await identify(req.headers.authorization));
-    }
-    if (path === '/data-product' && options.describe) {
-      await identify(req.headers.authorization);
-      return sendJson(res, 200, JSON.stringify(await options.describe()));
-    }
-    if (path === '/healthz') return sendJson(res, 200, JSON.stringify({ status: 'ok', product: product.name }));
-    if (path === '/readyz') {
-      try {
-        await db.query('select 1 as ok');
-        return sendJson(res, 200, JSON.stringify({ status: 'ready', product: product.name }));
-      } catch {
-        return sendJson(res, 503, JSON.stringify({ status: 'unavailable', product: product.name }));
-      }
-    }
-    throw new HttpError('NOT_FOUND', 'Not found');
-  }
 
   async function identify(authorization: string | undefined): Promise<Principal> {
     const token = /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1];
@@ -107,13 +99,9 @@ export async function startSubgraph<TLoaders>(
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/graphql`;
+  let stopping = false;
+  const http = await listenHttp({ host: options.host ?? '127.0.0.1', port: options.port, logger: log, route: routes, draining: () => stopping });
+  const { port, url } = http;
   log.info({ url }, 'subgraph listening');
 
   return {
@@ -121,8 +109,8 @@ export async function startSubgraph<TLoaders>(
     url,
     port,
     async stop() {
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      stopping = true;
+      await http.drain(SUBGRAPH_SHUTDOWN_GRACE_MS);
       await apollo.stop();
     },
   };

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, sendJson } from '../lib/http.js';
-import type { RequestScope } from './http-listener.js';
+import { HttpError, sendJson } from './http.js';
+import type { RequestScope } from './http-server.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => Promise<void> | void;
 

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { errorBody } from '../lib/errors.js';
-import { HttpError, requestIdOf, sendHttpError, sendJson } from '../lib/http.js';
-import type { Logger } from '../lib/logger.js';
+import { errorBody } from './errors.js';
+import { HttpError, requestIdOf, sendHttpError, sendJson } from './http.js';
+import type { Logger } from './logger.js';
 
 /** A request (headers and body) must arrive within this; else Node answers 408 and closes the connection. */
 export const REQUEST_TIMEOUT_MS = 60_000;
@@ -18,7 +18,7 @@ export interface RequestScope {
 }
 
 export interface HttpListener {
-  /** The GraphQL endpoint's URL as a client would use it. */
+  /** The GraphQL endpoint's URL as a client would use it (`http://host:port/graphql`). */
   readonly url: string;
   readonly port: number;
   readonly inFlight: () => number;
@@ -27,8 +27,9 @@ export interface HttpListener {
 }
 
 /**
- * The gateway's HTTP server: a request id on every response, errors that escape a route answered
- * in the GraphQL error shape (never a stack), in-flight requests counted for a graceful drain.
+ * The HTTP server of the gateway and of every data product: a request id on every response,
+ * errors that escape a route answered in the GraphQL error shape (never a stack), in-flight
+ * requests counted for a graceful drain, bounded time for headers and bodies.
  */
 export async function listenHttp(options: {
   host: string;
