@@ -132,7 +132,7 @@ export function createEngine(deps: EngineDeps): Engine {
     server: apollo,
     bodyLimitBytes: config.maxBodyBytes,
     maxBatch: limits.policy.operation.maxBatch,
-    maxNesting: limits.policy.operation.maxNesting,
+    nesting: limits.policy.operation,
     context: (scope) => ({
       requestId: scope.requestId,
       startedAt: scope.startedAt,

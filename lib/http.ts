@@ -94,8 +94,8 @@ export function sendHttpError(res: ServerResponse, error: HttpError): void {
   sendJson(res, status, errorBody(error.code, error.message, error.extensions), error.headers);
 }
 
-/** Default of `GraphQLHandlerOptions.maxNesting`. */
-export const DEFAULT_MAX_NESTING = 64;
+/** Defaults of `GraphQLHandlerOptions.nesting`. */
+export const DEFAULT_NESTING: NestingLimits = { maxNesting: 64, maxValueNesting: 12 };
 
 /** A GET request's GraphQL parameters, with `variables` and `extensions` parsed when they are JSON. */
 function searchParams(search: string): Record<string, unknown> {
@@ -112,19 +112,27 @@ function searchParams(search: string): Record<string, unknown> {
   return { query: params.get('query') ?? undefined, variables: json('variables'), extensions: json('extensions') };
 }
 
-/** OPERATION_LIMIT_EXCEEDED (limit `nesting`) for a document, variables or extensions nested deeper than allowed. */
-function refuseDeepNesting(operation: unknown, maxNesting: number): void {
+/** OPERATION_LIMIT_EXCEEDED (limit `nesting` or `valueNesting`) for a document, variables or extensions nested deeper than allowed. */
+function refuseDeepNesting(operation: unknown, limits: NestingLimits): void {
   if (operation === null || typeof operation !== 'object' || Array.isArray(operation)) return;
   const { query, variables, extensions } = operation as Record<string, unknown>;
-  const deepest = Math.max(
-    typeof query === 'string' ? documentNesting(query, maxNesting) : 0,
-    // The variables object itself is one level: its values may nest maxNesting - 1 deep.
-    valueNesting(variables, maxNesting),
-    valueNesting(extensions, maxNesting),
-  );
-  if (deepest > maxNesting) {
-    throw new HttpError('OPERATION_LIMIT_EXCEEDED', `Operation nested deeper than ${maxNesting} levels`, {}, { limit: 'nesting', maximum: maxNesting });
+  const document = typeof query === 'string' ? documentNesting(query, limits.maxNesting, limits.maxValueNesting) : { depth: 0, valueDepth: 0 };
+  if (document.valueDepth > limits.maxValueNesting) {
+    throw new HttpError('OPERATION_LIMIT_EXCEEDED', `A value in the operation is nested deeper than ${limits.maxValueNesting} levels`, {}, { limit: 'valueNesting', maximum: limits.maxValueNesting });
   }
+  // The variables object itself is one level: its values may nest maxNesting - 1 deep.
+  const deepest = Math.max(document.depth, valueNesting(variables, limits.maxNesting), valueNesting(extensions, limits.maxNesting));
+  if (deepest > limits.maxNesting) {
+    throw new HttpError('OPERATION_LIMIT_EXCEEDED', `Operation nested deeper than ${limits.maxNesting} levels`, {}, { limit: 'nesting', maximum: limits.maxNesting });
+  }
+}
+
+/** How deep a request may nest, checked before it is parsed. */
+export interface NestingLimits {
+  /** Brackets of a document, and of its variables and extensions. */
+  readonly maxNesting: number;
+  /** Lists and input objects inside a document's literal values (the federation planner walks them exponentially). */
+  readonly maxValueNesting: number;
 }
 
 export interface GraphQLHandlerOptions<TContext extends BaseContext, TScope> {
@@ -133,8 +141,8 @@ export interface GraphQLHandlerOptions<TContext extends BaseContext, TScope> {
   bodyLimitBytes: number;
   /** Most operations in one batched request (a JSON array body). @default 1 */
   maxBatch?: number;
-  /** Deepest bracket nesting of a document, and of its variables and extensions, checked before parsing. @default 64 */
-  maxNesting?: number;
+  /** How deep a document, its values, variables and extensions may nest, checked before parsing. @default DEFAULT_NESTING */
+  nesting?: NestingLimits;
   /** The request's context, from what the caller already knows about it (`scope`: who asks, its request id, ...). */
   context: (scope: TScope, req: IncomingMessage) => TContext | Promise<TContext>;
 }
@@ -165,8 +173,8 @@ export function graphqlHandler<TContext extends BaseContext, TScope>(
         throw new HttpError('OPERATION_LIMIT_EXCEEDED', `A batch may hold at most ${maxBatch} operations`, {}, { limit: 'batch', value: body.length, maximum: maxBatch });
       }
     }
-    const maxNesting = options.maxNesting ?? DEFAULT_MAX_NESTING;
-    for (const operation of method === 'POST' ? (Array.isArray(body) ? body : [body]) : [searchParams(search)]) refuseDeepNesting(operation, maxNesting);
+    const nesting = options.nesting ?? DEFAULT_NESTING;
+    for (const operation of method === 'POST' ? (Array.isArray(body) ? body : [body]) : [searchParams(search)]) refuseDeepNesting(operation, nesting);
     const context: ContextThunk<TContext> = async () => options.context(scope, req);
     const response = await server.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method, headers, search, body },

@@ -6,13 +6,25 @@
  * the limit.
  */
 
+/** How deep a GraphQL document nests. */
+export interface DocumentNesting {
+  /** Every bracket: `{`, `[`, `(`. */
+  readonly depth: number;
+  /** Lists and input objects in literal values (arguments, variable defaults): brackets inside parentheses. */
+  readonly valueDepth: number;
+}
+
 /**
- * The deepest bracket nesting (`{`, `[`, `(`) of a GraphQL document, skipping strings, block
- * strings and comments. Returns `limit + 1` as soon as the document goes deeper than `limit`.
+ * How deep a GraphQL document nests, skipping strings, block strings and comments. Stops as soon
+ * as `depth` passes `limit` or `valueDepth` passes `valueLimit` (the returned figure then says
+ * which, and is one past its limit).
  */
-export function documentNesting(source: string, limit: number): number {
+export function documentNesting(source: string, limit: number, valueLimit = limit): DocumentNesting {
   let depth = 0;
   let deepest = 0;
+  // Brackets opened inside parentheses are values; their depth is counted from the parenthesis.
+  const parens: number[] = [];
+  let deepestValue = 0;
   const length = source.length;
   for (let i = 0; i < length; i++) {
     const c = source.charCodeAt(i);
@@ -33,15 +45,24 @@ export function documentNesting(source: string, limit: number): number {
       }
     } else if (c === 0x7b || c === 0x5b || c === 0x28) {
       depth += 1;
+      if (c === 0x28) parens.push(depth);
+      else if (parens.length > 0) {
+        const valueDepth = depth - parens[parens.length - 1]!;
+        if (valueDepth > deepestValue) {
+          deepestValue = valueDepth;
+          if (deepestValue > valueLimit) return { depth: Math.max(deepest, depth), valueDepth: deepestValue };
+        }
+      }
       if (depth > deepest) {
         deepest = depth;
-        if (deepest > limit) return deepest;
+        if (deepest > limit) return { depth: deepest, valueDepth: deepestValue };
       }
     } else if (c === 0x7d || c === 0x5d || c === 0x29) {
+      if (c === 0x29 && parens.length > 0 && parens[parens.length - 1] === depth) parens.pop();
       if (depth > 0) depth -= 1;
     }
   }
-  return deepest;
+  return { depth: deepest, valueDepth: deepestValue };
 }
 
 /**

@@ -131,11 +131,11 @@ describe('6. nesting is bounded before parsing, and no engine text reaches a cli
   // JSON written by hand: JSON.stringify itself runs out of stack at these depths.
   const json = (query: string, rest = '') => `{"query":${JSON.stringify(query)}${rest}}`;
   it.each([
-    ['a 10,000-deep list argument', json(`{ customers(first: 1, filter: ${deepList(10_000)}) { id } }`)],
-    ['10,000-deep selection sets', json(`${'{ a '.repeat(10_000)}${'}'.repeat(10_000)}`)],
-    ['a 10,000-deep variable value', json('query($v: [Int]) { __typename }', `,"variables":{"v":${deepList(10_000)}}`)],
-    ['10,000-deep extensions', json('{ __typename }', `,"extensions":{"x":${deepList(10_000)}}`)],
-  ])('%s: 400 OPERATION_LIMIT_EXCEEDED (nesting)', async (_, body) => {
+    ['a 10,000-deep list argument', json(`{ customers(first: 1, filter: ${deepList(10_000)}) { id } }`), 'valueNesting', 12],
+    ['10,000-deep selection sets', json(`${'{ a '.repeat(10_000)}${'}'.repeat(10_000)}`), 'nesting', 64],
+    ['a 10,000-deep variable value', json('query($v: [Int]) { __typename }', `,"variables":{"v":${deepList(10_000)}}`), 'nesting', 64],
+    ['10,000-deep extensions', json('{ __typename }', `,"extensions":{"x":${deepList(10_000)}}`), 'nesting', 64],
+  ])('%s: 400 OPERATION_LIMIT_EXCEEDED (%s)', async (_, body, limit, maximum) => {
     const response = await fetch(stack.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${await analyst('nesting')}` },
@@ -144,14 +144,26 @@ describe('6. nesting is bounded before parsing, and no engine text reaches a cli
     const text = await response.text();
     expect(response.status).toBe(400);
     expect(text).not.toMatch(engineText);
-    expect(JSON.parse(text)).toEqual({ errors: [{ message: 'Operation nested deeper than 64 levels', extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'nesting', maximum: 64 } }] });
+    expect(JSON.parse(text)).toEqual({ errors: [{ message: expect.stringMatching(/nested deeper than \d+ levels$/), extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit, maximum } }] });
+  });
+
+  it('a literal value nested past maxValueNesting (12): refused before the planner walks it (its time doubles per level)', async () => {
+    const token = await analyst('value-nesting');
+    // The input object is one level, its lists eleven more: twelve.
+    const within = await postGraphQL(stack.url, `{ customers(first: 1, filter: { signedUpAfter: ${'['.repeat(11)}"2024-01-01"${']'.repeat(11)} }) { id } }`, { token });
+    expect(codesOf(within)).not.toContain('OPERATION_LIMIT_EXCEEDED');
+    const over = await postGraphQL(stack.url, `{ customers(first: 1, filter: { signedUpAfter: ${'['.repeat(24)}"2024-01-01"${']'.repeat(24)} }) { id } }`, { token });
+    expect(over.status).toBe(400);
+    expect(over.body).toEqual({
+      errors: [{ message: 'A value in the operation is nested deeper than 12 levels', extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'valueNesting', maximum: 12 } }],
+    });
   });
 
   it('over GET too', async () => {
     const query = encodeURIComponent(`{ customers(first: 1, filter: ${deepList(1_000)}) { id } }`);
     const response = await fetch(`${stack.url}?query=${query}`, { headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${await analyst('nesting-get')}` } });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ errors: [{ extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'nesting' } }] });
+    expect(await response.json()).toMatchObject({ errors: [{ extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'valueNesting' } }] });
   });
 
   it('nesting in strings, block strings and comments is not nesting', async () => {

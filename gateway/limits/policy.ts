@@ -22,11 +22,14 @@ export interface OperationLimits {
   readonly maxFields: number;
   /** Bracket nesting (`{ [ (`) of a document and of its JSON variables, checked before parsing. */
   readonly maxNesting: number;
+  /** List and input-object nesting of a literal value in a document (arguments, variable defaults). */
+  readonly maxValueNesting: number;
 }
 
 /** Defaults of the limits a policy file may leave out (added after the first release of the file format). */
 export const DEFAULT_MAX_FIELDS = 2_000;
 export const DEFAULT_MAX_NESTING = 64;
+export const DEFAULT_MAX_VALUE_NESTING = 12;
 
 export interface RateLimitPolicy {
   readonly file: string;
@@ -61,6 +64,8 @@ const fileSchema = z
         maxFields: limit(100_000).default(DEFAULT_MAX_FIELDS),
         // Deep enough for any real document; far below where a recursive parser runs out of stack.
         maxNesting: limit(1_000).default(DEFAULT_MAX_NESTING),
+        // @apollo/federation's planner walks a literal's lists twice per level: 2^n in its depth.
+        maxValueNesting: limit(30).default(DEFAULT_MAX_VALUE_NESTING),
       })
       .strict(),
   })
