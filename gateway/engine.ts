@@ -17,6 +17,7 @@ import type { Identity } from './identity.js';
 import type { Limits } from './limits/limits.js';
 import type { GatewayMetrics } from './metrics.js';
 import { indexCost } from './operation/cost.js';
+import { supportedIntrospectionRule } from './operation/introspection-support.js';
 import { analysisStage } from './pipeline/analysis.js';
 import { demandControlStage } from './pipeline/demand-control.js';
 import { deprecationStage } from './pipeline/deprecation.js';
@@ -109,6 +110,7 @@ export function createEngine(deps: EngineDeps): Engine {
     introspection: true,
     allowBatchedHttpRequests: true,
     parseOptions: { maxTokens: limits.policy.operation.maxTokens },
+    validationRules: [supportedIntrospectionRule],
     formatError: createErrorFormatter(logger),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),

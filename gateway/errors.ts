@@ -46,6 +46,8 @@ export function createErrorFormatter(logger: Logger) {
       // graphql-js stops lexing past `maxTokens`: a limit, not a typo in the document.
       return shape(formatted, 'Operation has too many tokens', { code: 'OPERATION_LIMIT_EXCEEDED', limit: 'tokens', maximum: tokens });
     }
+    const refusal = error instanceof GraphQLError && error.extensions.code === undefined ? httpRefusalOf(error) : undefined;
+    if (refusal) return shape(formatted, refusal, { code: 'BAD_REQUEST' });
     const { code, message } = normalizeError(error instanceof GraphQLError ? error : formatted);
     if (code === 'INTERNAL_SERVER_ERROR') {
       const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -54,6 +56,20 @@ export function createErrorFormatter(logger: Logger) {
     }
     return shape(formatted, message, { ...safeExtensions(extensions), code });
   };
+}
+
+/**
+ * @apollo/server refuses a few malformed requests with an HTTP 4xx but no code (a persisted-query
+ * hash that does not match its query). They are the caller's mistake: BAD_REQUEST, in our words.
+ */
+const APOLLO_REFUSALS: Readonly<Record<string, string>> = {
+  'provided sha does not match query': 'extensions.persistedQuery.sha256Hash is not the SHA-256 of the query',
+};
+
+function httpRefusalOf(error: GraphQLError): string | undefined {
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  return APOLLO_REFUSALS[error.message] ?? 'Bad request';
 }
 
 function safeExtensions(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {

@@ -71,8 +71,10 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
   }
 
   override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
-    // Drain the body so the connection can be reused, but never pass it on.
-    await response.text().catch(() => undefined);
+    // Read the body so the connection can be reused; only a refusal of the caller's input is passed on.
+    const body = await response.text().catch(() => '');
+    const refused = response.status === 400 ? inputRefusalOf(body) : undefined;
+    if (refused) return gqlError('BAD_USER_INPUT', refused, { service: this.name });
     const code = response.status === 503 || response.status === 502 ? 'SUBGRAPH_UNAVAILABLE' : 'SUBGRAPH_ERROR';
     return gqlError(code, `The ${this.name} data product answered HTTP ${response.status}`, {
       service: this.name,
@@ -93,6 +95,28 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
       return false;
     }
   }
+}
+
+/** Longest message of a subgraph's input refusal passed on to the caller. */
+const MAX_REFUSAL_MESSAGE = 300;
+
+/**
+ * A subgraph answers 400 when the caller's own input does not fit its schema: a custom scalar's
+ * value it refuses (`Date`, `DateTime`), which the gateway, for which custom scalars are opaque,
+ * could not check. That is BAD_USER_INPUT, with the subgraph's message about the caller's value;
+ * anything else in a 400 stays masked.
+ */
+function inputRefusalOf(body: string): string | undefined {
+  let parsed: { errors?: { message?: unknown; extensions?: { code?: unknown } }[] };
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    return undefined;
+  }
+  const first = parsed.errors?.[0];
+  const code = first?.extensions?.code;
+  if (typeof first?.message !== 'string' || (code !== 'BAD_USER_INPUT' && code !== 'GRAPHQL_VALIDATION_FAILED')) return undefined;
+  return first.message.slice(0, MAX_REFUSAL_MESSAGE);
 }
 
 function toSubgraphError(name: string, error: Error): GraphQLError {

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getIntrospectionQuery } from 'graphql';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { ERROR_CODES } from '../lib/errors.js';
 import { codesOf, postGraphQL } from './helpers/http.js';
@@ -434,5 +435,54 @@ describe('11. development mode never listens beyond loopback', () => {
     const child = spawnTs('gateway/main.ts', [], { HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'silent' });
     expect(await child.exited).toBe(2);
     expect(child.stderr()).toMatch(/^gateway: Invalid configuration:\n {2}HOST: "0\.0\.0\.0" is not a loopback address/);
+  });
+});
+
+describe('introspection the query planner cannot serve', () => {
+  it.each([
+    ['{ __type(name: "CustomerFilter") { isOneOf } }', '__Type.isOneOf'],
+    ['{ __schema { directives { isDeprecated } } }', '__Directive.isDeprecated'],
+    ['{ __schema { directives { name deprecationReason } } }', '__Directive.deprecationReason'],
+    ['{ __schema { directives(includeDeprecated: true) { name } } }', '__Schema.directives(includeDeprecated:)'],
+  ])('%s: 400 GRAPHQL_VALIDATION_FAILED naming it, never a 500', async (query, what) => {
+    const result = await postGraphQL(stack.url, query, { token: await analyst('introspection-support') });
+    expect(result.status).toBe(400);
+    expect(result.body).toEqual({
+      errors: [{ message: `Introspection of ${what} is not supported by this gateway`, locations: expect.any(Array), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }],
+    });
+  });
+
+  it('what it can serve still works, the standard introspection query included', async () => {
+    const result = await postGraphQL<{ __schema: { types: unknown[] } }>(stack.url, getIntrospectionQuery({ inputValueDeprecation: true, specifiedByUrl: true, schemaDescription: true, directiveIsRepeatable: true }), {
+      token: await analyst('introspection-full'),
+    });
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+    expect(result.body.data!.__schema.types.length).toBeGreaterThan(20);
+  });
+});
+
+describe('a persisted query whose hash does not match', () => {
+  it('is 400 BAD_REQUEST in our words, not an internal error', async () => {
+    const response = await fetch(stack.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await analyst('apq')}` },
+      body: JSON.stringify({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ errors: [{ message: 'extensions.persistedQuery.sha256Hash is not the SHA-256 of the query', extensions: { code: 'BAD_REQUEST' } }] });
+  });
+});
+
+describe("a custom scalar's value the data product refuses", () => {
+  it.each([
+    ['a literal', '{ customers(first: 1, filter: { signedUpAfter: "yesterday" }) { id } }', undefined],
+    ['a variable', 'query($f: CustomerFilter) { customers(first: 1, filter: $f) { id } }', { f: { signedUpAfter: ['2024-03-15'] } }],
+  ])('as %s: BAD_USER_INPUT naming the product, not SUBGRAPH_ERROR', async (_, query, variables) => {
+    const result = await postGraphQL(stack.url, query, { token: await analyst('scalar-input'), variables });
+    expect(result.body).toEqual({
+      data: null,
+      errors: [{ message: 'Date must be a calendar date as YYYY-MM-DD', extensions: { code: 'BAD_USER_INPUT', service: 'customer' } }],
+    });
   });
 });
