@@ -68,9 +68,22 @@ export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
   redis.on('ready', () => logState('ready'));
   redis.on('end', () => logState('closed'));
   redis.on('error', (error: Error) => logState(`error: ${error.message}`));
+  // The gateway starts serving while the first connection is still being made (how long that
+  // takes relative to the gateway's own start differs between Node.js lines). A request arriving
+  // then waits for that attempt, at most one command timeout, instead of being counted in-process
+  // by the fail mode; once the first attempt is over, a lost connection fails fast as before.
+  let firstAttempt: Promise<void> | undefined = new Promise<void>((resolve) => {
+    const over = () => {
+      for (const event of ['ready', 'error', 'end'] as const) redis.off(event, over);
+      firstAttempt = undefined;
+      resolve();
+    };
+    for (const event of ['ready', 'error', 'end'] as const) redis.once(event, over);
+  });
   return {
     kind: 'redis',
     async consume(key, cost, budget, windowMs): Promise<Decision> {
+      if (firstAttempt) await waitAtMost(firstAttempt, options.commandTimeoutMs);
       const [allowed, remainingRequests, remainingCost, ttl] = await redis.dpgConsume(rateLimitKey(options.keyPrefix, key), budget.requests, budget.cost, cost, windowMs);
       return { allowed: allowed === 1, remainingRequests: Math.max(0, remainingRequests), remainingCost: Math.max(0, remainingCost), resetMs: Math.max(0, ttl) };
     },
@@ -78,4 +91,10 @@ export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
       redis.disconnect();
     },
   };
+}
+
+async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
