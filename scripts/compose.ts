@@ -1,13 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
+import { fromPackageRoot } from '../lib/package-root.js';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { DEFAULT_PORTS } from '../subgraphs/config.js';
 import { PLATFORM_SUBGRAPH, PLATFORM_URL } from '../subgraphs/platform/index.js';
 
-const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
-export const SUPERGRAPH_PATH = `${SCHEMA_DIR}supergraph.graphql`;
+export const SUPERGRAPH_PATH = fromPackageRoot('schema', 'supergraph.graphql');
 
 export interface CompositionResult {
   readonly supergraphSdl?: string;
@@ -24,7 +24,7 @@ export function composeProducts(overrides: Partial<Record<string, string>> = {})
   const services = subgraphs.map(({ name, url }) => ({
     name,
     url,
-    typeDefs: parse(overrides[name] ?? readFileSync(`${SCHEMA_DIR}${name}.graphql`, 'utf8')),
+    typeDefs: parse(overrides[name] ?? readFileSync(fromPackageRoot('schema', `${name}.graphql`), 'utf8')),
   }));
   const result = composeServices(services);
   const hints = (result.hints ?? []).map((hint) => `${hint.definition.code}: ${hint.message}`);
