@@ -31,7 +31,7 @@ WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
 COPY patches/ ./patches/
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm ci --omit=dev
 
 # --- runtime: production dependencies, the compiled code, and the files it reads ------------------
 FROM ${NODE_IMAGE} AS runtime
