@@ -3,9 +3,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /*
- * Files that are not code (the SDL in schema/, policies/, each product's descriptor.yaml, the
- * sandbox's and usage page's scripts and styles) live in one place, the repository's layout, and
- * are never copied. Code runs from two places: the TypeScript sources through tsx in development
+ * Files the code itself reads that are not code (the SDL in schema/, each product's
+ * descriptor.yaml, the sandbox's and usage page's scripts and styles) live in one place, the
+ * repository's layout, and are never copied. Code runs from two places: the TypeScript sources through tsx in development
  * (lib/package-root.ts) and the compiled build in production (dist/lib/package-root.js). Both find
  * those files from the package root, the nearest directory above with a package.json (dist/ has
  * none: the root's "type": "module" must apply to it), instead of from their own location.
