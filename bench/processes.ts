@@ -31,18 +31,29 @@ export interface BenchProcess {
 const started = new Set<BenchProcess>();
 
 /**
- * Runs a TypeScript entry point of this repository as its own Node process (tsx as a loader), with
- * only the environment given: nothing from the caller's shell leaks in (no DATABASE_URL, no APOLLO_*),
- * and Apollo's telemetry is always off.
+ * How node runs an entry point of this repository. A compiled file (`dist/....js`) runs as the
+ * production image runs it: plain node with source maps on (the image's NODE_OPTIONS). A TypeScript
+ * file runs through tsx, which turns source maps on as well; its loader costs at start only.
  */
-export function spawnTs(name: string, entry: string, args: readonly string[], env: Readonly<Record<string, string>>): BenchProcess {
+export function nodeArgsFor(entry: string): string[] {
+  if (entry.endsWith('.js')) return ['--enable-source-maps', entry];
+  if (entry.endsWith('.ts')) return ['--import', 'tsx', entry];
+  throw new Error(`not an entry point: ${entry}`);
+}
+
+/**
+ * Runs an entry point of this repository (see nodeArgsFor) as its own Node process, with only the
+ * environment given: nothing from the caller's shell leaks in (no DATABASE_URL, no APOLLO_*, no
+ * NODE_OPTIONS), and Apollo's telemetry is always off.
+ */
+export function spawnEntry(name: string, entry: string, args: readonly string[], env: Readonly<Record<string, string>>): BenchProcess {
   const base: Record<string, string> = { APOLLO_TELEMETRY_DISABLED: 'true' };
   for (const key of ['PATH', 'HOME', 'TMPDIR'] as const) {
     const value = process.env[key];
     if (value) base[key] = value;
   }
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const child = spawn(process.execPath, [...nodeArgsFor(entry), ...args], {
     cwd: ROOT,
     env: { ...base, ...env, APOLLO_TELEMETRY_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -258,7 +258,7 @@ export function formatTables(report: BenchReport): string {
   if (ours.length) {
     lines.push('');
     lines.push(
-      `readiness: ms from spawn (node --import tsx) to the "gateway ready" log line and to the first lookup answered with data; ` +
+      `readiness: ms from spawn (ours: node dist/gateway/main.js; bare: node --import tsx) to the "gateway ready" log line and to the first lookup answered with data; ` +
         `ours ${Math.max(...ours) <= settings.readyBoundMs ? 'within' : 'OVER'} the ${settings.readyBoundMs} ms bound on every start measured (worst ${Math.max(...ours)} ms)`,
     );
   }

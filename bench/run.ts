@@ -11,7 +11,7 @@ import { mergeSorted, quantile, runLoad, type LoadResult } from './load.js';
 import { BENCH_SCOPES, startBenchAuth } from './auth.js';
 import { benchOperations, sendOnce, type BenchOperation } from './operations.js';
 import { benchRateLimitsFile, benchRedis } from './rate-limits.js';
-import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnTs, stopAll, type BenchProcess, type Memory } from './processes.js';
+import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type Memory } from './processes.js';
 import { formatTables, type BenchReport, type OperationResult, type StartupSample, type TargetName } from './report.js';
 import { countRecorded, judgeUsage, type UsageCheck } from './usage-check.js';
 
@@ -61,6 +61,7 @@ export function roundOrder<T>(names: readonly T[], round: number): T[] {
 
 interface Target {
   readonly name: TargetName;
+  /** A compiled file (dist/) or a TypeScript source (bench's own bare gateway): see nodeArgsFor. */
   readonly entry: string;
   readonly url: string;
   /** The environment of the process that is loaded. */
@@ -173,6 +174,11 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const loadAtStart = os.loadavg().map((n) => Math.round(n * 100) / 100);
 
+  // Ours and the subgraphs are measured as production runs them: compiled, by plain node. Build
+  // now, so the numbers are those of the sources checked out (the output goes to stderr).
+  progress('compiling (npm run build)');
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+
   // Subgraphs: one process, all three products, an embedded database seeded at the stated scale.
   const [customerPort, financePort, productPort, barePort, oursPort, noUsagePort, issuerPort, redisPort] = (await freePorts(8)) as [
     number,
@@ -199,7 +205,7 @@ async function main(): Promise<number> {
   // The bench's token first, so that a --header authorization replaces it.
   const headers: Record<string, string> = { authorization: auth.authorization, ...cli.headers };
   progress(`starting the subgraphs with ${cli.customers} customers`);
-  const subgraphs = spawnTs('subgraphs', 'subgraphs/main.ts', [], {
+  const subgraphs = spawnEntry('subgraphs', 'dist/subgraphs/main.js', [], {
     HOST: '127.0.0.1',
     CUSTOMER_PORT: String(customerPort),
     FINANCE_PORT: String(financePort),
@@ -253,7 +259,7 @@ async function main(): Promise<number> {
     },
     ours: {
       name: 'ours',
-      entry: 'gateway/main.ts',
+      entry: 'dist/gateway/main.js',
       url: `http://127.0.0.1:${oursPort}/graphql`,
       env: oursEnv(oursPort, true),
       // "gateway ready" is an info line: invisible at the level the load runs at.
@@ -263,7 +269,7 @@ async function main(): Promise<number> {
     // ours with usage recording off, everything else alike: ours / ours-no-usage is what recording costs.
     'ours-no-usage': {
       name: 'ours-no-usage',
-      entry: 'gateway/main.ts',
+      entry: 'dist/gateway/main.js',
       url: `http://127.0.0.1:${noUsagePort}/graphql`,
       env: oursEnv(noUsagePort, false),
       readinessEnv: { LOG_LEVEL: 'info' },
@@ -398,6 +404,8 @@ async function main(): Promise<number> {
     results,
     usageCheck,
     notes: [
+      'ours, ours-no-usage and the subgraphs run the compiled build (dist/, npm run build at the start of the run) with node --enable-source-maps, as the production image runs them; ' +
+        'bare is the bench\'s own TypeScript (bench/bare-gateway.ts) run through tsx, which turns source maps on too. A loader costs at start only: bare\'s readiness includes compiling its sources.',
       `ours runs with LOG_LEVEL=${OURS_LOG_LEVEL}: at info it writes one JSON log line per request, which would measure the logger.`,
       redis
         ? `ours runs with rate limiting on, against Redis (${redis.source}): one Lua round trip per request; budgets raised out of reach so nothing is refused (policies/rate-limits.yaml otherwise as shipped).`
@@ -437,7 +445,7 @@ async function main(): Promise<number> {
  * moment of spawn) and, when the process logs it, the ready line.
  */
 async function startTarget(target: Target, env: Record<string, string>, lookup: BenchOperation, headers: Readonly<Record<string, string>>) {
-  const proc = spawnTs(target.name, target.entry, [], env);
+  const proc = spawnEntry(target.name, target.entry, [], env);
   const ready = proc.waitForLine((l) => l.msg === 'gateway ready', GATEWAY_READY_TIMEOUT_MS);
   ready.catch(() => undefined);
   let exited = false;

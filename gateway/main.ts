@@ -1,10 +1,26 @@
+import { nameList } from '../lib/cli-usage.js';
 import { createLogger } from '../lib/logger.js';
-import { ConfigError, loadConfig } from './config.js';
+import { CONFIG_KEYS, ConfigError, loadConfig } from './config.js';
 import { startGateway } from './server.js';
 import { SupergraphError } from './supergraph.js';
 
+const USAGE = `Usage: node dist/gateway/main.js [--supergraph <file or URL>] [--port <n>] [--host <address>]
+       npm run gateway -- [same flags]            (development, from the TypeScript sources)
+
+Serves one GraphQL endpoint over a Federation 2 supergraph (a file, relative paths from the
+working directory, or an http(s) URL). Flags win over the environment; the README's
+Configuration section explains every variable and its default:
+${nameList(CONFIG_KEYS)}
+
+Exit codes: 0 stopped by SIGTERM or SIGINT after draining, 1 failed, 2 bad configuration.
+`;
+
 /** Composition root: configuration, logger, gateway, signals. */
 async function main(): Promise<void> {
+  if (process.argv.slice(2).includes('--help')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const config = loadConfig(process.env, process.argv.slice(2));
   const logger = createLogger('gateway', config.logLevel);
   const gateway = await startGateway(config, logger);

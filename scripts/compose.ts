@@ -1,14 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { composeServices } from '@apollo/composition';
 import { parse, type DocumentNode } from 'graphql';
+import { fromPackageRoot } from '../lib/package-root.js';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { DEFAULT_PORTS } from '../subgraphs/config.js';
 import { PLATFORM_SUBGRAPH, PLATFORM_URL } from '../subgraphs/platform/index.js';
 import { formatLintProblem, lintSubgraphSchema } from './schema-lint.js';
 
-const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
-export const SUPERGRAPH_PATH = `${SCHEMA_DIR}supergraph.graphql`;
+export const SUPERGRAPH_PATH = fromPackageRoot('schema', 'supergraph.graphql');
 
 export interface CompositionResult {
   readonly supergraphSdl?: string;
@@ -22,7 +22,7 @@ function subgraphServices(overrides: Partial<Record<string, string>>): { name: s
   return subgraphs.map(({ name, url }) => ({
     name,
     url,
-    typeDefs: parse(overrides[name] ?? readFileSync(`${SCHEMA_DIR}${name}.graphql`, 'utf8')),
+    typeDefs: parse(overrides[name] ?? readFileSync(fromPackageRoot('schema', `${name}.graphql`), 'utf8')),
   }));
 }
 

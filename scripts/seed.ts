@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { createPostgresDb } from '../subgraphs/kit/db.js';
 import { DEFAULT_CUSTOMERS, DEFAULT_SEED, MAX_CUSTOMERS, seedDatabase } from '../subgraphs/seed/seed.js';
 
-const USAGE = `Usage: DATABASE_URL=postgres://... npx tsx scripts/seed.ts [--customers N] [--seed N]
+const USAGE = `Usage: DATABASE_URL=postgres://... npm run seed -- [--customers N] [--seed N]
+       DATABASE_URL=postgres://... node dist/scripts/seed.js [same flags]   (compiled, as in the image)
 
 Replaces the data of the customer, finance and product data products in DATABASE_URL with a
 generated dataset (their tables are created if missing, then truncated).

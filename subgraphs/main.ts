@@ -1,11 +1,29 @@
+import { nameList } from '../lib/cli-usage.js';
 import { createLogger } from '../lib/logger.js';
-import { loadSubgraphsConfig, SubgraphConfigError } from './config.js';
+import { loadSubgraphsConfig, SUBGRAPH_CONFIG_KEYS, SubgraphConfigError } from './config.js';
+import { PRODUCT_NAMES } from './kit/data-product.js';
 import { runDataProducts } from './run.js';
 import { DescriptorError } from './kit/descriptor.js';
 import { PolicyError } from '../lib/policies.js';
 
+const USAGE = `Usage: node dist/subgraphs/main.js [--product <name>]... [--port <n>]
+       npm run subgraph -- [same flags]           (development, from the TypeScript sources)
+
+Serves data products as Federation 2 subgraphs: ${PRODUCT_NAMES.join(', ')} (every one without
+--product; --product may repeat; --port only with exactly one --product). Without DATABASE_URL
+they share one embedded database, seeded at start. The README's Configuration section explains
+every variable and its default:
+${nameList(SUBGRAPH_CONFIG_KEYS)}
+
+Exit codes: 0 stopped by SIGTERM or SIGINT, 1 failed, 2 bad configuration, policy or descriptor.
+`;
+
 /** Serves one or more data products: `npm run subgraph -- --product customer [--port 4001]`. */
 async function main(): Promise<void> {
+  if (process.argv.slice(2).includes('--help')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const config = loadSubgraphsConfig(process.env, process.argv.slice(2));
   const logger = createLogger('subgraphs', config.logLevel);
   const running = await runDataProducts({ ...config, logger });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -5,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Script } from 'node:vm';
 import { Kind, parse as parseGraphQL } from 'graphql';
+import semver from 'semver';
 import { describe, it, expect } from 'vitest';
 import { parseDocument } from 'yaml';
 import { CONFIG_KEYS, loadConfig, type GatewayConfig } from '../gateway/config.js';
@@ -12,12 +14,17 @@ import { SUBGRAPH_CONFIG_KEYS, loadSubgraphsConfig, type SubgraphsConfig } from 
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { PLATFORM_SUBGRAPH } from '../subgraphs/platform/index.js';
 import { MAX_CUSTOMERS } from '../subgraphs/seed/seed.js';
+import { buildLayout, copiesOf, dockerignore, execForm, filesOfSource, parseDockerfile, placedFiles, repoFiles, runsOf, type Stage } from './helpers/image.js';
 
 /*
- * Docker cannot run where this project is developed, so docker-compose.yml is checked by
- * construction: every command, flag, variable, host and port in it is fed to the code that will
- * read it in the container (the real config loaders, package.json, the checked-in supergraph).
- * Renaming a script, a config key, a flag or a service without updating the compose file fails here.
+ * Docker cannot run where this project is developed, so docker-compose.yml and the Dockerfile are
+ * checked by construction: every command, flag, variable, host and port in the compose file is fed
+ * to the code that will read it in the container (the real config loaders, the build's own
+ * tsconfig, the checked-in supergraph), and the image's files are worked out from the Dockerfile
+ * and .dockerignore with Docker's rules. Renaming an entry point, a config key, a flag or a service
+ * without updating the compose file fails here; so does a secret or a test reaching the image.
+ * test/compiled-build.test.ts goes further: it compiles, lays out the runtime stage's files, and
+ * serves a query from them.
  */
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -27,15 +34,21 @@ const read = (path: string) => readFileSync(resolve(ROOT, path), 'utf8');
  * Variables an app service may set although its process does not read them. Keep it short and say
  * why for each; a key the code starts reading must move out of here (a test below enforces that).
  */
-const EXTRA_ENV: Readonly<Record<string, readonly string[]>> = {
+const EXTRA_ENV: Readonly<Record<Role, readonly string[]>> = {
   gateway: [],
   subgraph: [],
   // scripts/seed.ts reads DATABASE_URL itself: it is the seed CLI's one variable.
   seed: ['DATABASE_URL'],
-  start: [],
 };
 
-/** The seed CLI's flags (`npm run seed -- --customers N [--seed N]`); each must be declared in scripts/seed.ts. */
+/**
+ * The processes of the topology by the TypeScript entry point their compiled file is built from;
+ * package.json's script of the same name runs that source in development.
+ */
+const ENTRY_POINTS = { gateway: 'gateway/main.ts', subgraph: 'subgraphs/main.ts', seed: 'scripts/seed.ts' } as const;
+type Role = keyof typeof ENTRY_POINTS;
+
+/** The seed CLI's flags (`node dist/scripts/seed.js --customers N [--seed N]`); each must be declared in scripts/seed.ts. */
 const SEED_FLAGS = ['customers', 'seed'] as const;
 
 /** Docker's wait between SIGTERM and SIGKILL when a service sets no stop_grace_period. */
@@ -136,15 +149,14 @@ function environmentOf(name: string, service: Service): Record<string, string> {
   return env;
 }
 
-/** The `ENV` lines of the Dockerfile: every app process starts with these. */
-function imageEnv(dockerfile: string): Record<string, string> {
+/** The `ENV` instructions of the image's last stage: every app process starts with these. */
+function imageEnv(stage: Stage): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const line of dockerfile.split('\n')) {
-    const m = /^ENV\s+(.+)$/.exec(line.trim());
-    if (!m) continue;
-    for (const pair of m[1]!.trim().split(/\s+/)) {
+  for (const { op, args } of stage.instructions) {
+    if (op !== 'ENV') continue;
+    for (const pair of args.split(/\s+/)) {
       const eq = pair.indexOf('=');
-      if (eq < 1) throw new Error(`Dockerfile: write ENV as KEY=value (got "${line.trim()}")`);
+      if (eq < 1) throw new Error(`Dockerfile: write ENV as KEY=value (got "ENV ${args}")`);
       env[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
   }
@@ -152,27 +164,29 @@ function imageEnv(dockerfile: string): Record<string, string> {
 }
 
 interface Invocation {
-  /** The package.json script run. */
-  readonly script: string;
-  /** What the script's process receives in process.argv.slice(2). */
+  /** The compiled file node runs, as the build writes it: `dist/gateway/main.js`. */
+  readonly entry: string;
+  /** The TypeScript file it is compiled from; undefined when the build writes no such file. */
+  readonly source: string | undefined;
+  /** Which process of the topology that is. */
+  readonly role: Role | undefined;
+  /** What the process receives in process.argv.slice(2). */
   readonly args: readonly string[];
 }
 
-/** `npm run <script> [-- args...]` or `npm start [-- args...]`, in exec form. */
-function invocationOf(name: string, service: Service): Invocation {
-  const command = service.command;
+/** `node dist/<path>.js [args...]` in exec form: the compiled build, no loader, no npm or shell in between. */
+function invocationOf(name: string, command: unknown): Invocation {
   if (!Array.isArray(command) || !command.every((part) => typeof part === 'string')) {
     throw new Error(`${name}: command must be a list of strings (exec form)`);
   }
-  const [bin, verb, ...rest] = command as string[];
-  if (bin !== 'npm') throw new Error(`${name}: command must start with npm, got ${JSON.stringify(command)}`);
-  let script: string | undefined;
-  if (verb === 'start') script = 'start';
-  else if (verb === 'run' || verb === 'run-script') script = rest.shift();
-  if (!script || script.startsWith('-')) throw new Error(`${name}: expected npm run <script> or npm start, got ${JSON.stringify(command)}`);
-  // Without `--`, npm would take the flags as its own configuration instead of passing them on.
-  if (rest.length > 0 && rest[0] !== '--') throw new Error(`${name}: arguments must follow "--", got ${JSON.stringify(command)}`);
-  return { script, args: rest.slice(1) };
+  const [bin, entry, ...args] = command as string[];
+  if (bin !== 'node') throw new Error(`${name}: command must run node itself, got ${JSON.stringify(command)}`);
+  if (!entry || !entry.startsWith(`${BUILD.outDir}/`) || !entry.endsWith('.js')) {
+    throw new Error(`${name}: node must run a compiled file under ${BUILD.outDir}/ (and no flag before it), got ${JSON.stringify(command)}`);
+  }
+  const source = BUILD.compiled.get(entry);
+  const role = (Object.keys(ENTRY_POINTS) as Role[]).find((r) => ENTRY_POINTS[r] === source);
+  return { entry, source, role, args };
 }
 
 /** depends_on as service -> condition (the short list form means service_started). */
@@ -233,41 +247,37 @@ function supergraphSubgraphNames(sdl: string): string[] {
 // ---------------------------------------------------------------------------------------------
 
 const services = loadCompose(read('docker-compose.yml'));
-const IMAGE_ENV = imageEnv(read('Dockerfile'));
-const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-
-/**
- * The TypeScript file a package.json script runs through tsx (`tsx f.ts` or `node --import tsx f.ts`):
- * the image has no build step, so anything else would not start in the container.
- */
-function entryFileOf(script: string): string | undefined {
-  return /^(?:exec\s+)?(?:tsx|node\s+(?:--import[= ]tsx))\s+(\S+\.ts)$/.exec(scripts[script] ?? "")?.[1];
-}
+const STAGES = parseDockerfile(read('Dockerfile'));
+const RUNTIME = STAGES.at(-1)!;
+const IMAGE_ENV = imageEnv(RUNTIME);
+const BUILD = buildLayout();
+const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; engines: { node: string } };
+const scripts = pkg.scripts;
 
 const appServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
-/** Services grouped by the script they run; a malformed command fails its own test below, not the collection. */
-const scriptOf = (name: string, service: Service): string | undefined => {
+/** Services grouped by the process they run; a malformed command fails its own test below, not the collection. */
+const roleOf = (name: string, service: Service): Role | undefined => {
   try {
-    return invocationOf(name, service).script;
+    return invocationOf(name, service.command).role;
   } catch {
     return undefined;
   }
 };
-const byScript = (script: string) => appServices.filter(([name, s]) => scriptOf(name, s) === script);
-const subgraphServices = byScript('subgraph');
-const gatewayServices = byScript('gateway');
-const seedServices = byScript('seed');
+const byRole = (role: Role) => appServices.filter(([name, s]) => roleOf(name, s) === role);
+const subgraphServices = byRole('subgraph');
+const gatewayServices = byRole('gateway');
+const seedServices = byRole('seed');
 const imageService = (prefix: string) => Object.entries(services).filter(([, s]) => typeof s.image === 'string' && s.image.startsWith(prefix));
 
 /** What the process in the container sees: the image's ENV, then the service's environment. */
 const processEnv = (name: string, service: Service) => ({ ...IMAGE_ENV, ...environmentOf(name, service) });
 
 function subgraphConfigOf(name: string, service: Service): SubgraphsConfig {
-  return loadSubgraphsConfig(processEnv(name, service), invocationOf(name, service).args);
+  return loadSubgraphsConfig(processEnv(name, service), invocationOf(name, service.command).args);
 }
 
 function gatewayConfigOf(name: string, service: Service): GatewayConfig {
-  return loadConfig(processEnv(name, service), invocationOf(name, service).args);
+  return loadConfig(processEnv(name, service), invocationOf(name, service.command).args);
 }
 
 /** The one product a subgraph service serves and the port it listens on. */
@@ -291,29 +301,28 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs only package.json scripts that exist, whose entry file exists', () => {
+  it('runs compiled entry points that npm run build writes, built from the sources development runs', () => {
     for (const [name, service] of appServices) {
-      const { script } = invocationOf(name, service);
-      expect(Object.keys(scripts), `${name} runs npm script "${script}"`).toContain(script);
-      const entry = entryFileOf(script);
-      expect(entry, `${name}: script "${script}" runs a .ts file through tsx`).toBeDefined();
-      expect(existsSync(resolve(ROOT, entry!)), `${name}: ${entry} exists`).toBe(true);
-      expect(['gateway', 'subgraph', 'seed', 'start'], `${name}: "${script}" is a service entry point`).toContain(script);
+      const { entry, source, role } = invocationOf(name, service.command);
+      expect(source, `${name}: npm run build writes ${entry} (tsconfig.build.json)`).toBeDefined();
+      expect(existsSync(resolve(ROOT, source!)), `${name}: ${source} exists`).toBe(true);
+      expect(role, `${name}: ${entry} is one of the topology's processes`).toBeDefined();
+      // `npm run gateway` (and subgraph, seed) runs the same entry point from its TypeScript source.
+      expect(scripts[role!], `${name}: package.json's "${role}" script runs ${source}`).toMatch(new RegExp(`\\s${source!.replace(/\./g, '\\.')}$`));
     }
   });
 
   it('sets only environment variables its process reads, or allow-listed ones', () => {
-    const reads: Record<string, readonly string[]> = {
+    const reads: Record<Role, readonly string[]> = {
       gateway: CONFIG_KEYS,
       subgraph: SUBGRAPH_CONFIG_KEYS,
       seed: [],
-      start: [...CONFIG_KEYS, ...SUBGRAPH_CONFIG_KEYS],
     };
     for (const [name, service] of appServices) {
-      const { script } = invocationOf(name, service);
-      const allowed = [...(reads[script] ?? []), ...(EXTRA_ENV[script] ?? [])];
+      const { role, entry } = invocationOf(name, service.command);
+      const allowed = role ? [...reads[role], ...EXTRA_ENV[role]] : [];
       for (const key of Object.keys(environmentOf(name, service))) {
-        expect(allowed, `${name} (npm run ${script}) sets ${key}`).toContain(key);
+        expect(allowed, `${name} (${entry}) sets ${key}`).toContain(key);
       }
     }
     // An allow-listed key the code now reads belongs to the config keys, and its comment is stale.
@@ -348,7 +357,7 @@ describe('docker-compose.yml', () => {
     it('runs once, with flags the seed CLI declares, after postgres is healthy', () => {
       expect(seedServices).toHaveLength(1);
       const [name, service] = seedServices[0]!;
-      const { args } = invocationOf(name, service);
+      const { args, source } = invocationOf(name, service.command);
       const { values } = parseArgs({
         args: [...args],
         options: Object.fromEntries(SEED_FLAGS.map((flag) => [flag, { type: 'string' as const }])),
@@ -358,14 +367,15 @@ describe('docker-compose.yml', () => {
       const customers = Number(values.customers);
       expect(Number.isInteger(customers) && customers >= 1 && customers <= MAX_CUSTOMERS, `--customers 1..${MAX_CUSTOMERS}`).toBe(true);
       // scripts/seed.ts owns its parser; every flag passed here must be one of its declared options.
-      const entry = entryFileOf('seed');
-      expect(entry && existsSync(resolve(ROOT, entry)), `the seed script's entry file exists`).toBe(true);
-      const seedSource = read(entry!);
+      expect(source).toBe(ENTRY_POINTS.seed);
+      const seedSource = read(source!);
       for (const flag of Object.keys(values)) {
         const declared = new RegExp(`(['"]?\\b${flag}['"]?\\s*:)|(['"]--${flag}['"])`).test(seedSource);
         expect(declared, `scripts/seed.ts declares --${flag}`).toBe(true);
       }
       expect([undefined, 'no'], `${name}: one-shot`).toContain(service.restart);
+      // The image's healthcheck probes the gateway's port, which the seed never opens.
+      expect(service.healthcheck, `${name}: a one-shot process has no healthcheck`).toEqual({ disable: true });
       const [pgName] = imageService('postgres:')[0]!;
       expect(dependsOn(service)).toEqual({ [pgName]: 'service_healthy' });
     });
@@ -380,7 +390,7 @@ describe('docker-compose.yml', () => {
 
     it('passes flags and variables the subgraph process accepts, each product on its own port', () => {
       for (const [name, service] of subgraphServices) {
-        const { args } = invocationOf(name, service);
+        const { args } = invocationOf(name, service.command);
         expect(() => subgraphConfigOf(name, service), name).not.toThrow();
         const { product, port } = listenerOf(name, service);
         expect(port, `${name} listens on a fixed port`).toBeGreaterThan(0);
@@ -392,13 +402,14 @@ describe('docker-compose.yml', () => {
       expect(new Set(ports).size).toBe(ports.length);
     });
 
-    it('probes /healthz on the port the product listens on, after the seed completed', () => {
+    it("probes /readyz (the product's database answers) on the port it listens on, after the seed completed", () => {
       const [seedName] = seedServices[0]!;
       for (const [name, service] of subgraphServices) {
         const url = probedUrl(name, service);
         expect(url.hostname, name).toMatch(/^(127\.0\.0\.1|localhost)$/);
         expect(Number(url.port), name).toBe(listenerOf(name, service).port);
-        expect(url.pathname, name).toBe('/healthz');
+        // /healthz answers without the database; gateways wait for this check, so for the data.
+        expect(url.pathname, name).toBe('/readyz');
         expect(dependsOn(service)[seedName], name).toBe('service_completed_successfully');
       }
     });
@@ -446,7 +457,7 @@ describe('docker-compose.yml', () => {
           expect(url.hostname, `${name}: SUBGRAPH_URLS ${subgraph}`).toBe(subgraph);
           const target = services[subgraph];
           expect(target, `${name}: SUBGRAPH_URLS ${subgraph} -> a compose service "${subgraph}"`).toBeDefined();
-          expect(invocationOf(subgraph, target!).script, `service ${subgraph} runs the subgraph script`).toBe('subgraph');
+          expect(invocationOf(subgraph, target!.command).role, `service ${subgraph} runs the subgraph entry point`).toBe('subgraph');
           const listener = listenerOf(subgraph, target!);
           expect(listener.product, `service ${subgraph} serves the ${subgraph} product`).toBe(subgraph);
           expect(url.protocol, `${name}: SUBGRAPH_URLS ${subgraph}`).toBe('http:');
@@ -473,40 +484,135 @@ describe('docker-compose.yml', () => {
   });
 });
 
-describe('Dockerfile', () => {
-  const dockerfile = read('Dockerfile');
-  const instructions = (name: string) =>
-    dockerfile.split('\n').flatMap((line) => (line.trim().toUpperCase().startsWith(`${name} `) ? [line.trim().slice(name.length).trim()] : []));
+/** What the runtime stage may take from the build context: package.json and files the code reads that are not code. */
+const RUNTIME_CONTEXT_FILES: readonly RegExp[] = [
+  /^package\.json$/,
+  /^schema\/[^/]+\.graphql$/,
+  /^policies\/[^/]+\.yaml$/,
+  /^subgraphs\/[^/]+\/descriptor\.yaml$/,
+  /^gateway\/(?:sandbox|usage-page)\/[^/]+\.(?:js|css|html)$/,
+];
 
-  it('runs as a non-root user and exposes the port the gateways listen on', () => {
-    const users = instructions('USER');
+/** Folders whose TypeScript the build compiles: any other file in them is read at run time. */
+const SOURCE_DIRS = ['lib', 'gateway', 'subgraphs', 'scripts'] as const;
+
+/** Whether git ignores a path (it need not exist). */
+function gitIgnores(path: string): boolean {
+  try {
+    execFileSync('git', ['check-ignore', '--no-index', '-q', path], { cwd: ROOT, stdio: 'ignore' });
+    return true;
+  } catch (error) {
+    if ((error as { status?: number }).status === 1) return false;
+    throw error;
+  }
+}
+
+describe('Dockerfile', () => {
+  const files = repoFiles();
+  const ignoredByDocker = dockerignore(read('.dockerignore'));
+  const context = files.filter((file) => !ignoredByDocker(file));
+  const stageNamed = (name: string) => STAGES.find((stage) => stage.name === name);
+  const argsOf = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op).map((i) => i.args);
+  const fromContext = (stage: Stage) => copiesOf(stage).filter((copy) => copy.from === undefined);
+
+  it('builds in stages on one image of a supported Node.js LTS line', () => {
+    expect(STAGES.length).toBeGreaterThanOrEqual(2);
+    // One image for all stages: the patch is applied and the code compiled on the Node.js that runs it.
+    expect(new Set(STAGES.map((stage) => stage.from)).size).toBe(1);
+    const line = /^node:(\d+)-[a-z]+-slim$/.exec(RUNTIME.from);
+    expect(line, `${RUNTIME.from}: an official node:<major>-<debian>-slim image`).not.toBeNull();
+    const major = Number(line![1]);
+    expect(major % 2, `Node.js ${major}: an even (LTS) line`).toBe(0);
+    expect(semver.satisfies(`${major}.0.0`, pkg.engines.node), `engines "${pkg.engines.node}" covers Node.js ${major}`).toBe(true);
+  });
+
+  it('compiles in a build stage and installs production dependencies apart; the runtime stage runs neither', () => {
+    expect(scripts.build, 'npm run build type-checks and compiles with tsconfig.build.json').toMatch(/\btsc -p tsconfig\.build\.json\b/);
+    const fromStages = copiesOf(RUNTIME).filter((copy) => copy.from !== undefined);
+    const sourcesOf = (copy: { sources: readonly string[] }) => copy.sources.map((source) => source.replace(/\/+$/, ''));
+    const dist = fromStages.find((copy) => sourcesOf(copy).includes(`/app/${BUILD.outDir}`));
+    expect(dist, `the runtime stage copies /app/${BUILD.outDir}/ from a stage`).toBeDefined();
+    expect(runsOf(stageNamed(dist!.from!)!).some((run) => /\bnpm run build\b/.test(run)), `stage ${dist!.from} runs npm run build`).toBe(true);
+    const modules = fromStages.find((copy) => sourcesOf(copy).includes('/app/node_modules'));
+    expect(modules, 'the runtime stage copies /app/node_modules/ from a stage').toBeDefined();
+    expect(runsOf(stageNamed(modules!.from!)!).some((run) => /\bnpm ci --omit=dev\b/.test(run)), `stage ${modules!.from} installs production dependencies only`).toBe(true);
+    expect(fromStages, 'nothing else comes from the other stages').toHaveLength(2);
+    expect(runsOf(RUNTIME), 'the runtime stage installs and builds nothing').toEqual([]);
+  });
+
+  it('puts in the runtime stage package.json and the files the code reads at run time, each at its repository path, and nothing else', () => {
+    const placed = new Map<string, string>();
+    for (const copy of fromContext(RUNTIME)) for (const [to, from] of placedFiles(copy, context)) placed.set(to, from);
+    for (const [to, from] of placed) {
+      expect(RUNTIME_CONTEXT_FILES.some((allowed) => allowed.test(from)), `the runtime stage copies ${from}`).toBe(true);
+      // The code finds them from the package root (lib/package-root.ts) or the working directory, /app.
+      expect(to, `${from} lands at its repository path`).toBe(from);
+    }
+    const readAtRunTime = files.filter(
+      (file) =>
+        (SOURCE_DIRS.some((dir) => file.startsWith(`${dir}/`)) && !file.endsWith('.ts')) ||
+        /^schema\/[^/]+\.graphql$/.test(file) ||
+        /^policies\/[^/]+\.yaml$/.test(file) ||
+        file === 'package.json',
+    );
+    expect([...placed.values()].sort()).toEqual(readAtRunTime.sort());
+  });
+
+  it('keeps secrets, tests, the benchmark, docs and git out of the build context, and holds only files a stage copies', () => {
+    for (const secret of ['.env', '.env.production', 'deploy/.env', 'gateway/.env.local', 'signing.pem', 'keys/internal.pem', 'lib/dev.key']) {
+      expect(ignoredByDocker(secret), `${secret} stays out of the build context`).toBe(true);
+    }
+    for (const path of ['.git', '.git/config', 'node_modules/graphql/index.js', 'dist/gateway/main.js', 'test/first-query.test.ts', 'bench/run.ts', 'docs/architecture.md', 'README.md', '.ci/run', '.ci/cache/bin/node', 'docker-compose.yml']) {
+      expect(ignoredByDocker(path), `${path} stays out of the build context`).toBe(true);
+    }
+    const copied = new Set(STAGES.flatMap((stage) => fromContext(stage).flatMap((copy) => copy.sources.flatMap((source) => filesOfSource(source, files)))));
+    // Docker always reads these two itself.
+    for (const file of context.filter((f) => f !== 'Dockerfile' && f !== '.dockerignore')) {
+      expect(copied.has(file), `${file} is in the build context, but no stage copies it`).toBe(true);
+    }
+    for (const stage of STAGES) {
+      for (const copy of fromContext(stage)) {
+        for (const source of copy.sources) {
+          const taken = filesOfSource(source, files);
+          expect(taken.length, `COPY ${source} finds files`).toBeGreaterThan(0);
+          for (const file of taken) expect(ignoredByDocker(file), `COPY ${source}: ${file} is in the build context`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('keeps secrets, build output and downloaded Node.js binaries out of git', () => {
+    for (const path of ['.env', '.env.production', 'deploy/.env', 'signing.pem', 'lib/dev.key', 'dist/gateway/main.js', '.ci/cache/bin/node']) {
+      expect(gitIgnores(path), `${path} is git-ignored`).toBe(true);
+    }
+    expect(gitIgnores('gateway/main.ts')).toBe(false);
+  });
+
+  it('runs the gateway compiled, in production mode, as a non-root user, with a healthcheck', () => {
+    const users = argsOf(RUNTIME, 'USER');
     expect(users.length).toBeGreaterThan(0);
     expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
+    expect(IMAGE_ENV.NODE_ENV).toBe('production');
+    const cmd = argsOf(RUNTIME, 'CMD').at(-1);
+    expect(cmd, 'a CMD').toBeDefined();
+    expect(invocationOf('Dockerfile CMD', execForm(cmd!)).role).toBe('gateway');
     for (const [name, service] of gatewayServices) {
-      expect(instructions('EXPOSE').join(' ').split(/\s+/), name).toContain(String(gatewayConfigOf(name, service).port));
+      expect(argsOf(RUNTIME, 'EXPOSE').join(' ').split(/\s+/), name).toContain(String(gatewayConfigOf(name, service).port));
     }
+    const healthcheck = argsOf(RUNTIME, 'HEALTHCHECK').at(-1);
+    expect(healthcheck, 'a HEALTHCHECK').toMatch(/\bCMD\s+\[/);
+    const [bin, flag, code, ...rest] = execForm(healthcheck!);
+    // The slim image has no curl: Node's fetch probes the gateway on its own port.
+    expect([bin, flag, rest]).toEqual(['node', '-e', []]);
+    expect(() => new Script(code!, { filename: 'HEALTHCHECK' })).not.toThrow();
+    expect(code).toMatch(/http:\/\/127\.0\.0\.1:.*\/(healthz|readyz)/);
   });
 
-  it('lets SIGTERM reach node through npm, so a stopping gateway drains', () => {
-    // npm forwards signals to its child; `sh -c` (dash) would be that child and swallow them,
-    // unless the script execs node itself or npm runs scripts with a shell that execs (bash).
+  it("stops on SIGTERM: node is the container's process, under an init that reaps and forwards", () => {
+    // Exec form, node first: no npm and no shell between the signal and the process that drains.
     for (const [name, service] of appServices) {
-      const { script } = invocationOf(name, service);
-      const execs = /^exec\s/.test(scripts[script] ?? '') || IMAGE_ENV.NPM_CONFIG_SCRIPT_SHELL === '/bin/bash';
-      expect(execs, `${name}: npm run ${script} hands SIGTERM to node`).toBe(true);
-    }
-    for (const [name, service] of appServices) expect(service.init, `${name}: an init process reaps and forwards`).toBe(true);
-  });
-
-  it('keeps the files the processes read in the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
-    for (const [name, service] of gatewayServices) {
-      const supergraph = gatewayConfigOf(name, service).supergraph;
-      expect(ignored.filter((pattern) => supergraph === pattern || supergraph.startsWith(`${pattern}/`)), name).toEqual([]);
-    }
-    for (const [name, service] of appServices) {
-      const entry = entryFileOf(invocationOf(name, service).script) ?? '';
-      expect(ignored.filter((pattern) => entry === pattern || entry.startsWith(`${pattern}/`)), name).toEqual([]);
+      expect(() => invocationOf(name, service.command), name).not.toThrow();
+      expect(service.init, `${name}: an init process`).toBe(true);
     }
   });
 });

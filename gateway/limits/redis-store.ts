@@ -107,3 +107,4 @@ export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
     },
   };
 }
+

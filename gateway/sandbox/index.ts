@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Kind, parse } from 'graphql';
 import { errorBody } from '../../lib/errors.js';
 import { sendJson } from '../../lib/http.js';
+import { fromPackageRoot } from '../../lib/package-root.js';
 
 /** One example operation of a data product, as its descriptor lists it (`spec.exampleOperations[]`). */
 export interface SandboxExample {
@@ -170,7 +170,7 @@ const HTML = 'text/html; charset=utf-8';
 const require = createRequire(import.meta.url);
 /** A file of an installed package. Packages' `exports` hide their UMD builds: resolve package.json. */
 const packageFile = (pkg: string, file: string) => join(dirname(require.resolve(`${pkg}/package.json`)), file);
-const ownFile = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const ownFile = (file: string) => fromPackageRoot('gateway', 'sandbox', file);
 
 /** Served under SANDBOX_ASSET_PREFIX: name -> file and type. */
 const GRAPHIQL_FILES: Readonly<Record<string, { file: () => string; contentType: string }>> = {

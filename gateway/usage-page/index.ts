@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { errorBody } from '../../lib/errors.js';
 import { sendJson } from '../../lib/http.js';
+import { fromPackageRoot } from '../../lib/package-root.js';
 
 /** Where the page lives on the gateway. */
 export const USAGE_PAGE_PATH = '/usage';
@@ -38,7 +38,7 @@ interface LoadedAsset {
   readonly etag: string;
 }
 
-const here = (name: string) => () => fileURLToPath(new URL(name, import.meta.url));
+const here = (name: string) => () => fromPackageRoot('gateway', 'usage-page', name);
 
 // chart.js's package `exports` do not expose dist/chart.umd.js, so resolve the package entry
 // (dist/chart.cjs) and take its sibling: the self-contained UMD build that defines window.Chart.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse, type DocumentNode } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { fromPackageRoot } from '../../lib/package-root.js';
 import type { Principal } from '../../lib/principal.js';
 import type { Db } from './db.js';
 
@@ -38,9 +38,7 @@ export interface DataProduct<TLoaders = unknown> {
   readonly schemaName: string;
 }
 
-const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
-
 /** The product's data contract, read from schema/<name>.graphql. */
 export function loadContract(name: ProductName): DocumentNode {
-  return parse(readFileSync(`${SCHEMA_DIR}${name}.graphql`, 'utf8'));
+  return parse(readFileSync(fromPackageRoot('schema', `${name}.graphql`), 'utf8'));
 }

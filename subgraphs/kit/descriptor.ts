@@ -1,7 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import { Kind, parse, type DocumentNode } from 'graphql';
 import semver from 'semver';
 import { z } from 'zod';
+import { fromPackageRoot } from '../../lib/package-root.js';
 import { describeIssues, readYamlFile } from '../../lib/yaml-file.js';
 import type { ProductName } from './data-product.js';
 
@@ -69,7 +69,7 @@ export class DescriptorError extends Error {
 }
 
 export function descriptorFile(product: ProductName): string {
-  return fileURLToPath(new URL(`../${product}/descriptor.yaml`, import.meta.url));
+  return fromPackageRoot('subgraphs', product, 'descriptor.yaml');
 }
 
 export interface DescriptorContext {

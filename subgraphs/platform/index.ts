@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { gqlError } from '../../lib/errors.js';
+import { fromPackageRoot } from '../../lib/package-root.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import { protectSchema } from '../kit/shield.js';
 import { DateTimeScalar } from '../kit/scalars.js';
@@ -13,7 +13,7 @@ export const PLATFORM_SUBGRAPH = 'platform';
 /** Its routing URL in the supergraph: no network address, the gateway answers it itself. */
 export const PLATFORM_URL = 'local:gateway';
 
-export const platformTypeDefs = parse(readFileSync(fileURLToPath(new URL('../../schema/platform.graphql', import.meta.url)), 'utf8'));
+export const platformTypeDefs = parse(readFileSync(fromPackageRoot('schema', 'platform.graphql'), 'utf8'));
 
 export interface FieldUsageRow {
   coordinate: string;

@@ -17,7 +17,12 @@ export interface Spawned {
 
 /** Runs a TypeScript entry point of this repository as one real Node process (tsx as a loader). */
 export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnNode(['--import', 'tsx', entry, ...args], env, ROOT);
+}
+
+/** Runs node with these arguments (e.g. a compiled file, no loader) in `cwd`, with PATH and `env` only. */
+export function spawnNode(nodeArgs: string[], env: NodeJS.ProcessEnv, cwd: string): Spawned {
+  const child = spawn(process.execPath, nodeArgs, { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
   const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let buffered = '';
