@@ -562,7 +562,12 @@ export function operationArbitraries(schema: GraphQLSchema, limits: GeneratorLim
     return fc.constantFrom(...concrete.filter((t) => reaches(t, depth))).chain((t) => {
       const fields = selectableFields(schema, t);
       if (depth <= 1) {
-        return fc.constantFrom(...fields.filter((f) => !isComposite(f))).chain((f) => argsArb(f, ints).map((args): SelectionIR[] => [{ kind: 'field', name: f.name, aliased: false, args, directives: [], selections: undefined }]));
+        return fc.constantFrom(...fields.filter((f) => !isComposite(f))).chain((f) =>
+          argsArb(f, ints).map((args): SelectionIR[] => {
+            const field: FieldIR = { kind: 'field', name: f.name, aliased: false, args, directives: [], selections: undefined };
+            return isAbstractType(type) ? [{ kind: 'inline', typeCondition: t.name, directives: [], selections: [field] }] : [field];
+          }),
+        );
       }
       const next = fields.filter((f) => isComposite(f) && reaches(getNamedType(f.type) as GraphQLCompositeType, depth - 1));
       // Prefer single objects: a path through lists multiplies its cost, and depth should be reachable without cost.
@@ -605,13 +610,16 @@ export function operationArbitraries(schema: GraphQLSchema, limits: GeneratorLim
       for (const parent of frontier) {
         for (const field of selectableFields(schema, parent)) {
           const named = getNamedType(field.type);
-          if (!isObjectType(named) || !focus.targets.through(`${parent.name}.${field.name}`)) continue;
-          const d = distance.get(parent.name)! + 1;
-          if (!distance.has(named.name)) {
-            distance.set(named.name, d);
-            next.push(named);
+          if (!isCompositeType(named) || !focus.targets.through(`${parent.name}.${field.name}`)) continue;
+          // Through an interface or union, each of its object types is one step away (`... on`).
+          for (const reached of isAbstractType(named) ? schema.getPossibleTypes(named) : [named as GraphQLObjectType]) {
+            const d = distance.get(parent.name)! + 1;
+            if (!distance.has(reached.name)) {
+              distance.set(reached.name, d);
+              next.push(reached);
+            }
+            if (distance.get(reached.name) === d) shortestParents.set(reached.name, [...(shortestParents.get(reached.name) ?? []), { parent, field }]);
           }
-          if (distance.get(named.name) === d) shortestParents.set(named.name, [...(shortestParents.get(named.name) ?? []), { parent, field }]);
         }
       }
       frontier = next;
@@ -629,7 +637,16 @@ export function operationArbitraries(schema: GraphQLSchema, limits: GeneratorLim
     return fc.constantFrom(...parents).chain(({ parent, field }) =>
       pathTo(
         parent,
-        fc.tuple(argsArb(field, 'one'), inner).map(([args, selections]): SelectionIR[] => [{ kind: 'field', name: field.name, aliased: false, args, directives: [], selections }]),
+        fc.tuple(argsArb(field, 'one'), inner).map(([args, selections]): SelectionIR[] => [
+          {
+            kind: 'field',
+            name: field.name,
+            aliased: false,
+            args,
+            directives: [],
+            selections: getNamedType(field.type) === type ? selections : [{ kind: 'inline', typeCondition: type.name, directives: [], selections }],
+          },
+        ]),
       ),
     );
   };
@@ -701,7 +718,7 @@ export function operationArbitraries(schema: GraphQLSchema, limits: GeneratorLim
           })),
       )
       .map((operation) => ({ mode: 'introspection', intent: 'valid', operation })),
-    'invalid-input': invalidInput().map((operation) => ({ mode: 'invalid-input', intent: 'invalid-input', operation })),
+    'invalid-input': invalidInput(),
     hostile: hostile(),
   };
 
@@ -740,7 +757,10 @@ export function operationArbitraries(schema: GraphQLSchema, limits: GeneratorLim
     }));
   }
 
-  function invalidInput(): fc.Arbitrary<OperationIR> {
+  /** Without an argument to spoil, an ordinary operation (valid). */
+  const nothingToSpoil = (mode: Mode) => randomOperation('random', 3).map((operation): GeneratedOperation => ({ mode, intent: 'valid', operation }));
+
+  function invalidInput(): fc.Arbitrary<GeneratedOperation> {
     const ints = rootArgumentSlots((t) => t.name === 'Int');
     const customs = rootArgumentSlots((t) => isScalarType(t) && !BUILT_IN_SCALARS.has(t.name));
     const options: fc.Arbitrary<OperationIR>[] = [];
@@ -753,7 +773,7 @@ export function operationArbitraries(schema: GraphQLSchema, limits: GeneratorLim
       const bad = fc.constantFrom<unknown>('yesterday', '2024-13-45', '', 'not a date', 42, ['2024-03-15'], { at: '2024-03-15' });
       options.push(fc.tuple(fc.constantFrom(...customs), bad, fc.constantFrom<Via>('literal', 'variable')).chain(([slot, value, via]) => withValue(slot, value, via)));
     }
-    return fc.oneof(...options);
+    return options.length ? fc.oneof(...options).map((operation): GeneratedOperation => ({ mode: 'invalid-input', intent: 'invalid-input', operation })) : nothingToSpoil('invalid-input');
   }
 
   function hostile(): fc.Arbitrary<GeneratedOperation> {
@@ -761,11 +781,13 @@ export function operationArbitraries(schema: GraphQLSchema, limits: GeneratorLim
     const customs = rootArgumentSlots((t) => isScalarType(t) && !BUILT_IN_SCALARS.has(t.name));
     const deep = fc.record({ shape: fc.constantFrom<'list' | 'object'>('list', 'object'), depth: fc.constantFrom(1_000, 5_000, 12_000) }).map(({ shape, depth }) => new DeepValue(shape, depth));
     const options: fc.Arbitrary<GeneratedOperation>[] = [
-      // Declared and used: the value's type refuses it.
-      fc.tuple(fc.constantFrom(...slots), deep).chain(([slot, value]) => withValue(slot, value, 'variable')).map((operation) => ({ mode: 'hostile', intent: 'hostile', operation })),
       // Sent but not declared: nothing reads it, the operation is answered as usual.
       fc.tuple(randomOperation('random', 3), deep).map(([operation, value]) => ({ mode: 'hostile', intent: 'valid', operation: { ...operation, extraVariables: { unused: value } } })),
     ];
+    if (slots.length) {
+      // Declared and used: the value's type refuses it.
+      options.push(fc.tuple(fc.constantFrom(...slots), deep).chain(([slot, value]) => withValue(slot, value, 'variable')).map((operation) => ({ mode: 'hostile', intent: 'hostile', operation })));
+    }
     if (customs.length) {
       // Written into the document for a custom scalar: the gateway cannot check it, the data product must refuse it.
       // Shallow on purpose: @apollo/federation-internals' collectVariablesInValue walks a list twice per

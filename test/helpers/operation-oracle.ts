@@ -3,7 +3,9 @@ import {
   getNullableType,
   isAbstractType,
   isCompositeType,
+  isInterfaceType,
   isListType,
+  isObjectType,
   Lexer,
   parse,
   Source,
@@ -11,11 +13,12 @@ import {
   validate,
   type GraphQLCompositeType,
   type GraphQLField,
+  type GraphQLInterfaceType,
   type GraphQLObjectType,
   type GraphQLOutputType,
 } from 'graphql';
-import { fieldDefinition, type MaterializedOperation, type NArgument, type NField, type NSelection } from './operation-arbitraries.js';
-import { combineNeeds, satisfies, type AccessFile, type SupergraphFacts } from './supergraph-facts.js';
+import { fieldDefinition, selectableFields, type MaterializedOperation, type NArgument, type NField, type NSelection } from './operation-arbitraries.js';
+import { combineNeeds, satisfies, type AccessFile, type Need, type SupergraphFacts } from './supergraph-facts.js';
 
 /*
  * The expectations of the property tests, computed from the generated operation itself and the
@@ -66,6 +69,8 @@ export interface Oracle {
   authorization(role: string | null, operation: MaterializedOperation, data: unknown): { leaks: string[]; denied: number; readableProtected: number };
   /** Whether the role may read a coordinate (`Type.field`) by the SDL and the YAML. */
   mayRead(role: string | null, coordinate: string): boolean;
+  /** Every `Type.field` (objects and interfaces) that needs anything to be read. */
+  guardedCoordinates(): string[];
   /**
    * Objects returned inside lists, at every depth (introspection included), in total and by list
    * field; `overPriced`: lists that returned more items than the size the README's rules price
@@ -226,10 +231,20 @@ export function createOracle(facts: SupergraphFacts, access: AccessFile, limits:
     return out;
   }
 
-  const needOf = (object: GraphQLObjectType, name: string) => {
-    const definition = fieldDefinition(schema, object, name);
-    return combineNeeds(facts.fieldNeeds.get(`${object.name}.${name}`), definition ? facts.typeNeeds.get(getNamedType(definition.type).name) : undefined);
+  /**
+   * What reading `Type.field` needs: the field's own rule, its return type's, and its own type's
+   * (an object reached through an interface or union, `... on Author`, carries Author's rule to
+   * every field selected in it; reached through a field returning it, that field already did).
+   * On an interface, every implementation's rule too: that is what selecting it through the
+   * interface exposes.
+   */
+  const needOf = (type: GraphQLObjectType | GraphQLInterfaceType, name: string): Need => {
+    const definition = fieldDefinition(schema, type, name);
+    const own = combineNeeds(facts.fieldNeeds.get(`${type.name}.${name}`), definition ? facts.typeNeeds.get(getNamedType(definition.type).name) : undefined, facts.typeNeeds.get(type.name));
+    if (!isInterfaceType(type)) return own;
+    return combineNeeds(own, ...schema.getPossibleTypes(type).map((t) => needOf(t, name)));
   };
+  const isGuarded = (need: Need) => need.authenticated || need.scopes.length > 0 || need.policies.length > 0;
 
   /**
    * Walks `data` along the operation: `onField` for every executed field of every object (its
@@ -313,8 +328,7 @@ export function createOracle(facts: SupergraphFacts, access: AccessFile, limits:
         (object, name, value, path) => {
           const need = needOf(object, name);
           if (satisfies(access, role, need)) {
-            const guarded = need.authenticated || need.scopes.length > 0 || need.policies.length > 0;
-            if (guarded && value !== null && value !== undefined) readableProtected += 1;
+            if (isGuarded(need) && value !== null && value !== undefined) readableProtected += 1;
             return true;
           }
           denied += 1;
@@ -328,8 +342,16 @@ export function createOracle(facts: SupergraphFacts, access: AccessFile, limits:
     mayRead(role, coordinate) {
       const [typeName, fieldName] = coordinate.split('.') as [string, string];
       const type = schema.getType(typeName);
-      if (!type || !('getFields' in type) || isAbstractType(type)) return satisfies(access, role, combineNeeds(facts.fieldNeeds.get(coordinate), facts.typeNeeds.get(typeName)));
-      return satisfies(access, role, needOf(type as GraphQLObjectType, fieldName));
+      if (!isObjectType(type) && !isInterfaceType(type)) return satisfies(access, role, combineNeeds(facts.fieldNeeds.get(coordinate), facts.typeNeeds.get(typeName)));
+      return satisfies(access, role, needOf(type, fieldName));
+    },
+    guardedCoordinates() {
+      const out: string[] = [];
+      for (const type of Object.values(schema.getTypeMap())) {
+        if (!isObjectType(type) && !isInterfaceType(type)) continue;
+        for (const field of selectableFields(schema, type)) if (isGuarded(needOf(type, field.name))) out.push(`${type.name}.${field.name}`);
+      }
+      return out;
     },
     listItems(operation, data) {
       const byList = new Map<string, number>();
