@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { composeServices } from '@apollo/composition';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -83,6 +84,8 @@ export interface AbstractCatalog {
 export async function startAbstractCatalog(): Promise<AbstractCatalog> {
   const resolveType = (row: Row) => row.__typename;
   const server = new ApolloServer({
+    // Traces are Apollo Studio's business; without this the server announces it enabled them.
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
     schema: buildSubgraphSchema({
       typeDefs: parse(CATALOG),
       resolvers: {
