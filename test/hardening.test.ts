@@ -444,6 +444,7 @@ describe('introspection the query planner cannot serve', () => {
     ['{ __schema { directives { isDeprecated } } }', '__Directive.isDeprecated'],
     ['{ __schema { directives { name deprecationReason } } }', '__Directive.deprecationReason'],
     ['{ __schema { directives(includeDeprecated: true) { name } } }', '__Schema.directives(includeDeprecated:)'],
+    ['{ __schema { __typename directives(includeDeprecated: true) { name } } }', '__Schema.directives(includeDeprecated:)'],
   ])('%s: 400 GRAPHQL_VALIDATION_FAILED naming it, never a 500', async (query, what) => {
     const result = await postGraphQL(stack.url, query, { token: await analyst('introspection-support') });
     expect(result.status).toBe(400);

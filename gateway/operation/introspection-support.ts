@@ -37,6 +37,7 @@ export const supportedIntrospectionRule: ValidationRule = (context) => {
       const fields = parent ? known.get(parent.name) : undefined;
       if (!fields) return;
       const name = node.name.value;
+      if (name === '__typename') return; // valid on every type, introspection's included
       const unknown = [name, ...(node.arguments ?? []).map((a) => `${name}(${a.name.value}:)`)].find((entry) => !fields.has(entry));
       if (unknown) context.reportError(new GraphQLError(`Introspection of ${parent!.name}.${unknown} is not supported by this gateway`, { nodes: [node] }));
     },

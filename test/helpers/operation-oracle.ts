@@ -5,18 +5,25 @@ import {
   isCompositeType,
   isInterfaceType,
   isListType,
+  introspectionTypes,
   isObjectType,
   Lexer,
   parse,
   Source,
   TokenKind,
+  TypeInfo,
   validate,
+  visit,
+  visitWithTypeInfo,
+  type DocumentNode,
+  type GraphQLSchema,
   type GraphQLCompositeType,
   type GraphQLField,
   type GraphQLInterfaceType,
   type GraphQLObjectType,
   type GraphQLOutputType,
 } from 'graphql';
+import { buildSchema as buildFederationSchema } from '@apollo/federation-internals';
 import { fieldDefinition, selectableFields, type MaterializedOperation, type NArgument, type NField, type NSelection } from './operation-arbitraries.js';
 import { combineNeeds, satisfies, type AccessFile, type Need, type SupergraphFacts } from './supergraph-facts.js';
 
@@ -77,6 +84,50 @@ export interface Oracle {
    * them at (to explain a failure, not to decide it).
    */
   listItems(operation: MaterializedOperation, data: unknown): { total: number; byList: Map<string, number>; overPriced: Map<string, { returned: number; priced: number }> };
+}
+
+/**
+ * @apollo/gateway's query planner carries its own, older, copy of the introspection types: a field
+ * graphql-js knows but the planner does not (`__Type.isOneOf`, ...) cannot be served, and a gateway
+ * refuses it as invalid. Read here from the planner's library, as the README says.
+ */
+const plannerIntrospection: ReadonlyMap<string, ReadonlySet<string>> = (() => {
+  const planned = buildFederationSchema('type Query { _: Int }');
+  const out = new Map<string, Set<string>>();
+  for (const type of introspectionTypes) {
+    const found = planned.type(type.name);
+    const fields = new Set<string>();
+    if (found && 'fields' in found) {
+      for (const field of found.fields()) {
+        fields.add(field.name);
+        if ('arguments' in field) for (const argument of field.arguments()) fields.add(`${field.name}(${argument.name}:)`);
+      }
+    }
+    out.set(type.name, fields);
+  }
+  return out;
+})();
+
+/** Introspection fields (and arguments) of a document the planner does not know, as `Type.field` / `Type.field(arg:)`. */
+function unplannableIntrospection(schema: GraphQLSchema, document: DocumentNode): string[] {
+  const found = new Set<string>();
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const parent = typeInfo.getParentType();
+        const fields = parent ? plannerIntrospection.get(parent.name) : undefined;
+        if (!fields || node.name.value === '__typename') return;
+        if (!fields.has(node.name.value)) found.add(`${parent!.name}.${node.name.value}`);
+        for (const argument of node.arguments ?? []) {
+          const key = `${node.name.value}(${argument.name.value}:)`;
+          if (!fields.has(key)) found.add(`${parent!.name}.${key}`);
+        }
+      },
+    }),
+  );
+  return [...found];
 }
 
 export function createOracle(facts: SupergraphFacts, access: AccessFile, limits: OperationLimits): Oracle {
@@ -309,7 +360,8 @@ export function createOracle(facts: SupergraphFacts, access: AccessFile, limits:
       return out;
     },
     validationErrors(operation) {
-      return validate(schema, parse(operation.text)).map((e) => e.message);
+      const document = parse(operation.text);
+      return [...validate(schema, document).map((e) => e.message), ...unplannableIntrospection(schema, document).map((f) => `${f} is not served by the planner`)];
     },
     sunsetUsed(operation, now) {
       const used = coordinatesOf(operation.selections, schema.getQueryType()!, operation.fragments, new Set());
