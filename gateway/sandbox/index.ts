@@ -1,12 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Kind, parse } from 'graphql';
-import { errorBody } from '../../lib/errors.js';
-import { sendJson } from '../../lib/http.js';
 import { fromPackageRoot } from '../../lib/package-root.js';
+import { contentSecurityPolicy, serveAsset, servePage, staticAsset, type StaticAsset } from '../../lib/static-assets.js';
 
 /** One example operation of a data product, as its descriptor lists it (`spec.exampleOperations[]`). */
 export interface SandboxExample {
@@ -71,18 +69,13 @@ const APOLLO_SANDBOX_FRAME_ORIGIN = 'https://sandbox.embed.apollographql.com';
  * The browser test drives the page (run, docs, a dialog) and asserts that no violation is reported.
  */
 export function graphiqlCsp(endpoint: string, styleNonce: string): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    `style-src 'self' 'nonce-${styleNonce}'`,
-    "font-src 'self' data:",
-    "img-src 'self' data:",
-    `connect-src ${connectSources(endpoint)}`,
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  return contentSecurityPolicy({
+    'script-src': "'self'",
+    'style-src': `'self' 'nonce-${styleNonce}'`,
+    'font-src': "'self' data:",
+    'img-src': "'self' data:",
+    'connect-src': connectSources(endpoint),
+  });
 }
 
 /**
@@ -91,18 +84,13 @@ export function graphiqlCsp(endpoint: string, styleNonce: string): string {
  * `connect-src` stays this origin.
  */
 export function apolloSandboxCsp(endpoint: string): string {
-  return [
-    "default-src 'self'",
-    `script-src 'self' ${APOLLO_SANDBOX_SCRIPT_ORIGIN}`,
-    `style-src 'self' ${APOLLO_SANDBOX_SCRIPT_ORIGIN}`,
-    `frame-src ${APOLLO_SANDBOX_FRAME_ORIGIN}`,
-    "img-src 'self' data:",
-    `connect-src ${connectSources(endpoint)}`,
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  return contentSecurityPolicy({
+    'script-src': `'self' ${APOLLO_SANDBOX_SCRIPT_ORIGIN}`,
+    'style-src': `'self' ${APOLLO_SANDBOX_SCRIPT_ORIGIN}`,
+    'frame-src': APOLLO_SANDBOX_FRAME_ORIGIN,
+    'img-src': "'self' data:",
+    'connect-src': connectSources(endpoint),
+  });
 }
 
 function connectSources(endpoint: string): string {
@@ -155,10 +143,7 @@ function exampleTab(example: SandboxExample): SandboxTab {
   return { query: `${comments.join('\n')}\n\n${example.query.trim()}\n` };
 }
 
-interface Asset {
-  readonly body: Buffer;
-  readonly contentType: string;
-  readonly etag: string;
+interface Asset extends StaticAsset {
   /** The asset's URL on the page, with its content hash: a new version is a new URL. */
   readonly url: string;
 }
@@ -186,29 +171,17 @@ const APOLLO_FILES: typeof GRAPHIQL_FILES = {
   'sandbox.css': { file: () => ownFile('./sandbox.css'), contentType: CSS },
 };
 
-const ALLOW = 'GET, HEAD';
 /** Fingerprinted URLs never change content: cache them for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-
-/**
- * The files never change while the process runs, but the gateway builds a new handler whenever
- * the examples may have changed (each catalogue refresh): read and hash each file once per process.
- */
-const readOnce = new Map<string, Asset>();
+/** Scripts and styles are not documents: opened directly, they may load nothing. */
+const ASSET_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 function loadAssets(files: typeof GRAPHIQL_FILES): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const [name, { file, contentType }] of Object.entries(files)) {
     const path = `${SANDBOX_ASSET_PREFIX}${name}`;
-    const fromDisk = file();
-    let asset = readOnce.get(fromDisk);
-    if (!asset) {
-      const body = readFileSync(fromDisk);
-      const hash = createHash('sha256').update(body).digest('base64url');
-      asset = { body, contentType, etag: `"${hash.slice(0, 27)}"`, url: `${path}?v=${hash.slice(0, 12)}` };
-      readOnce.set(fromDisk, asset);
-    }
-    assets.set(path, asset);
+    const asset = staticAsset(file(), contentType);
+    assets.set(path, { ...asset, url: `${path}?v=${asset.hash.slice(0, 12)}` });
   }
   return assets;
 }
@@ -250,47 +223,16 @@ export function sandboxHandler(options: SandboxOptions): (req: IncomingMessage, 
     if (path === SANDBOX_PATH) {
       if ((method !== 'GET' && method !== 'HEAD') || new URLSearchParams(search).has('query') || !prefersHtml(req.headers.accept)) return false;
       const { html, csp } = render();
-      const body = Buffer.from(html);
-      res.writeHead(200, {
-        'content-type': HTML,
-        'content-length': body.length,
-        // A nonce is good for one response only: never reuse a stored page.
-        'cache-control': 'no-store',
-        // The same URL answers JSON to GraphQL clients: caches must key on Accept.
-        vary: 'Accept',
-        'content-security-policy': csp,
-        'x-content-type-options': 'nosniff',
-        'referrer-policy': 'no-referrer',
-      });
-      res.end(method === 'HEAD' ? undefined : body);
+      // A nonce is good for one response only (servePage never lets it be cached); the same URL
+      // answers JSON to GraphQL clients, so caches must key on Accept.
+      servePage(req, res, html, { csp, vary: 'Accept' });
       return true;
     }
 
     const asset = assets.get(path);
     if (!asset) return false;
-    if (method !== 'GET' && method !== 'HEAD') {
-      // A body the client may have sent is not read: drain it so the connection can be reused.
-      req.resume();
-      sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use GET`), { allow: ALLOW });
-      return true;
-    }
-    const headers = {
-      'content-type': asset.contentType,
-      etag: asset.etag,
-      // Only the current fingerprint may be cached for good; any other URL revalidates.
-      'cache-control': target === asset.url ? IMMUTABLE : 'no-cache',
-      // Scripts and styles are not documents: opened directly, they may load nothing.
-      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-    };
-    if (req.headers['if-none-match'] === asset.etag) {
-      res.writeHead(304, headers);
-      res.end();
-      return true;
-    }
-    res.writeHead(200, { ...headers, 'content-length': asset.body.length });
-    res.end(method === 'HEAD' ? undefined : asset.body);
+    // Only the current fingerprint may be cached for good; any other URL revalidates.
+    serveAsset(req, res, asset, { csp: ASSET_CSP, cacheControl: target === asset.url ? IMMUTABLE : 'no-cache' });
     return true;
   };
 }
