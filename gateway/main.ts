@@ -1,5 +1,6 @@
 import { nameList } from '../lib/cli-usage.js';
 import { createLogger } from '../lib/logger.js';
+import { runMain, stopOnSignals } from '../lib/process-entry.js';
 import { CONFIG_KEYS, ConfigError, loadConfig } from './config.js';
 import { startGateway } from './server.js';
 import { SupergraphError } from './supergraph.js';
@@ -15,7 +16,7 @@ ${nameList(CONFIG_KEYS)}
 Exit codes: 0 stopped by SIGTERM or SIGINT after draining, 1 failed, 2 bad configuration.
 `;
 
-/** Composition root: configuration, logger, gateway, signals. */
+/** The gateway process: its configuration, then the gateway (gateway/server.ts assembles it), stopped by a signal. */
 async function main(): Promise<void> {
   if (process.argv.slice(2).includes('--help')) {
     process.stdout.write(USAGE);
@@ -24,25 +25,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, process.argv.slice(2));
   const logger = createLogger('gateway', config.logLevel);
   const gateway = await startGateway(config, logger);
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutdown requested');
-    gateway.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(() => gateway.stop(), logger);
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof SupergraphError) {
-    process.stderr.write(`gateway: ${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`gateway: failed to start: ${(error as Error).message}\n`);
-  process.exit(1);
-});
+runMain('gateway', main, (error) => error instanceof ConfigError || error instanceof SupergraphError);

@@ -1,4 +1,5 @@
 import { createLogger } from '../lib/logger.js';
+import { runMain, stopOnSignals } from '../lib/process-entry.js';
 import { ConfigError, loadConfig } from '../gateway/config.js';
 import { startGateway } from '../gateway/server.js';
 import { SupergraphError } from '../gateway/supergraph.js';
@@ -39,24 +40,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n',
   );
-  let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
-    stopping = true;
-    gateway
-      .stop()
-      .then(() => products.stop())
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  stopOnSignals(async () => {
+    await gateway.stop();
+    await products.stop();
+  });
 }
 
-main().catch((error: unknown) => {
-  const known = error instanceof ConfigError || error instanceof SupergraphError || error instanceof SubgraphConfigError;
-  process.stderr.write(`start: ${known ? '' : 'failed: '}${(error as Error).message}\n`);
-  process.exit(known ? 2 : 1);
-});
+runMain('start', main, (error) => error instanceof ConfigError || error instanceof SupergraphError || error instanceof SubgraphConfigError);

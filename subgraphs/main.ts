@@ -1,5 +1,6 @@
 import { nameList } from '../lib/cli-usage.js';
 import { createLogger } from '../lib/logger.js';
+import { runMain, stopOnSignals } from '../lib/process-entry.js';
 import { loadSubgraphsConfig, SUBGRAPH_CONFIG_KEYS, SubgraphConfigError } from './config.js';
 import { PRODUCT_NAMES } from './kit/data-product.js';
 import { runDataProducts } from './run.js';
@@ -27,18 +28,7 @@ async function main(): Promise<void> {
   const config = loadSubgraphsConfig(process.env, process.argv.slice(2));
   const logger = createLogger('subgraphs', config.logLevel);
   const running = await runDataProducts({ ...config, logger });
-  const shutdown = () => {
-    running.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals(() => running.stop(), logger);
 }
 
-main().catch((error: unknown) => {
-  const known = error instanceof SubgraphConfigError || error instanceof DescriptorError || error instanceof PolicyError;
-  process.stderr.write(`subgraphs: ${known ? '' : 'failed to start: '}${(error as Error).message}\n`);
-  process.exit(known ? 2 : 1);
-});
+runMain('subgraphs', main, (error) => error instanceof SubgraphConfigError || error instanceof DescriptorError || error instanceof PolicyError);

@@ -150,7 +150,6 @@ interface Asset extends StaticAsset {
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
-const HTML = 'text/html; charset=utf-8';
 
 const require = createRequire(import.meta.url);
 /** A file of an installed package. Packages' `exports` hide their UMD builds: resolve package.json. */
