@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { KeyObject } from 'node:crypto';
+import { readEnvironment } from '../lib/env-config.js';
 import { LOG_LEVELS } from '../lib/logger.js';
 import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
@@ -154,6 +155,8 @@ export class ConfigError extends Error {
 }
 
 const FLAG_TO_ENV = { supergraph: 'SUPERGRAPH', port: 'PORT', host: 'HOST' } as const;
+/** Never echoed in a configuration error: keys, tokens, and URLs that may hold a password. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL']);
 
 /**
  * Reads the environment and command-line flags (flags win), validates everything, and throws a
@@ -171,26 +174,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   } catch (error) {
     throw new ConfigError(`Invalid command line: ${(error as Error).message}`);
   }
-  const merged: Record<string, string | undefined> = {};
-  for (const key of Object.keys(envSchema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value !== '') merged[key] = value;
-  }
-  for (const [flag, key] of Object.entries(FLAG_TO_ENV)) {
-    const value = flags[flag];
-    if (value !== undefined) merged[key] = value;
-  }
-  const parsed = envSchema.safeParse(merged);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0] ?? '?');
-      const flag = Object.entries(FLAG_TO_ENV).find(([, envKey]) => envKey === key)?.[0];
-      const shown = merged[key] === undefined ? '' : ` (got "${merged[key]}")`;
-      return `${key}${flag ? ` / --${flag}` : ''}: ${issue.message}${shown}`;
-    });
-    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const reading = readEnvironment(envSchema, env, {
+    overrides: Object.fromEntries(Object.entries(FLAG_TO_ENV).map(([flag, key]) => [key, flags[flag]])),
+    flagOf: (key) => Object.entries(FLAG_TO_ENV).find(([, envKey]) => envKey === key)?.[0],
+    secrets: SECRET_KEYS,
+  });
+  if (!reading.ok) throw new ConfigError(`Invalid configuration:\n  ${reading.problems.join('\n  ')}`);
+  const e = reading.values;
   const mode = e.NODE_ENV === 'production' ? 'production' : 'development';
   const issuers = e.OIDC_ISSUERS ?? [];
   const required = e.AUTH_REQUIRED ?? mode === 'production';

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
+import { readEnvironment } from '../lib/env-config.js';
 import { LOG_LEVELS } from '../lib/logger.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
@@ -68,18 +69,14 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
   const products = values.product ?? [...PRODUCT_NAMES];
   const bad = products.filter((p) => !(PRODUCT_NAMES as readonly string[]).includes(p));
   if (bad.length) throw new SubgraphConfigError(`--product: unknown data product ${bad.join(', ')} (known: ${PRODUCT_NAMES.join(', ')})`);
-  const given: Record<string, string> = {};
-  for (const key of SUBGRAPH_CONFIG_KEYS) if (env[key]) given[key] = env[key] as string;
-  if (values.port !== undefined) {
-    if (products.length !== 1) throw new SubgraphConfigError('--port: only with exactly one --product');
-    given[`${products[0]!.toUpperCase()}_PORT`] = values.port;
-  }
-  const parsed = envSchema.safeParse(given);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
-    throw new SubgraphConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-  const e = parsed.data;
+  if (values.port !== undefined && products.length !== 1) throw new SubgraphConfigError('--port: only with exactly one --product');
+  const reading = readEnvironment(envSchema, env, {
+    overrides: values.port === undefined ? {} : { [`${products[0]!.toUpperCase()}_PORT`]: values.port },
+    // A database URL may hold a password: never echoed.
+    secrets: new Set(['DATABASE_URL']),
+  });
+  if (!reading.ok) throw new SubgraphConfigError(`Invalid configuration:\n  ${reading.problems.join('\n  ')}`);
+  const e = reading.values;
   if (e.NODE_ENV === 'production' && !e.INTERNAL_VERIFY_KEY) {
     throw new SubgraphConfigError('Invalid configuration:\n  INTERNAL_VERIFY_KEY: required in production (the development key is public)');
   }

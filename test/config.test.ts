@@ -102,3 +102,31 @@ describe('subgraph configuration', () => {
     expect(() => loadSubgraphsConfig({ DATABASE_URL: 'not a url' }, [])).toThrow(/DATABASE_URL/);
   });
 });
+
+describe('configuration errors never show a secret', () => {
+  it.each([
+    ['INTERNAL_SIGNING_KEY', 'not-a-pem-but-a-secret-s3cr3t'],
+    ['METRICS_TOKEN', 's3cr3t'],
+    ['REDIS_URL', 'http://user:s3cr3t@redis:6379'],
+  ])('%s: the key is named, its value is not shown', (key, value) => {
+    const message = configError(() => loadConfig({ [key]: value }, []));
+    expect(message).toContain(`${key}:`);
+    expect(message).not.toContain('s3cr3t');
+  });
+
+  it('a data product database URL with a password is not shown either', () => {
+    let message = '';
+    try {
+      loadSubgraphsConfig({ DATABASE_URL: 'not a url s3cr3t' }, []);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('DATABASE_URL:');
+    expect(message).not.toContain('s3cr3t');
+  });
+
+  it('other values are shown, to help find the mistake', () => {
+    expect(configError(() => loadConfig({ PORT: 'eighty' }, []))).toContain('PORT / --port: ');
+    expect(configError(() => loadConfig({ PORT: 'eighty' }, []))).toContain('(got "eighty")');
+  });
+});
