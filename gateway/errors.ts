@@ -1,6 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
-import { isErrorCode, normalizeError, type ErrorCode } from '../lib/errors.js';
+import { isErrorCode, type ErrorCode } from '../lib/errors.js';
+import { maskError, safeExtensions, shapeError as shape } from '../lib/error-mask.js';
 import type { Logger } from '../lib/logger.js';
 
 /** Codes a data product may send that the gateway passes on with their message. */
@@ -18,11 +19,6 @@ export function tokenLimitOf(message: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** Extension keys a client may see; everything else (stack traces, URLs, raw bodies, http) is dropped. */
-const SAFE_EXTENSION_KEYS = new Set([
-  'code', 'service', 'status', 'argument', 'maximum', 'minimum', 'coordinate', 'missingScopes', 'missingPolicies', 'reason',
-  'cost', 'limit', 'retryAfter', 'replacement', 'sunset', 'value',
-]);
 
 /**
  * The gateway's error mask (@apollo/server `formatError`). Errors from data products keep their
@@ -48,13 +44,7 @@ export function createErrorFormatter(logger: Logger) {
     }
     const refusal = error instanceof GraphQLError && error.extensions.code === undefined ? httpRefusalOf(error) : undefined;
     if (refusal) return shape(formatted, refusal, { code: 'BAD_REQUEST' });
-    const { code, message } = normalizeError(error instanceof GraphQLError ? error : formatted);
-    if (code === 'INTERNAL_SERVER_ERROR') {
-      const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-      logger.error({ err: original, path: formatted.path }, 'unexpected error masked');
-      return shape(formatted, message, { code });
-    }
-    return shape(formatted, message, { ...safeExtensions(extensions), code });
+    return maskError(formatted, error, logger);
   };
 }
 
@@ -70,18 +60,4 @@ function httpRefusalOf(error: GraphQLError): string | undefined {
   const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
   if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
   return APOLLO_REFUSALS[error.message] ?? 'Bad request';
-}
-
-function safeExtensions(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const safe: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(extensions)) if (SAFE_EXTENSION_KEYS.has(key)) safe[key] = value;
-  return safe;
-}
-
-function shape(formatted: GraphQLFormattedError, message: string, extensions: Record<string, unknown>): GraphQLFormattedError {
-  const out: { -readonly [K in keyof GraphQLFormattedError]: GraphQLFormattedError[K] } = { message };
-  if (formatted.locations) out.locations = formatted.locations;
-  if (formatted.path) out.path = formatted.path;
-  out.extensions = extensions;
-  return out;
 }

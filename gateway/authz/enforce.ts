@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, Kind, type DocumentNode, type FieldNode, type SelectionSetNode, visit } from 'graphql';
-import { httpStatusOf } from '../../lib/errors.js';
+import { Kind, type DocumentNode, type FieldNode, type GraphQLError, type SelectionSetNode, visit } from 'graphql';
+import { forbiddenError } from '../../lib/forbidden.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import { checkRequirement, type Denial, type Requirement } from '../../lib/requirements.js';
@@ -47,23 +47,9 @@ function conditionHolds(condition: Condition, variables: Readonly<Record<string,
   return condition.directive === 'include' ? value : !value;
 }
 
-/** A client-facing FORBIDDEN error for one denied field: path, coordinate and what is missing, never a value. */
-export function forbiddenError(denied: DeniedField, options: { rejectsRequest?: boolean } = {}): GraphQLError {
-  const { field, denial } = denied;
-  const extensions: Record<string, unknown> = { code: 'FORBIDDEN', coordinate: field.coordinate };
-  let message: string;
-  if (denial.reason === 'unauthenticated') {
-    extensions.reason = 'authentication required';
-    message = `Sign in to read ${field.coordinate}`;
-  } else if (denial.reason === 'scopes') {
-    extensions.missingScopes = [...denial.missingScopes];
-    message = `Not authorized to read ${field.coordinate}: missing scope ${denial.missingScopes.join(', ')}`;
-  } else {
-    extensions.missingPolicies = [...denial.missingPolicies];
-    message = `Not authorized to read ${field.coordinate}: policy ${denial.missingPolicies.join(', ')} not met`;
-  }
-  if (options.rejectsRequest) extensions.http = { status: httpStatusOf('FORBIDDEN') };
-  return new GraphQLError(message, { path: [...field.path], extensions });
+/** A client-facing FORBIDDEN error for one denied field: its path, coordinate and what is missing. */
+export function forbiddenFieldError(denied: DeniedField, options: { rejectsRequest?: boolean } = {}): GraphQLError {
+  return forbiddenError(denied.field.coordinate, denied.denial, { path: denied.field.path, rejectsRequest: options.rejectsRequest });
 }
 
 /** Where to put one null back, and on which objects. */

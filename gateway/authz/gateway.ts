@@ -8,7 +8,7 @@ import type { Principal } from '../../lib/principal.js';
 import type { CostIndex } from '../operation/cost.js';
 import { createOperationFactsCache, type OperationFactsCache } from '../operation/cache.js';
 import type { OperationState } from '../context.js';
-import { deniedFields, filteredOperation, forbiddenError, restoreNulls } from './enforce.js';
+import { deniedFields, filteredOperation, forbiddenFieldError, restoreNulls } from './enforce.js';
 import { takeOverAuthorization } from './takeover.js';
 
 export type AuthorizationMode = 'filter' | 'reject';
@@ -80,11 +80,11 @@ function enforcer(options: AuthorizationOptions) {
       state.denied = denied;
       // Rejected whole: the same errors, with the HTTP status of FORBIDDEN and no data.
       if (options.mode === 'reject') {
-        const errors = dedupe(denied.map((d) => forbiddenError(d, { rejectsRequest: true })));
+        const errors = dedupe(denied.map((d) => forbiddenFieldError(d, { rejectsRequest: true })));
         state.forbiddenErrors = errors.length;
         return { errors };
       }
-      const errors = dedupe(denied.map((d) => forbiddenError(d)));
+      const errors = dedupe(denied.map((d) => forbiddenFieldError(d)));
       state.forbiddenErrors = errors.length;
       if (denied.some((d) => d.field.target.kind === 'root')) return { data: null, errors };
       const filtered = filteredOperation(analysis, denied, context.queryHash);

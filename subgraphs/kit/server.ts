@@ -1,8 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { isErrorCode } from '../../lib/errors.js';
+import { maskError } from '../../lib/error-mask.js';
 import { graphqlHandler, HttpError, sendJson } from '../../lib/http.js';
 import { listenHttp } from '../../lib/http-server.js';
 import { json, router } from '../../lib/routes.js';
@@ -58,7 +57,7 @@ export async function startSubgraph<TLoaders>(
     stopOnTerminationSignals: false,
     plugins: [ApolloServerPluginLandingPageDisabled()],
     logger: log,
-    formatError: (formatted, error) => maskSubgraphError(formatted, error, log),
+    formatError: (formatted, error) => maskError(formatted, error, log),
   });
   await apollo.start();
 
@@ -114,20 +113,4 @@ export async function startSubgraph<TLoaders>(
       await apollo.stop();
     },
   };
-}
-
-/**
- * Client-facing codes pass through with their message; anything else (a SQL error, a bug) is
- * logged in full and answered as INTERNAL_SERVER_ERROR with a fixed message.
- */
-function maskSubgraphError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
-  const code = formatted.extensions?.code;
-  if (isErrorCode(code) && code !== 'INTERNAL_SERVER_ERROR') {
-    // Our own errors carry only safe extensions (argument, maximum, ...); drop what Apollo adds.
-    const { stacktrace: _stacktrace, http: _http, exception: _exception, ...extensions } = formatted.extensions ?? {};
-    return { message: formatted.message, path: formatted.path, locations: formatted.locations, extensions: { ...extensions, code } };
-  }
-  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-  log.error({ err: original, path: formatted.path }, 'resolver failed');
-  return { message: 'Internal server error', path: formatted.path, locations: formatted.locations, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }

@@ -3,6 +3,7 @@ import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
 type ShieldRule = Parameters<typeof shield>[1] extends infer O ? (O extends { fallbackRule?: infer R } ? NonNullable<R> : never) : never;
 import { GraphQLError, isIntrospectionType, isObjectType, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { indexRequirements } from '../../lib/auth-directives.js';
+import { forbiddenError } from '../../lib/forbidden.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import {
@@ -11,7 +12,6 @@ import {
   fieldRequirements,
   isEmptyRequirement,
   NO_REQUIREMENT,
-  type Denial,
   type Requirement,
 } from '../../lib/requirements.js';
 
@@ -20,13 +20,6 @@ export interface ShieldContext {
   readonly principal: Principal;
 }
 
-function forbidden(coordinate: string, denial: Denial): GraphQLError {
-  const extensions: Record<string, unknown> = { code: 'FORBIDDEN', coordinate };
-  if (denial.reason === 'scopes') extensions.missingScopes = [...denial.missingScopes];
-  if (denial.reason === 'policy') extensions.missingPolicies = [...denial.missingPolicies];
-  if (denial.reason === 'unauthenticated') extensions.reason = 'authentication required';
-  return new GraphQLError(`Not authorized to read ${coordinate}`, { extensions });
-}
 
 /**
  * Defense in depth: the subgraph enforces the same @authenticated / @requiresScopes / @policy
@@ -44,7 +37,7 @@ export function protectSchema(schema: GraphQLSchema, typeDefs: DocumentNode, pol
     if (existing) return existing;
     const made = rule(`requires:${coordinate}`, { cache: 'no_cache' })((_parent, _args, context: ShieldContext) => {
       const denial = checkRequirement(requirement, context.principal, policies);
-      return denial ? forbidden(coordinate, denial) : true;
+      return denial ? forbiddenError(coordinate, denial) : true;
     });
     rules.set(requirement, made);
     return made;
@@ -70,7 +63,7 @@ export function protectSchema(schema: GraphQLSchema, typeDefs: DocumentNode, pol
         for (const representation of args.representations ?? []) {
           const typename = String(representation.__typename);
           const denial = checkRequirement(index.types.get(typename) ?? NO_REQUIREMENT, context.principal, policies);
-          if (denial) return forbidden(typename, denial);
+          if (denial) return forbiddenError(typename, denial);
         }
         return true;
       }),
