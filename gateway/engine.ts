@@ -16,7 +16,9 @@ import { createErrorFormatter } from './errors.js';
 import type { Identity } from './identity.js';
 import type { Limits } from './limits/limits.js';
 import type { GatewayMetrics } from './metrics.js';
+import { createOperationFactsCache } from './operation/cache.js';
 import { indexCost } from './operation/cost.js';
+import { indexRequirements } from '../lib/auth-directives.js';
 import { supportedIntrospectionRule } from './operation/introspection-support.js';
 import { analysisStage } from './pipeline/analysis.js';
 import { demandControlStage } from './pipeline/demand-control.js';
@@ -68,7 +70,9 @@ export interface EngineDeps {
 
 export function createEngine(deps: EngineDeps): Engine {
   const { config, logger, supergraph, policies, limits, usage, metrics, identity, sources, now } = deps;
-  const { gateway, features, facts } = createAuthorizedGateway(
+  // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
+  const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation);
+  const { gateway, features } = createAuthorizedGateway(
     supergraph.document,
     {
       logger,
@@ -88,8 +92,6 @@ export function createEngine(deps: EngineDeps): Engine {
       allowAnonymousIntrospection: config.authorization.anonymousIntrospection,
       principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
       stateOf: (context) => (isGatewayContext(context) ? context.operation : undefined),
-      cost: indexCost(supergraph.document),
-      limits: limits.policy.operation,
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
     },
   );

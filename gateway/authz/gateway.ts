@@ -5,8 +5,6 @@ import { requestError } from '../../lib/errors.js';
 import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
-import type { CostIndex } from '../operation/cost.js';
-import { createOperationFactsCache, type OperationFactsCache } from '../operation/cache.js';
 import type { OperationState } from '../context.js';
 import { deniedFields, filteredOperation, forbiddenFieldError, restoreNulls } from './enforce.js';
 import { takeOverAuthorization } from './takeover.js';
@@ -24,18 +22,12 @@ export interface AuthorizationOptions {
   stateOf(context: unknown): OperationState | undefined;
   /** Called once per denied field (metrics). */
   onDenied?: (coordinate: string) => void;
-  /** The supergraph's @cost/@listSize, for the shared operation facts. */
-  cost: CostIndex;
-  /** Size of a list nothing else sizes, and the most field selections an operation may expand to. */
-  limits: { defaultListSize: number; maxFields: number };
 }
 
 export interface AuthorizedGateway {
   readonly gateway: GatewayInterface;
   /** The authorization specs this gateway took over from @apollo/gateway and enforces. */
   readonly features: readonly string[];
-  /** The per-document facts every stage shares (authorization, limits, usage). */
-  readonly facts: OperationFactsCache;
 }
 
 /**
@@ -46,7 +38,6 @@ export interface AuthorizedGateway {
 export function createAuthorizedGateway(supergraph: string | DocumentNode, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
   const takeover = takeOverAuthorization(supergraph);
   const inner = new ApolloGateway({ ...config, supergraphSdl: takeover.gatewaySdl } as GatewayConfig);
-  const facts = createOperationFactsCache(takeover.requirements, options.cost, options.limits);
   const enforce = enforcer(options);
   const gateway: GatewayInterface = {
     onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
@@ -58,7 +49,7 @@ export function createAuthorizedGateway(supergraph: string | DocumentNode, confi
       return { ...loaded, executor: enforce(executor) };
     },
   };
-  return { gateway, features: takeover.features, facts };
+  return { gateway, features: takeover.features };
 }
 
 function enforcer(options: AuthorizationOptions) {
