@@ -26,6 +26,21 @@ export const DEFAULT_USAGE_MAX_CLIENTS = 200;
 export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 /** The admin listener's port in production (Prometheus' exporters use the 9xxx range). */
 export const DEFAULT_ADMIN_PORT = 9090;
+export const DEFAULT_CORS_MAX_AGE_S = 600;
+
+/** CORS_ORIGINS: exact origins, comma-separated; each must be scheme://host[:port] and nothing more. */
+const corsOrigins = z.string().transform((value, ctx) => {
+  const origins: string[] = [];
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const url = URL.canParse(item) ? new URL(item) : undefined;
+    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== item) {
+      ctx.addIssue({ code: 'custom', message: `expected exact origins such as https://app.example.com (scheme, host, port; no path, no wildcard), got "${item}"` });
+      return z.NEVER;
+    }
+    origins.push(item);
+  }
+  return origins;
+});
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -78,6 +93,8 @@ const envSchema = z.object({
   RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
   RATE_LIMITS_FILE: z.string().min(1).default(DEFAULT_RATE_LIMITS_FILE),
   SANDBOX: z.enum(['graphiql', 'apollo', 'off']).default('graphiql'),
+  CORS_ORIGINS: corsOrigins.default([]),
+  CORS_MAX_AGE_S: z.coerce.number().int().min(0).max(86_400).default(DEFAULT_CORS_MAX_AGE_S),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   USAGE_RECORDING: bool.default(true),
   USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
@@ -140,6 +157,8 @@ export interface GatewayConfig {
   readonly publicMetrics: boolean;
   /** What a browser gets at GET /graphql: GraphiQL (bundled, offline), Apollo's Sandbox (CDN), or nothing. */
   readonly sandbox: 'graphiql' | 'apollo' | 'off';
+  /** Browser apps on these exact origins may call the API. */
+  readonly cors: { readonly origins: readonly string[]; readonly maxAgeS: number };
   readonly usage: {
     /** Record per-field usage (the owner views read it). */
     readonly enabled: boolean;
@@ -222,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     redis: Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }),
     rateLimits: Object.freeze({ enabled: e.RATE_LIMITING, failMode: e.RATE_LIMIT_FAIL_MODE, file: e.RATE_LIMITS_FILE }),
     sandbox: e.SANDBOX,
+    cors: Object.freeze({ origins: Object.freeze([...e.CORS_ORIGINS]), maxAgeS: e.CORS_MAX_AGE_S }),
     metricsToken: e.METRICS_TOKEN,
     publicMetrics: e.METRICS_TOKEN !== undefined || (mode === 'development' && admin === undefined),
     usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS }),

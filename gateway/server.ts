@@ -15,6 +15,7 @@ import { createLimits } from './limits/limits.js';
 import { createMetrics, exposition } from './metrics.js';
 import { createPages } from './pages.js';
 import { createReadiness } from './readiness.js';
+import { createCors } from '../lib/cors.js';
 import { json, requireBearer, router, type Handler } from '../lib/routes.js';
 import type { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph, type LoadedSupergraph } from './supergraph.js';
@@ -115,7 +116,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       sendJson(res, ready ? 200 : 503, JSON.stringify(body));
     },
   };
-  const publicRoutes = router(
+  const cors = createCors(config.cors);
+  const apiRoutes = router(
     {
       '/graphql': graphql,
       [DEPRECATIONS_PATH]: json(200, () => ({ deprecations: deprecationsDocument(engine.deprecations()) })),
@@ -124,6 +126,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     },
     pages.handle,
   );
+  // Browser apps on allowed origins: CORS on every public answer, preflights answered here.
+  const publicRoutes: Handler = (req, res, scope) => (cors.handle(req, res) ? undefined : apiRoutes(req, res, scope));
   // The operators' listener: metrics with versions, health and readiness; nothing a client calls.
   const adminRoutes = router({ '/metrics': serveMetrics(false), ...health });
 

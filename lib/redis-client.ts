@@ -14,13 +14,20 @@ export function createRedisClient(url: string, options: { commandTimeoutMs: numb
     maxRetriesPerRequest: 0,
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    retryStrategy: (attempt) => Math.min(attempt * 200, REDIS_MAX_RETRY_DELAY_MS),
     lazyConnect: false,
   });
 }
 
+/**
+ * Longest pause between reconnection attempts; a wait for readiness lasts longer than two of them,
+ * so it always sees at least one attempt, however long Redis was away.
+ */
+export const REDIS_MAX_RETRY_DELAY_MS = 2_000;
+const READY_WAIT_MS = 2 * REDIS_MAX_RETRY_DELAY_MS + REDIS_CONNECT_TIMEOUT_MS;
+
 /** Resolves when the client is connected; rejects after `timeoutMs` (it keeps trying in the background). */
-export function whenReady(redis: Redis, timeoutMs = REDIS_CONNECT_TIMEOUT_MS): Promise<void> {
+export function whenReady(redis: Redis, timeoutMs = READY_WAIT_MS): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -37,7 +37,6 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
   let pending: Counts = new Map();
   let pendingSince: number | undefined;
   let inFlight: { batch: UsageBatch; since: number } | undefined;
-  let flushing: Promise<boolean> | undefined;
 
   const attempt = async (): Promise<boolean> => {
     if (!inFlight) {
@@ -59,17 +58,22 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
     }
   };
 
+  // Rounds run one after the other. A call made while a round runs gets the next one, which has
+  // not taken its batch yet, so it carries everything recorded before the call; every call made
+  // meanwhile shares that one next round, so the queue never grows past it, however long the store is down.
+  let chain: Promise<unknown> = Promise.resolve();
+  let next: Promise<boolean> | undefined;
   const flush = (): Promise<boolean> => {
-    flushing ??= (async () => {
-      try {
-        // The batch in flight first, then whatever accumulated while it was out.
-        const first = await attempt();
-        return first && (await attempt());
-      } finally {
-        flushing = undefined;
-      }
-    })();
-    return flushing;
+    if (next) return next;
+    const round = chain.then(async () => {
+      next = undefined; // started: a later call needs a round of its own
+      // The batch in flight first, then whatever accumulated while it was out.
+      const first = await attempt();
+      return first && (await attempt());
+    });
+    next = round;
+    chain = round.catch(() => undefined);
+    return round;
   };
 
   const lag = () => {
