@@ -58,12 +58,11 @@ describe('before the sunset date', () => {
 
   it('shows owners which clients still call it', async () => {
     const owner = await tokenFor('data-product-owner');
-    let row: { deprecated: boolean; clients: { name: string; requests: number }[] } | undefined;
-    for (let attempt = 0; attempt < 100 && !row?.clients.some((c) => c.name === 'legacy-crm'); attempt++) {
-      const usage = await postGraphQL<{ fieldUsage: (typeof row & { coordinate: string })[] }>(stack.url, '{ fieldUsage(product: "customer") { coordinate deprecated clients { name requests } } }', { token: owner });
-      row = usage.body.data?.fieldUsage.find((r) => r!.coordinate === 'Customer.fullName');
-      if (!row?.clients.length) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    type Row = { coordinate: string; deprecated: boolean; clients: { name: string; requests: number }[] };
+    // What the legacy client's request recorded reaches the store now.
+    await stack.gateway.flushUsage();
+    const usage = await postGraphQL<{ fieldUsage: Row[] }>(stack.url, '{ fieldUsage(product: "customer") { coordinate deprecated clients { name requests } } }', { token: owner });
+    const row = usage.body.data?.fieldUsage.find((r) => r.coordinate === 'Customer.fullName');
     expect(row).toMatchObject({ deprecated: true, clients: [{ name: 'legacy-crm', requests: 1 }] });
   });
 });

@@ -3,7 +3,6 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 
 /** Whether this machine can start a Redis of the test's own (`redis-server` on the PATH). */
 export const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -39,21 +38,22 @@ export async function startOwnRedis(options: { durable?: boolean } = {}): Promis
   const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => undefined); // probing a server that is still starting
-    for (let attempt = 0; attempt < 100; attempt++) {
-      try {
-        await client.connect();
-        await client.ping();
-        client.disconnect();
-        return;
-      } catch {
-        client.disconnect();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    throw new Error(`redis-server on port ${port} did not start`);
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child = server;
+    // redis-server logs to stdout that it is ready once it listens and has loaded its data: wait for that line.
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready: ${log}`));
+      const onData = (chunk: string) => {
+        log += chunk;
+        if (!/ready to accept connections/i.test(log)) return;
+        server.off('exit', onExit);
+        server.stdout!.off('data', onData).resume(); // the rest of its log is drained, not kept
+        resolve();
+      };
+      server.once('exit', onExit);
+      server.stdout!.setEncoding('utf8').on('data', onData);
+    });
   };
   const kill = async () => {
     const running = child;
