@@ -33,7 +33,7 @@ const corsOrigins = z.string().transform((value, ctx) => {
   const origins: string[] = [];
   for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
     const url = URL.canParse(item) ? new URL(item) : undefined;
-    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== item) {
+    if (!url || item.includes('*') || !/^https?:$/.test(url.protocol) || url.origin !== item) {
       ctx.addIssue({ code: 'custom', message: `expected exact origins such as https://app.example.com (scheme, host, port; no path, no wildcard), got "${item}"` });
       return z.NEVER;
     }
