@@ -32,6 +32,7 @@ describe('gateway configuration', () => {
       redis: { url: undefined, keyPrefix: 'dpg', commandTimeoutMs: 250 },
       rateLimits: { enabled: true, failMode: 'open', file: 'policies/rate-limits.yaml' },
       sandbox: 'graphiql',
+      cors: { origins: [], maxAgeS: 600 },
       metricsToken: undefined,
       publicMetrics: true,
       usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200 },
