@@ -243,6 +243,8 @@ async function main(): Promise<number> {
     SUBGRAPH_URLS: overrides,
     LOG_LEVEL: OURS_LOG_LEVEL,
     NODE_ENV: 'production',
+    // Several gateways run side by side here: each picks a free port for its admin listener.
+    ADMIN_PORT: '0',
     ...auth.gatewayEnv,
     ...rateLimitsEnv,
     // The default, stated so that ours keeps measuring recording on should the default change.
