@@ -13,6 +13,8 @@ import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
 export const DEFAULT_PORT = 4000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_SUPERGRAPH = 'schema/supergraph.graphql';
+/** Between checks of SUPERGRAPH for a new version (a file is also watched), jittered by 10 %. */
+export const DEFAULT_SUPERGRAPH_POLL_MS = 10_000;
 export const DEFAULT_SUBGRAPH_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
@@ -72,6 +74,7 @@ const envSchema = z.object({
   ADMIN_PORT: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]).optional(),
   ADMIN_HOST: z.string().min(1).default(DEFAULT_ADMIN_HOST),
   SUPERGRAPH: z.string().min(1).default(DEFAULT_SUPERGRAPH),
+  SUPERGRAPH_POLL_MS: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_SUPERGRAPH_POLL_MS),
   SUBGRAPH_URLS: subgraphUrls.default({}),
   SUBGRAPH_TIMEOUT_MS: positiveInt(300_000).default(DEFAULT_SUBGRAPH_TIMEOUT_MS),
   MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
@@ -117,6 +120,8 @@ export interface GatewayConfig {
   readonly admin: { readonly host: string; readonly port: number } | undefined;
   /** A file path or an http(s) URL. */
   readonly supergraph: string;
+  /** Between checks of the supergraph for a new version; 0: never reload. */
+  readonly supergraphPollMs: number;
   readonly subgraphUrls: Readonly<Record<string, string>>;
   readonly subgraphTimeoutMs: number;
   readonly maxBodyBytes: number;
@@ -219,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     host: e.HOST,
     admin,
     supergraph: e.SUPERGRAPH,
+    supergraphPollMs: e.SUPERGRAPH_POLL_MS,
     subgraphUrls: Object.freeze(e.SUBGRAPH_URLS),
     subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,

@@ -29,7 +29,7 @@ import { pipelinePlugin } from './pipeline/pipeline.js';
 import { requestLogStage } from './pipeline/request-log.js';
 import { usageStage } from './pipeline/usage.js';
 import { SubgraphSource } from './subgraph-source.js';
-import { buildSchemaCatalog } from './usage/catalog.js';
+import { buildSchemaCatalog, type SchemaCatalog } from './usage/catalog.js';
 import type { Usage } from './usage/create.js';
 
 /** Where clients read the deprecation plans (the Link header of deprecated operations). */
@@ -45,10 +45,14 @@ export interface GraphQLScope {
 /** The GraphQL engine: @apollo/gateway under the gateway's enforcement, in @apollo/server with the request pipeline. */
 export interface Engine {
   handle(req: IncomingMessage, res: ServerResponse, scope: GraphQLScope): Promise<void>;
-  /** The deprecation plans of the schema being served (once loaded). */
+  /** The deprecation plans of the schema it serves (once started). */
   deprecations(): DeprecationIndex | undefined;
+  /** Which product serves which field of the schema it serves (once started), for the usage views. */
+  usageCatalog(): SchemaCatalog | undefined;
   /** The authorization specs taken over from @apollo/gateway and enforced here. */
   readonly features: readonly string[];
+  /** The data sources @apollo/gateway built, one per subgraph it calls over HTTP (filled by start()). */
+  readonly sources: ReadonlyMap<string, SubgraphSource>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -96,8 +100,9 @@ export function createEngine(deps: EngineDeps): Engine {
     },
   );
   let deprecations: DeprecationIndex | undefined;
+  let usageCatalog: SchemaCatalog | undefined;
   gateway.onSchemaLoadOrUpdate(({ apiSchema }) => {
-    usage.setCatalog(buildSchemaCatalog(supergraph.document, apiSchema, [PLATFORM_SUBGRAPH]));
+    usageCatalog = buildSchemaCatalog(supergraph.document, apiSchema, [PLATFORM_SUBGRAPH]);
     deprecations = indexDeprecations(supergraph.document, apiSchema);
   });
   const canIntrospect = (principal: Principal) => principal.kind === 'authenticated' || config.authorization.anonymousIntrospection;
@@ -152,7 +157,9 @@ export function createEngine(deps: EngineDeps): Engine {
   return {
     handle: (req, res, scope) => handle(req, res, { ...scope, clientAddress: req.socket.remoteAddress ?? 'unknown' }),
     deprecations: () => deprecations,
+    usageCatalog: () => usageCatalog,
     features,
+    sources,
     start: () => apollo.start(),
     stop: () => apollo.stop(),
   };

@@ -14,6 +14,8 @@ export interface GatewayMetrics {
   readonly usageFlushLag: Gauge;
   readonly usageFlushFailures: Counter;
   readonly usageClientOverflow: Counter<'reason'>;
+  readonly supergraphReloads: Counter<'outcome'>;
+  readonly supergraphInfo: Gauge<'hash'>;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -34,6 +36,13 @@ export function createMetrics(): GatewayMetrics {
     rateLimitStoreFallbacks: new Counter({ name: 'dpg_rate_limit_store_fallbacks_total', help: 'Requests decided without the shared rate-limit store (fail-open: in-process; fail-closed: refused).', labelNames: ['mode'], registers }),
     usageFlushLag: new Gauge({ name: 'dpg_usage_flush_lag_seconds', help: 'Age of the oldest usage count not yet in the store.', registers }),
     usageFlushFailures: new Counter({ name: 'dpg_usage_flush_failures_total', help: 'Failed usage flushes (retried with the same batch).', registers }),
+    supergraphReloads: new Counter({
+      name: 'dpg_supergraph_reloads_total',
+      help: 'Supergraph checks by outcome: applied (a new one serves), unchanged, refused (the current one keeps serving; the log says why).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    supergraphInfo: new Gauge({ name: 'dpg_supergraph_info', help: 'The supergraph being served: 1 for its hash (the first 16 hex digits of its SHA-256).', labelNames: ['hash'], registers }),
     usageClientOverflow: new Counter({
       name: 'dpg_usage_client_overflow_total',
       help: 'Operations counted under client "other": the hour\'s distinct client name/version pairs were used up (cap), or a new pair came with a refused operation (refused).',

@@ -1,4 +1,3 @@
-import { parse } from 'graphql';
 import { HttpError, sendJson } from '../lib/http.js';
 import type { Logger } from '../lib/logger.js';
 import { devKeyPair } from '../lib/dev-keys.js';
@@ -8,7 +7,7 @@ import { authorizationOf } from './auth/credentials.js';
 import { createCatalog } from './catalog/index.js';
 import { ConfigError, type GatewayConfig } from './config.js';
 import { deprecationsDocument } from './deprecation/document.js';
-import { createEngine, DEPRECATIONS_PATH } from './engine.js';
+import { createEngine, DEPRECATIONS_PATH, type Engine } from './engine.js';
 import { listenHttp, type HttpListener } from '../lib/http-server.js';
 import { createIdentity } from './identity.js';
 import { createLimits } from './limits/limits.js';
@@ -18,7 +17,8 @@ import { createReadiness } from './readiness.js';
 import { createCors } from '../lib/cors.js';
 import { json, requireBearer, router, type Handler } from '../lib/routes.js';
 import type { SubgraphSource } from './subgraph-source.js';
-import { loadSupergraph, type LoadedSupergraph } from './supergraph.js';
+import { createServing, type ReloadResult } from './serving.js';
+import { createSupergraphSource, loadSupergraph, type LoadedSupergraph } from './supergraph.js';
 import { createUsage } from './usage/create.js';
 
 // @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
@@ -43,6 +43,12 @@ export interface RunningGateway {
   storesReady(): Promise<void>;
   /** Asks every data product for its descriptor now, and rebuilds the sandbox if their examples changed. */
   refreshCatalog(): Promise<void>;
+  /** Checks the supergraph's source now and, if it changed, serves the new one (hot reload); never throws. */
+  reloadSupergraph(): Promise<ReloadResult>;
+  /** Resolves with the outcome of the next supergraph check (the watcher's or reloadSupergraph()). */
+  nextSupergraphReload(): Promise<ReloadResult>;
+  /** The version (hash) of the supergraph being served. */
+  supergraphHash(): string;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
   stop(): Promise<void>;
 }
@@ -66,9 +72,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   let state: Lifecycle = { phase: 'starting' };
 
   // What it serves and who may read what.
-  const loaded = await loadSupergraph(config.supergraph);
-  checkSubgraphUrls(loaded, config.subgraphUrls);
-  const supergraph = { sdl: loaded.sdl, document: parse(loaded.sdl) };
+  const supergraphSource = createSupergraphSource(config.supergraph);
+  const supergraph = await loadSupergraph(config.supergraph, supergraphSource);
+  checkSubgraphUrls(supergraph, config.subgraphUrls);
   const policies = loadAccessPolicies(config.authorization.policiesFile);
 
   // Components.
@@ -90,7 +96,31 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const sources = new Map<string, SubgraphSource>();
   const readiness = createReadiness(sources, now);
   const catalog = createCatalog({ sources, identity: (subgraph) => identity.forCall(undefined, subgraph), health: readiness, logger, now });
-  const engine = createEngine({ config, logger, supergraph, policies, limits, usage, metrics, identity, sources, catalog, now });
+  /** An engine for a supergraph, started: its query planner loaded, its caches built. */
+  const prepare = async (next: LoadedSupergraph) => {
+    checkSubgraphUrls(next, config.subgraphUrls);
+    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, metrics, identity, sources: new Map(), catalog, now });
+    await engine.start();
+    return engine;
+  };
+  const swapIn = (engine: Engine) => {
+    // Readiness and the catalogue follow the subgraphs of the supergraph being served.
+    sources.clear();
+    for (const [name, source] of engine.sources) sources.set(name, source);
+    usage.setCatalog(engine.usageCatalog()!);
+  };
+  const initial = await prepare(supergraph);
+  swapIn(initial);
+  const serving = createServing({
+    source: supergraphSource,
+    location: config.supergraph,
+    pollMs: config.supergraphPollMs,
+    initial: { engine: initial, supergraph },
+    prepare,
+    onSwap: swapIn,
+    metrics,
+    logger,
+  });
   const pages = createPages(config, catalog, logger);
 
   // Routes.
@@ -103,7 +133,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.reason ?? error.code.toLowerCase() });
       throw error;
     }
-    return engine.handle(req, res, { ...scope, principal });
+    return serving.handle(req, res, { ...scope, principal });
   };
   const serveMetrics = (publicPort: boolean): Handler =>
     requireBearer(config.metricsToken, 'metrics', async (_req, res) => sendJson(res, 200, await exposition(metrics.registry, { publicPort }), {}, metrics.registry.contentType));
@@ -112,7 +142,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     '/readyz': async (_req, res) => {
       const subgraphs = state.phase === 'ready' ? await readiness() : {};
       const ready = state.phase === 'ready' && Object.values(subgraphs).every(Boolean);
-      const body = { status: ready ? 'ready' : 'unavailable', phase: state.phase, subgraphs: Object.fromEntries(Object.entries(subgraphs).map(([name, up]) => [name, up ? 'up' : 'down'])) };
+      const body = {
+        status: ready ? 'ready' : 'unavailable',
+        phase: state.phase,
+        supergraph: serving.current().supergraph.hash,
+        subgraphs: Object.fromEntries(Object.entries(subgraphs).map(([name, up]) => [name, up ? 'up' : 'down'])),
+      };
       sendJson(res, ready ? 200 : 503, JSON.stringify(body));
     },
   };
@@ -120,7 +155,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const apiRoutes = router(
     {
       '/graphql': graphql,
-      [DEPRECATIONS_PATH]: json(200, () => ({ deprecations: deprecationsDocument(engine.deprecations()) })),
+      [DEPRECATIONS_PATH]: json(200, () => ({ deprecations: deprecationsDocument(serving.current().engine.deprecations()) })),
       ...(config.publicMetrics ? { '/metrics': serveMetrics(true) } : {}),
       ...health,
     },
@@ -131,8 +166,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   // The operators' listener: metrics with versions, health and readiness; nothing a client calls.
   const adminRoutes = router({ '/metrics': serveMetrics(false), ...health });
 
-  // Start: the engine loads the supergraph, the shared stores connect, then the listeners open.
-  await engine.start();
+  // Start: the engine is loaded (above), the shared stores connect, then the listeners open.
   await limits.start();
   const draining = () => state.phase === 'draining';
   const http = await listenHttp({ host: config.host, port: config.port, logger, route: publicRoutes, draining });
@@ -145,9 +179,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   }
   state = { phase: 'ready', since: now() };
   pages.start();
+  serving.start();
   const adminUrl = admin?.url.replace(/\/graphql$/, '');
   logger.info(
-    { url: http.url, adminUrl, subgraphs: [...sources.keys()], authorization: engine.features, mode: config.mode, devIssuer: config.auth.trustDevIssuer },
+    { url: http.url, adminUrl, supergraph: supergraph.hash, subgraphs: [...sources.keys()], authorization: initial.features, mode: config.mode, devIssuer: config.auth.trustDevIssuer },
     'gateway ready',
   );
 
@@ -160,6 +195,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     async flushUsage() {
       if (usage.recorder && !(await usage.recorder.flush())) throw new Error('usage flush failed');
     },
+    reloadSupergraph: () => serving.reload(),
+    nextSupergraphReload: () => serving.nextReload(),
+    supergraphHash: () => serving.current().supergraph.hash,
     async storesReady() {
       await Promise.all([limits.store?.ready(), usage.store.ready()]);
     },
@@ -175,7 +213,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         await http.drain(config.shutdownGraceMs);
         // Probes and scrapes keep answering (readiness says draining) until the public port is done.
         await admin?.drain(0);
-        await engine.stop();
+        await serving.stop();
         // In-flight requests are done: what they recorded goes to the store before exit.
         await usage.close(USAGE_FLUSH_DEADLINE_MS);
         await limits.stop();

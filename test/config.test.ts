@@ -21,6 +21,7 @@ describe('gateway configuration', () => {
       host: '127.0.0.1',
       admin: undefined,
       supergraph: DEFAULT_SUPERGRAPH,
+      supergraphPollMs: 10_000,
       subgraphUrls: {},
       subgraphTimeoutMs: DEFAULT_SUBGRAPH_TIMEOUT_MS,
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,

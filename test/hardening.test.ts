@@ -396,7 +396,7 @@ describe('10. metrics: an admin listener in production, nothing version-revealin
       expect(admin.status).toBe(200);
       expect(await admin.text()).toMatch(/^dpg_requests_total|^dpg_nodejs_version_info\{/m);
       // Readiness is there too (the products refuse this gateway's fresh identity key: not ready, and it says why).
-      expect(await (await fetch(`${gateway.adminUrl}/readyz`)).json()).toEqual({ status: 'unavailable', phase: 'ready', subgraphs: { customer: 'down', finance: 'down', product: 'down' } });
+      expect(await (await fetch(`${gateway.adminUrl}/readyz`)).json()).toEqual({ status: 'unavailable', phase: 'ready', supergraph: expect.stringMatching(/^[0-9a-f]{16}$/), subgraphs: { customer: 'down', finance: 'down', product: 'down' } });
       expect((await fetch(`${gateway.adminUrl}/graphql`)).status).toBe(404);
     } finally {
       await gateway.stop();

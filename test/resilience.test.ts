@@ -94,6 +94,6 @@ describe('a failing data product yields a partial result naming it', () => {
     expectNoLeak(result.body);
     const ready = await fetch(gateway.url.replace('/graphql', '/readyz'));
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'unavailable', phase: 'ready', subgraphs: { books: 'up', reviews: 'down' } });
+    expect(await ready.json()).toEqual({ status: 'unavailable', phase: 'ready', supergraph: expect.stringMatching(/^[0-9a-f]{16}$/), subgraphs: { books: 'up', reviews: 'down' } });
   });
 });
