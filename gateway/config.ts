@@ -5,8 +5,8 @@ import { readEnvironment } from '../lib/env-config.js';
 import { LOG_LEVELS } from '../lib/logger.js';
 import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
-import { parseRedisUrl } from '../lib/redis-client.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
+import { parseRedisUrl } from '../lib/redis-client.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
 
