@@ -6,6 +6,7 @@ import { LOG_LEVELS } from '../lib/logger.js';
 import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
+import { parseRedisUrl } from '../lib/redis-client.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
 
@@ -89,7 +90,14 @@ const envSchema = z.object({
   MAX_TOKEN_BYTES: positiveInt(65_536).default(DEFAULT_MAX_TOKEN_BYTES),
   POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
   INTERNAL_SIGNING_KEY: ed25519PemKey('private').optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://...').optional(),
+  // One node (redis://, rediss://) or a Redis Cluster's seed nodes (redis+cluster://h1:6379,h2:6379): lib/redis-client.ts reads both.
+  REDIS_URL: z
+    .string()
+    .superRefine((value, ctx) => {
+      const reading = parseRedisUrl(value);
+      if (!reading.ok) ctx.addIssue({ code: 'custom', message: reading.problem });
+    })
+    .optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (at most 32)').default('dpg'),
   REDIS_COMMAND_TIMEOUT_MS: positiveInt(10_000).default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
   RATE_LIMITING: bool.default(true),

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_SUBGRAPH_TIMEOUT_MS, DEFAULT_SUPERGRAPH, loadConfig } from '../gateway/config.js';
 import { loadSubgraphsConfig, SubgraphConfigError } from '../subgraphs/config.js';
+import { parseRedisUrl } from '../lib/redis-client.js';
 
 function configError(fn: () => unknown): string {
   try {
@@ -92,6 +93,37 @@ describe('gateway configuration', () => {
   });
 });
 
+describe('REDIS_URL: one node or a Redis Cluster', () => {
+  it('keeps redis:// and rediss:// for one node, and reads a cluster from redis+cluster:// seed nodes', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }, []).redis.url).toBe('redis://127.0.0.1:6379');
+    expect(parseRedisUrl('rediss://:pw@redis.example:6380/2')).toEqual({ ok: true, target: { kind: 'node', url: 'rediss://:pw@redis.example:6380/2' } });
+    const cluster = 'redis+cluster://10.0.0.1:7000,10.0.0.2,[::1]:7002';
+    expect(loadConfig({ REDIS_URL: cluster }, []).redis.url).toBe(cluster);
+    expect(parseRedisUrl(cluster)).toEqual({
+      ok: true,
+      target: { kind: 'cluster', seeds: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 6379 }, { host: '::1', port: 7002 }], tls: false, username: undefined, password: undefined },
+    });
+    // Credentials once, percent-encoded, for every node; TLS with rediss+cluster://.
+    expect(parseRedisUrl('rediss+cluster://gw:p%40ss%2Cword@r1:7000,r2:7000/')).toEqual({
+      ok: true,
+      target: { kind: 'cluster', seeds: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7000 }], tls: true, username: 'gw', password: 'p@ss,word' },
+    });
+  });
+
+  it.each([
+    ['http://redis:6379', 'expected redis://host:port'],
+    ['redis+cluster://', 'seed node 1'],
+    ['redis+cluster://r1:7000,,r3:7000', 'seed node 2'],
+    ['redis+cluster://r1:7000,r2:99999', 'seed node 2'],
+    ['redis+cluster://r1:7000,r2:7000/1', 'no database path'],
+    ['redis+cluster://r1:7000?tls=true', 'no query'],
+  ])('refuses %s at start, naming REDIS_URL', (value, problem) => {
+    const message = configError(() => loadConfig({ REDIS_URL: value }, []));
+    expect(message).toContain('REDIS_URL: ');
+    expect(message).toContain(problem);
+  });
+});
+
 describe('subgraph configuration', () => {
   it('serves all products by default on 4001-4003', () => {
     expect(loadSubgraphsConfig({}, [])).toMatchObject({ products: ['customer', 'finance', 'product'], ports: { customer: 4001, finance: 4002, product: 4003 }, databaseUrl: undefined });
@@ -110,6 +142,7 @@ describe('configuration errors never show a secret', () => {
     ['INTERNAL_SIGNING_KEY', 'not-a-pem-but-a-secret-s3cr3t'],
     ['METRICS_TOKEN', 's3cr3t'],
     ['REDIS_URL', 'http://user:s3cr3t@redis:6379'],
+    ['REDIS_URL', 'redis+cluster://user:s3cr3t@r1:7000,r2:notaport'],
   ])('%s: the key is named, its value is not shown', (key, value) => {
     const message = configError(() => loadConfig({ [key]: value }, []));
     expect(message).toContain(`${key}:`);

@@ -10,6 +10,7 @@ import semver from 'semver';
 import { describe, it, expect } from 'vitest';
 import { parseDocument } from 'yaml';
 import { CONFIG_KEYS, loadConfig, type GatewayConfig } from '../gateway/config.js';
+import { parseRedisUrl } from '../lib/redis-client.js';
 import { SUBGRAPH_CONFIG_KEYS, loadSubgraphsConfig, type SubgraphsConfig } from '../subgraphs/config.js';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { PLATFORM_SUBGRAPH } from '../subgraphs/platform/index.js';
@@ -480,6 +481,31 @@ describe('docker-compose.yml', () => {
         expect(url.hostname, `${name}: REDIS_URL host`).toBe(redisName);
         expect(url.port || '6379', name).toBe('6379');
       }
+    });
+
+    it('notes how to run Redis as a cluster: node command, creation and REDIS_URL agree, and the gateway accepts that URL', () => {
+      const note = read('docker-compose.yml')
+        .split('\n')
+        .filter((line) => /^\s*#/.test(line))
+        .map((line) => line.replace(/^\s*#\s*/, ''))
+        .join('\n');
+      const url = /^REDIS_URL: "([^"]+)"$/m.exec(note)?.[1] ?? '';
+      expect(() => loadConfig({ REDIS_URL: url }, []), 'the noted REDIS_URL is valid').not.toThrow();
+      const reading = parseRedisUrl(url);
+      expect(reading.ok && reading.target.kind, 'the noted REDIS_URL names a cluster').toBe('cluster');
+      const seeds = reading.ok && reading.target.kind === 'cluster' ? reading.target.seeds.map((seed) => `${seed.host}:${seed.port}`) : [];
+      // A cluster of masters needs three; the URL lists the nodes the creation joined.
+      const created = /^docker compose exec (\S+) redis-cli --cluster create ((?:\S+:\d+ )+)--cluster-replicas \d+ --cluster-yes$/m.exec(note);
+      expect(created, 'a redis-cli --cluster create line').not.toBeNull();
+      const nodes = created![2]!.trim().split(' ');
+      expect(nodes.length).toBeGreaterThanOrEqual(3);
+      expect(seeds).toEqual(nodes);
+      expect(nodes.map((n) => n.split(':')[0])).toContain(created![1]);
+      const command = JSON.parse(/^command: (\[.*\])$/m.exec(note)?.[1] ?? 'null') as string[] | null;
+      expect(command?.[0]).toBe('redis-server');
+      const flag = (name: string) => command![command!.indexOf(name) + 1];
+      expect(flag('--cluster-enabled')).toBe('yes');
+      expect(flag('--cluster-config-file')).toMatch(/^\/data\//);
     });
   });
 });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { loadConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { HOUR_MS, hourOf, parseCellField } from '../gateway/usage/model.js';
-import { createRedisUsageStore } from '../gateway/usage/redis-store.js';
+import { createRedisUsageStore, MAX_CELLS_PER_SCRIPT, usageKeys } from '../gateway/usage/redis-store.js';
 import { createLogger } from '../lib/logger.js';
 import { postGraphQL } from './helpers/http.js';
 import { HAS_REDIS_SERVER, startOwnRedis, type OwnRedis } from './helpers/redis.js';
@@ -38,7 +39,8 @@ async function countsInRedis(coordinate: string): Promise<number> {
   const store = createRedisUsageStore({ url: redis.url, keyPrefix: 'dpg', commandTimeoutMs: 2_000, retentionMs: 86_400_000 });
   try {
     const now = Date.now();
-    const counts = await store.read(hourOf(now) - HOUR_MS, hourOf(now) + HOUR_MS);
+    // The toy bookshop's `books` subgraph serves Query.books: its counts are kept with that product's.
+    const counts = await store.read('books', hourOf(now) - HOUR_MS, hourOf(now) + HOUR_MS);
     let total = 0;
     for (const cells of counts.values()) for (const [field, n] of cells) if (parseCellField(field)?.coordinate === coordinate) total += n;
     return total;
@@ -82,12 +84,33 @@ describe.skipIf(!HAS_REDIS_SERVER)('a retried batch', () => {
   it('is applied once, even when its first attempt landed (the reply was lost)', async () => {
     const store = createRedisUsageStore({ url: redis.url, keyPrefix: 'retry', commandTimeoutMs: 2_000, retentionMs: 86_400_000 });
     const hour = hourOf(Date.now());
-    const batch = { id: 'batch-1', counts: new Map([[hour, new Map([['Query.x\tweb\t\tok', 3]])]]) };
+    const batch = { id: 'batch-1', parts: [{ hour, product: 'p', cells: new Map([['Query.x\tweb\t\tok', 3]]) }] };
     await store.ready(); // a new client: writes are not queued while it connects
     await store.apply(batch);
     await store.apply(batch);
-    await store.apply({ id: 'batch-2', counts: batch.counts });
-    expect(await store.read(hour, hour + HOUR_MS)).toEqual(new Map([[hour, new Map([['Query.x\tweb\t\tok', 6]])]]));
+    await store.apply({ id: 'batch-2', parts: batch.parts });
+    expect(await store.read('p', hour, hour + HOUR_MS)).toEqual(new Map([[hour, new Map([['Query.x\tweb\t\tok', 6]])]]));
+    expect(await store.read('q', hour, hour + HOUR_MS)).toEqual(new Map());
+    await store.close();
+  });
+
+  it('is applied in bounded units when a part is big (a script blocks its node), each unit once', async () => {
+    const store = createRedisUsageStore({ url: redis.url, keyPrefix: 'big', commandTimeoutMs: 2_000, retentionMs: 86_400_000 });
+    const hour = hourOf(Date.now());
+    const cells = new Map(Array.from({ length: 2 * MAX_CELLS_PER_SCRIPT + 1 }, (_, i) => [`Query.f${i}\tweb\t\tok`, 1]));
+    const batch = { id: 'big-1', parts: [{ hour, product: 'p', cells }] };
+    await store.ready();
+    await store.apply(batch);
+    await store.apply(batch);
+    const read = (await store.read('p', hour, hour + HOUR_MS)).get(hour)!;
+    expect(read.size).toBe(cells.size);
+    expect(new Set(read.values())).toEqual(new Set([1]));
+    const client = new Redis(redis.url);
+    try {
+      expect((await client.smembers(usageKeys('big').batches(hour, 'p'))).sort()).toEqual(['big-1:0', 'big-1:1', 'big-1:2']);
+    } finally {
+      client.disconnect();
+    }
     await store.close();
   });
 });

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { createRedisClient, whenReady } from '../../lib/redis-client.js';
+import { createRedisClient, whenReady, type RedisConnection } from '../../lib/redis-client.js';
 import type { Logger } from '../../lib/logger.js';
 import { decide, hashedKey, type RateLimitStore } from './store.js';
 
@@ -69,7 +68,7 @@ export function rateLimitKey(prefix: string, key: string, slotOf?: string): stri
   return `${prefix}:rl:v1:{${hashedKey(slotOf)}}:${hashedKey(key)}`;
 }
 
-type ConsumingRedis = Redis & { dpgConsume(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]> };
+type ConsumingRedis = RedisConnection & { dpgConsume(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]> };
 
 export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
   // Requests never wait for a connection: offline, a command fails at once and the caller's fail mode decides.

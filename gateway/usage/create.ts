@@ -4,7 +4,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { UsageReader } from '../../subgraphs/platform/index.js';
 import type { SchemaCatalog } from './catalog.js';
 import { createMemoryUsageStore } from './memory-store.js';
-import type { UsageStore } from './model.js';
+import { productOf, type UsageStore } from './model.js';
 import { createUsageReader } from './reader.js';
 import { createRedisUsageStore } from './redis-store.js';
 import { createUsageRecorder, type UsageRecorder } from './recorder.js';
@@ -25,12 +25,15 @@ export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logg
   const store = config.redis.url
     ? createRedisUsageStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, retentionMs: config.usage.retentionMs })
     : createMemoryUsageStore(config.usage.retentionMs, now);
+  let catalog: SchemaCatalog | undefined;
   const recorder = config.usage.enabled
     ? createUsageRecorder({
         store,
         flushIntervalMs: config.usage.flushIntervalMs,
         logger,
         now,
+        // Counts are kept per hour and product, as the reader reads them (the catalogue is set before any request).
+        productOf: (coordinate) => productOf(catalog, coordinate),
         // Every attempt (one per interval, failed or not) updates the lag, so it grows visibly during an outage.
         onFlush: ({ ok, lagMs }) => {
           if (!ok) metrics.usageFlushFailures.inc();
@@ -38,7 +41,6 @@ export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logg
         },
       })
     : undefined;
-  let catalog: SchemaCatalog | undefined;
   const reader = createUsageReader(
     store,
     () => {

@@ -28,11 +28,40 @@ export function parseCellField(field: string): Omit<UsageCell, 'hour'> | undefin
   return { coordinate, client, version, outcome: outcome as Outcome };
 }
 
-/** A flush: counts per cell, applied to the store exactly once under its id. */
+/** The coordinate of a cell field, without parsing the rest. */
+export function coordinateOfField(field: string): string {
+  const end = field.indexOf(SEP);
+  return end < 0 ? field : field.slice(0, end);
+}
+
+/**
+ * Counts are kept per hour and data product, the unit a view reads: one product's hours for its
+ * field usage, one coordinate's product's hours for a series. Coordinates no product serves (the
+ * gateway's own usage API, introspection, anything recorded before the schema was known) are kept
+ * under this group, which no view reads but which still counts.
+ */
+export const OTHER_PRODUCT = '~other';
+
+/** The group a coordinate's counts are kept under: the product serving it, else OTHER_PRODUCT. */
+export function productOf(catalog: { entry(coordinate: string): { readonly product: string } | undefined } | undefined, coordinate: string): string {
+  return catalog?.entry(coordinate)?.product ?? OTHER_PRODUCT;
+}
+
+/** One hour of one product's counts: cell field -> count. */
+export interface UsagePart {
+  /** Start of the hour, ms since the epoch. */
+  readonly hour: number;
+  readonly product: string;
+  readonly cells: ReadonlyMap<string, number>;
+}
+
+/**
+ * A flush, applied to the store exactly once under its id. Its parts are fixed when it is formed,
+ * so a retry splits exactly as the first attempt did (a store may apply each part on its own).
+ */
 export interface UsageBatch {
   readonly id: string;
-  /** hour -> (cell field -> count) */
-  readonly counts: ReadonlyMap<number, ReadonlyMap<string, number>>;
+  readonly parts: readonly UsagePart[];
 }
 
 /** Counts read back for a window: hour -> (cell field -> count). */
@@ -40,12 +69,12 @@ export type UsageCounts = Map<number, Map<string, number>>;
 
 /**
  * Where usage counts live. `apply` is idempotent per batch id (a retried flush never counts twice);
- * `read` returns the hours of a window that have counts.
+ * `read` returns one product's hours of a window that have counts.
  */
 export interface UsageStore {
   /** Resolves once the store can be written (a shared store has connected); rejects when it cannot yet. */
   ready(): Promise<void>;
   apply(batch: UsageBatch): Promise<void>;
-  read(fromHour: number, toHour: number): Promise<UsageCounts>;
+  read(product: string, fromHour: number, toHour: number): Promise<UsageCounts>;
   close(): Promise<void>;
 }

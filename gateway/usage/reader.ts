@@ -1,19 +1,19 @@
 import type { FieldUsageRow, UsagePointRow, UsageReader, UsageWindow } from '../../subgraphs/platform/index.js';
 import type { SchemaCatalog } from './catalog.js';
-import { HOUR_MS, hourOf, parseCellField, type UsageStore } from './model.js';
+import { HOUR_MS, hourOf, parseCellField, productOf, type UsageStore } from './model.js';
 
 const REJECTED = new Set(['forbidden', 'rate_limited', 'rejected']);
 
 /**
  * Hours read from the store at a time: a window is folded a day at a time, so memory holds one
- * day's cells, never a whole retention's.
+ * day of one product's cells, never a whole retention's, nor the other products'.
  */
 const READ_CHUNK_HOURS = 24;
 
-/** The store's hours from `from` to `to`, a chunk at a time, oldest first. */
-async function* chunks(store: UsageStore, from: number, to: number): AsyncGenerator<[number, Map<string, number>]> {
+/** One product's hours in the store from `from` to `to`, a chunk at a time, oldest first. */
+async function* chunks(store: UsageStore, product: string, from: number, to: number): AsyncGenerator<[number, Map<string, number>]> {
   for (let start = from; start < to; start += READ_CHUNK_HOURS * HOUR_MS) {
-    const counts = await store.read(start, Math.min(to, start + READ_CHUNK_HOURS * HOUR_MS));
+    const counts = await store.read(product, start, Math.min(to, start + READ_CHUNK_HOURS * HOUR_MS));
     for (const hour of [...counts.keys()].sort((a, b) => a - b)) yield [hour, counts.get(hour)!];
   }
 }
@@ -40,7 +40,7 @@ export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalo
       );
       const clients = new Map<string, Map<string, FieldUsageRow['clients'][number]>>();
       const { from, to } = hoursOf(window);
-      for await (const [hour, cells] of chunks(store, from, to)) {
+      for await (const [hour, cells] of chunks(store, product, from, to)) {
         for (const [field, count] of cells) {
           const cell = parseCellField(field);
           if (!cell || (window.client && cell.client !== window.client)) continue;
@@ -73,7 +73,8 @@ export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalo
     async series(coordinate, window) {
       const { from, to } = hoursOf(window);
       const byHour = new Map<number, { requests: number; errors: number }>();
-      for await (const [hour, cells] of chunks(store, from, to)) {
+      // A coordinate's counts are kept with its product's (the recorder groups them the same way).
+      for await (const [hour, cells] of chunks(store, productOf(catalog(), coordinate), from, to)) {
         const point = { requests: 0, errors: 0 };
         for (const [field, count] of cells) {
           const cell = parseCellField(field);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
-import { cellField, hourOf, type Outcome, type UsageBatch, type UsageStore } from './model.js';
+import { cellField, coordinateOfField, hourOf, OTHER_PRODUCT, type Outcome, type UsageBatch, type UsagePart, type UsageStore } from './model.js';
 
 export interface UsageRecorderOptions {
   store: UsageStore;
@@ -10,6 +10,8 @@ export interface UsageRecorderOptions {
   now?: () => number;
   /** Called after each flush attempt, for metrics. */
   onFlush?: (result: { ok: boolean; lagMs: number }) => void;
+  /** The data product whose counts a coordinate's belong with (the store keeps each hour of each product apart). @default every coordinate in OTHER_PRODUCT */
+  productOf?: (coordinate: string) => string;
 }
 
 export interface UsageRecorder {
@@ -25,15 +27,33 @@ export interface UsageRecorder {
 
 type Counts = Map<number, Map<string, number>>;
 
+/** Splits an hour -> cells aggregate into its (hour, product) parts, once, when a batch is formed. */
+function partsOf(counts: Counts, productOf: (coordinate: string) => string): UsagePart[] {
+  const parts: UsagePart[] = [];
+  for (const [hour, cells] of counts) {
+    const byProduct = new Map<string, Map<string, number>>();
+    for (const [field, count] of cells) {
+      const product = productOf(coordinateOfField(field));
+      let part = byProduct.get(product);
+      if (!part) byProduct.set(product, (part = new Map()));
+      part.set(field, count);
+    }
+    for (const [product, part] of byProduct) parts.push({ hour, product, cells: part });
+  }
+  return parts;
+}
+
 /**
  * Aggregates in process and flushes in batches. Exactly once: a batch keeps its id until the store
  * accepted it, and a failed batch is retried as it was (same id, same counts: the store skips it if
  * an earlier attempt landed after all). Counts recorded meanwhile wait in the next batch, which is
  * only formed when the previous one is done, so memory stays bounded by the number of distinct
- * cells, however long the store is down.
+ * cells, however long the store is down. A batch is split into its (hour, product) parts when it
+ * is formed, never again: a retry carries the very same parts, whatever the catalogue says by then.
  */
 export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorder {
   const now = options.now ?? Date.now;
+  const productOf = options.productOf ?? (() => OTHER_PRODUCT);
   let pending: Counts = new Map();
   let pendingSince: number | undefined;
   let inFlight: { batch: UsageBatch; since: number } | undefined;
@@ -41,7 +61,7 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
   const attempt = async (): Promise<boolean> => {
     if (!inFlight) {
       if (pending.size === 0) return true;
-      inFlight = { batch: { id: randomUUID(), counts: pending }, since: pendingSince ?? now() };
+      inFlight = { batch: { id: randomUUID(), parts: partsOf(pending, productOf) }, since: pendingSince ?? now() };
       pending = new Map();
       pendingSince = undefined;
     }

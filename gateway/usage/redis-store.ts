@@ -1,26 +1,33 @@
-import type { Redis } from 'ioredis';
-import { createRedisClient, whenReady } from '../../lib/redis-client.js';
-import { HOUR_MS, type UsageCounts, type UsageStore } from './model.js';
+import { createRedisClient, whenReady, type RedisConnection } from '../../lib/redis-client.js';
+import { HOUR_MS, type UsageCounts, type UsagePart, type UsageStore } from './model.js';
 
 /**
- * Usage counts in Redis: one hash per hour, `<prefix>:usage:v1:{u}:h:<hour ms>`, field = cell,
- * value = count, expiring after the retention window. A flush is one Lua script, atomic, that
- * first claims its batch id (`...:batch:<id>`, kept a day): a retried batch whose first attempt
- * did land is skipped, so nothing is counted twice. All keys share the `{u}` hash tag, so the
- * script touches a single Redis Cluster slot.
+ * Applies one unit of a flush (cells of one hour of one product), atomically, at most once: it
+ * first adds the batch's id to the set of ids already applied to that hash; an id already there
+ * means an earlier attempt landed (its reply was lost), and nothing is counted again. Both keys
+ * share one hash tag, so on a Redis Cluster the script touches a single slot, and a failover
+ * replicates its effects together: counts and their id are kept or lost as one.
+ * KEYS: the hash, its applied-ids set. ARGV: unit id, hash TTL (s), ids TTL (s), then field, count pairs.
  */
 const APPLY = `
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) == false then return 0 end
-local ttl = tonumber(ARGV[2])
-for i = 3, #ARGV, 3 do
-  redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+for i = 4, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
 end
-for i = 2, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 `;
 
-/** How long a batch id is remembered: far longer than any retry of it. */
+/** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_TTL_S = 86_400;
+
+/**
+ * Cells one script applies at most: a script blocks its Redis node while it runs, and rate-limit
+ * checks on that node have a 250 ms deadline. A bigger part is applied in several units, each with
+ * its own id (`<batch id>:<n>`), cut the same way on every retry (a batch's parts never change).
+ */
+export const MAX_CELLS_PER_SCRIPT = 1_000;
 
 export interface RedisUsageStoreOptions {
   url: string;
@@ -29,13 +36,42 @@ export interface RedisUsageStoreOptions {
   retentionMs: number;
 }
 
-type ApplyingRedis = Redis & { dpgUsageApply(numberOfKeys: number, ...args: (string | number)[]): Promise<number> };
+type ApplyingRedis = RedisConnection & { dpgUsageApply(numberOfKeys: number, ...args: (string | number)[]): Promise<number> };
 
+/**
+ * Every usage key, built here only. v2: one hash tag per hour and product, `{<hour ms>:<product>}`,
+ * so a cluster spreads them over its slots, and a view reads only the product it shows:
+ *  - `<prefix>:usage:v2:h:{<hour>:<product>}`: hash, field = cell, value = count; expires a retention
+ *    (plus an hour) after its last write.
+ *  - `<prefix>:usage:v2:batches:{<hour>:<product>}`: set of the batch ids applied to that hash; expires a
+ *    day after its last write.
+ * v1 (`<prefix>:usage:v1:{u}:...`, every hour under the one tag `{u}`) is no longer read or written:
+ * its keys expire on their own within the retention.
+ * The product is URI-encoded in the tag (a brace in a name would end the tag early).
+ */
 export function usageKeys(prefix: string) {
+  const tag = (hour: number, product: string) => `{${hour}:${encodeURIComponent(product)}}`;
   return {
-    hour: (hour: number) => `${prefix}:usage:v1:{u}:h:${hour}`,
-    batch: (id: string) => `${prefix}:usage:v1:{u}:batch:${id}`,
+    hour: (hour: number, product: string) => `${prefix}:usage:v2:h:${tag(hour, product)}`,
+    batches: (hour: number, product: string) => `${prefix}:usage:v2:batches:${tag(hour, product)}`,
+    /** A SCAN pattern matching every hour hash (of every product) under this prefix. */
+    allHours: `${prefix}:usage:v2:h:*`,
   };
+}
+
+/** The units a part is applied in: its cells in order, MAX_CELLS_PER_SCRIPT at a time. */
+function unitsOf(part: UsagePart): (string | number)[][] {
+  const units: (string | number)[][] = [];
+  let unit: (string | number)[] = [];
+  for (const [field, count] of part.cells) {
+    unit.push(field, count);
+    if (unit.length === 2 * MAX_CELLS_PER_SCRIPT) {
+      units.push(unit);
+      unit = [];
+    }
+  }
+  if (unit.length > 0) units.push(unit);
+  return units;
 }
 
 export function createRedisUsageStore(options: RedisUsageStoreOptions): UsageStore {
@@ -50,27 +86,23 @@ export function createRedisUsageStore(options: RedisUsageStoreOptions): UsageSto
   return {
     ready: connected,
     async apply(batch) {
-      const hourKeys = [...batch.counts.keys()].map(keys.hour);
-      if (hourKeys.length === 0) return;
-      const args: (string | number)[] = [BATCH_ID_TTL_S, ttlS];
-      let index = 2; // KEYS[1] is the batch marker
-      for (const cells of batch.counts.values()) {
-        for (const [field, count] of cells) args.push(index, field, count);
-        index += 1;
-      }
-      await redis.dpgUsageApply(1 + hourKeys.length, keys.batch(batch.id), ...hourKeys, ...args);
+      // Every unit goes out at once, each to the node of its slot. A unit that fails leaves the
+      // others applied; the recorder retries the whole batch, and what landed is skipped by its id.
+      const sent = batch.parts.flatMap((part) =>
+        unitsOf(part).map((cells, n) => redis.dpgUsageApply(2, keys.hour(part.hour, part.product), keys.batches(part.hour, part.product), `${batch.id}:${n}`, ttlS, BATCH_ID_TTL_S, ...cells)),
+      );
+      const failed = (await Promise.allSettled(sent)).flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+      if (failed.length > 0) throw new AggregateError(failed, `${failed.length} of ${sent.length} usage units not applied (the batch is retried)`);
     },
-    async read(fromHour, toHour) {
+    async read(product, fromHour, toHour) {
       await connected();
       const hours: number[] = [];
       for (let hour = fromHour; hour < toHour; hour += HOUR_MS) hours.push(hour);
-      const pipeline = redis.pipeline();
-      for (const hour of hours) pipeline.hgetall(keys.hour(hour));
-      const results = (await pipeline.exec()) ?? [];
+      // One HGETALL per hour, sent together: on a cluster each goes to its own slot's node (a
+      // pipeline would have to stay within one slot).
+      const results = await Promise.all(hours.map((hour) => redis.hgetall(keys.hour(hour, product))));
       const out: UsageCounts = new Map();
-      results.forEach(([error, value], i) => {
-        if (error) throw error;
-        const cells = value as Record<string, string>;
+      results.forEach((cells, i) => {
         if (Object.keys(cells).length === 0) return;
         out.set(hours[i]!, new Map(Object.entries(cells).map(([field, count]) => [field, Number(count)])));
       });

@@ -19,6 +19,36 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts `redis-server --port <port> --bind 127.0.0.1 <args>` and resolves once it says it accepts
+ * connections (it logs that to stdout once it listens and has loaded its data); rejects if it exits first.
+ */
+export async function spawnRedisServer(port: number, args: readonly string[]): Promise<ChildProcess> {
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready: ${log}`));
+    const onData = (chunk: string) => {
+      log += chunk;
+      if (!/ready to accept connections/i.test(log)) return;
+      server.off('exit', onExit);
+      server.stdout!.off('data', onData).resume(); // the rest of its log is drained, not kept
+      resolve();
+    };
+    server.once('exit', onExit);
+    server.stdout!.setEncoding('utf8').on('data', onData);
+  });
+  return server;
+}
+
+/** Kills a redis-server of the test's own (SIGKILL, by pid) and waits for it to be gone. */
+export async function killRedisServer(running: ChildProcess | undefined): Promise<void> {
+  if (!running || running.exitCode !== null || running.signalCode !== null) return;
+  const exited = new Promise((resolve) => running.once('exit', resolve));
+  running.kill('SIGKILL');
+  await exited;
+}
+
 export interface OwnRedis {
   readonly url: string;
   /** Kills the server (SIGKILL, by pid): a crash, not a shutdown. */
@@ -38,30 +68,9 @@ export async function startOwnRedis(options: { durable?: boolean } = {}): Promis
   const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async () => {
-    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'ignore'] });
-    child = server;
-    // redis-server logs to stdout that it is ready once it listens and has loaded its data: wait for that line.
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready: ${log}`));
-      const onData = (chunk: string) => {
-        log += chunk;
-        if (!/ready to accept connections/i.test(log)) return;
-        server.off('exit', onExit);
-        server.stdout!.off('data', onData).resume(); // the rest of its log is drained, not kept
-        resolve();
-      };
-      server.once('exit', onExit);
-      server.stdout!.setEncoding('utf8').on('data', onData);
-    });
+    child = await spawnRedisServer(port, ['--save', '', ...persistence]);
   };
-  const kill = async () => {
-    const running = child;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGKILL');
-    await exited;
-  };
+  const kill = () => killRedisServer(child);
   await start();
   return { url: `redis://127.0.0.1:${port}`, kill, restart: start, stop: kill };
 }
