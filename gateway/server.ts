@@ -17,6 +17,7 @@ import { createPages } from './pages.js';
 import { createReadiness } from './readiness.js';
 import { createCors } from '../lib/cors.js';
 import { json, requireBearer, router, type Handler } from '../lib/routes.js';
+import { serverSpan } from '../lib/tracing/http.js';
 import type { SubgraphSource } from './subgraph-source.js';
 import { loadSupergraph, type LoadedSupergraph } from './supergraph.js';
 import { createUsage } from './usage/create.js';
@@ -119,7 +120,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const cors = createCors(config.cors);
   const apiRoutes = router(
     {
-      '/graphql': graphql,
+      // Traced (OTEL_*): a span per request, continuing the client's trace or not (TRACE_PARENT).
+      '/graphql': serverSpan(graphql, { incoming: config.tracing.traceParent, route: '/graphql' }),
       [DEPRECATIONS_PATH]: json(200, () => ({ deprecations: deprecationsDocument(engine.deprecations()) })),
       ...(config.publicMetrics ? { '/metrics': serveMetrics(true) } : {}),
       ...health,
