@@ -27,8 +27,8 @@ export interface OtlpSink {
  */
 export async function startOtlpSink(port: number): Promise<OtlpSink> {
   const counts: SinkCounts = { exports: 0, bytes: 0, gatewayExports: 0, productExports: 0 };
-  const gateway = Buffer.from('data-product-gateway');
-  const product = Buffer.from('data-products');
+  const gateway = serviceNameBytes('data-product-gateway');
+  const product = serviceNameBytes('data-products');
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -37,7 +37,7 @@ export async function startOtlpSink(port: number): Promise<OtlpSink> {
       if (req.method === 'POST' && req.url === '/v1/traces') {
         counts.exports += 1;
         counts.bytes += body.length;
-        // Protobuf carries strings as they are: the resource's service.name is in the body.
+        // Which processes exported: the resource's service.name is in the body as it was encoded.
         if (body.includes(gateway)) counts.gatewayExports += 1;
         if (body.includes(product)) counts.productExports += 1;
         res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
@@ -60,4 +60,15 @@ export async function startOtlpSink(port: number): Promise<OtlpSink> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The protobuf encoding of the resource attribute `service.name = <name>` (a KeyValue: key, then an
+ * AnyValue holding a string). The name alone would not do: our instrumentation scope is named
+ * data-product-gateway in every process.
+ */
+function serviceNameBytes(name: string): Buffer {
+  const key = Buffer.from('service.name');
+  const value = Buffer.from(name);
+  return Buffer.concat([Buffer.from([0x0a, key.length]), key, Buffer.from([0x12, value.length + 2, 0x0a, value.length]), value]);
 }

@@ -38,7 +38,13 @@ export interface AuthorizedGateway {
  */
 export function createAuthorizedGateway(supergraph: string | DocumentNode, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
   const takeover = takeOverAuthorization(supergraph);
-  const inner = new ApolloGateway({ ...config, supergraphSdl: takeover.gatewaySdl } as GatewayConfig);
+  const inner = new ApolloGateway({
+    ...config,
+    supergraphSdl: takeover.gatewaySdl,
+    // @apollo/gateway's spans (exported when tracing is on) never carry the document or an error's
+    // message: both may quote a caller's values. Its defaults say the same; this keeps them so.
+    telemetry: { includeDocument: false, recordExceptions: false },
+  } as GatewayConfig);
   const enforce = enforcer(options);
   const gateway: GatewayInterface = {
     onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),

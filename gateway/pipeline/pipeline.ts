@@ -38,18 +38,21 @@ export function pipelinePlugin(stages: readonly Stage[], tracing = pipelineTraci
           const operation = { context: contextValue, state, schema, document, request, requestIsBatched: requestIsBatched ?? false };
           for (const stage of stages) {
             if (!stage.resolved) continue;
-            if (traced) await traced.stage(stage.name, 'resolved', () => stage.resolved!(operation));
+            if (traced) await traced.stage(stage.name, () => stage.resolved!(operation));
             else await stage.resolved(operation);
           }
         },
         async willSendResponse({ request, response, errors, operationName, queryHash, requestIsBatched }) {
           const responding = { context: contextValue, state, request, response, errors, operationName };
-          for (const stage of stages) {
-            if (!stage.responding) continue;
-            if (traced) await traced.stage(stage.name, 'responding', () => stage.responding!(responding));
-            else await stage.responding(responding);
+          const respond = async () => {
+            for (const stage of stages) await stage.responding?.(responding);
+          };
+          if (traced) {
+            await traced.respond(respond);
+            traced.responded({ state, response, operationName, queryHash, batched: requestIsBatched });
+          } else {
+            await respond();
           }
-          traced?.responded({ state, response, operationName, queryHash, batched: requestIsBatched });
         },
       };
     },

@@ -6,18 +6,21 @@ import { operationOutcome } from './outcome.js';
 
 /**
  * The pipeline's spans, for one GraphQL operation: parse and validate (Apollo Server's, when the
- * document is not cached yet), one span per stage and phase in the pipeline's order
- * (`pipeline.analysis`, `pipeline.demand-control`, ..., `pipeline.usage.respond`), and what the
- * operation came to on the HTTP request's span (operation name and type, document hash, cost,
- * outcome, error codes). A stage with both hooks has two spans: `pipeline.demand-control` prices
- * and spends before execution, `pipeline.demand-control.respond` writes the RateLimit headers.
+ * document is not cached yet), one span per stage before execution, in the pipeline's order
+ * (`pipeline.analysis`, `pipeline.demand-control`, `pipeline.deprecation`), one span for the
+ * response's stages together (`pipeline.respond`: the request log, metrics, usage, the RateLimit
+ * and Deprecation headers, microseconds each: a span apiece cost more than they showed, measured
+ * by `npm run bench -- --tracing`), and what the operation came to on the HTTP request's span
+ * (operation name and type, document hash, cost, outcome, error codes).
  * @apollo/gateway's own spans (gateway.request, .plan, .execute, .fetch) come from its executor.
  */
 export interface OperationTracing {
   /** Starts `name`; the returned function ends it, failed under `errorType` when given an error. */
   span(name: string, errorType: string): (error?: unknown) => void;
-  /** Runs one stage's hook in its span: `pipeline.<stage>` before execution, `pipeline.<stage>.respond` for the response. */
-  stage<T>(stageName: string, phase: 'resolved' | 'responding', run: () => T | Promise<T>): Promise<T>;
+  /** Runs one stage's `resolved` hook in its span, `pipeline.<stage>`. */
+  stage<T>(stageName: string, run: () => T | Promise<T>): Promise<T>;
+  /** Runs the stages' `responding` hooks, together, in one span: `pipeline.respond`. */
+  respond<T>(run: () => T | Promise<T>): Promise<T>;
   responded(facts: { state: OperationState; response: GraphQLResponse; operationName: string | null | undefined; queryHash: string | undefined; batched: boolean }): void;
 }
 
@@ -40,7 +43,8 @@ export function pipelineTracing(tracer: Tracer | undefined = activeTracer()): { 
             span.end();
           };
         },
-        stage: (stageName, phase, run) => inSpan(tracer, `pipeline.${stageName.replace(/\s+/g, '-')}${phase === 'responding' ? '.respond' : ''}`, {}, run),
+        stage: (stageName, run) => inSpan(tracer, `pipeline.${stageName.replace(/\s+/g, '-')}`, {}, run),
+        respond: (run) => inSpan(tracer, 'pipeline.respond', {}, run),
         responded({ state, response, operationName, queryHash, batched }) {
           if (!request) return;
           // A batch's operations share one HTTP request: their own facts are on their gateway.request spans.

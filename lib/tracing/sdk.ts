@@ -57,8 +57,8 @@ export async function startTracing(config: TracingConfig, options: { defaultServ
   // The SDK reports its own trouble (an export that failed, a full queue) through diag: into our logs.
   diag.setLogger(
     {
-      error: (message, ...args) => logger.warn({ args }, `tracing: ${message}`),
-      warn: (message, ...args) => logger.warn({ args }, `tracing: ${message}`),
+      error: (message, ...args) => logger.warn({ details: args.map(describe) }, `tracing: ${message}`),
+      warn: (message, ...args) => logger.warn({ details: args.map(describe) }, `tracing: ${message}`),
       info: () => undefined,
       debug: () => undefined,
       verbose: () => undefined,
@@ -124,6 +124,17 @@ export async function startTracing(config: TracingConfig, options: { defaultServ
       return stopped;
     },
   };
+}
+
+/** An Error serializes to {} in JSON: its message instead. */
+function describe(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
 let version: string | undefined;
