@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { newOperationState, type GatewayContext } from '../context.js';
 import { tokenLimitOf } from '../errors.js';
 import type { Stage } from './stage.js';
@@ -17,7 +17,7 @@ export function pipelinePlugin(stages: readonly Stage[], tracing = pipelineTraci
       const state = contextValue.operation;
       // Tracing off: undefined, and every stage runs exactly as it would without it.
       const traced = tracing?.operation();
-      return {
+      const listener: GraphQLRequestListener<GatewayContext> = {
         async parsingDidStart() {
           const parsed = traced?.span('graphql.parse', 'GRAPHQL_PARSE_FAILED');
           return async (error) => {
@@ -26,14 +26,6 @@ export function pipelinePlugin(stages: readonly Stage[], tracing = pipelineTraci
             if (error && tokenLimitOf(error.message) !== undefined) state.refusal = 'rejected';
           };
         },
-        ...(traced
-          ? {
-              async validationDidStart() {
-                const validated = traced.span('graphql.validate', 'GRAPHQL_VALIDATION_FAILED');
-                return async (errors) => validated(errors?.[0]);
-              },
-            }
-          : {}),
         async didResolveOperation({ schema, document, request, requestIsBatched }) {
           const operation = { context: contextValue, state, schema, document, request, requestIsBatched: requestIsBatched ?? false };
           for (const stage of stages) {
@@ -44,17 +36,23 @@ export function pipelinePlugin(stages: readonly Stage[], tracing = pipelineTraci
         },
         async willSendResponse({ request, response, errors, operationName, queryHash, requestIsBatched }) {
           const responding = { context: contextValue, state, request, response, errors, operationName };
-          const respond = async () => {
+          if (!traced) {
             for (const stage of stages) await stage.responding?.(responding);
-          };
-          if (traced) {
-            await traced.respond(respond);
-            traced.responded({ state, response, operationName, queryHash, batched: requestIsBatched });
-          } else {
-            await respond();
+            return;
           }
+          await traced.respond(async () => {
+            for (const stage of stages) await stage.responding?.(responding);
+          });
+          traced.responded({ state, response, operationName, queryHash, batched: requestIsBatched });
         },
       };
+      if (traced) {
+        listener.validationDidStart = async () => {
+          const validated = traced.span('graphql.validate', 'GRAPHQL_VALIDATION_FAILED');
+          return async (errors) => validated(errors?.[0]);
+        };
+      }
+      return listener;
     },
   };
 }
