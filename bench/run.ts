@@ -93,7 +93,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --header 'k: v'      extra request header for every target (e.g. authorization); repeatable
   --tracing            ours (both) and the subgraphs export OpenTelemetry traces, every request sampled,
                        to a collector stand-in on loopback: ours/bare then includes what tracing costs
-  --out FILE           where the JSON goes (default bench/results/latest.json)`;
+  --out FILE           where the JSON goes (default bench/results/latest.json; with --tracing, tracing.json)`;
 
 function readArgs(argv: readonly string[]) {
   return parseArgs({
@@ -158,7 +158,8 @@ function parseCli(argv: readonly string[]) {
     only: values.only,
     headers,
     tracing: values.tracing,
-    out: values.out ?? join(ROOT, 'bench/results/latest.json'),
+    // A traced run is kept apart: latest.json stays the untraced comparison the target is read from.
+    out: values.out ?? join(ROOT, values.tracing ? 'bench/results/tracing.json' : 'bench/results/latest.json'),
   };
 }
 
