@@ -1,9 +1,8 @@
 import { RemoteGraphQLDataSource, HEALTH_CHECK_QUERY } from '@apollo/gateway';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { context as otelContext, propagation, trace } from '@opentelemetry/api';
-import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import { gqlError } from '../lib/errors.js';
-import { activeTracer, ATTR } from '../lib/tracing/tracer.js';
+import { activeTracer, ATTR, SEMCONV } from '../lib/tracing/tracer.js';
 import type { GraphQLError } from 'graphql';
 import { isGatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -161,7 +160,7 @@ const LATENCY_SAMPLES = 1_000;
 function statusRecordingFetcher(fetcher: Fetcher): Fetcher {
   const recording = async (...args: Parameters<Fetcher>) => {
     const response = await fetcher(...args);
-    trace.getActiveSpan()?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, response.status);
+    trace.getActiveSpan()?.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, response.status);
     return response;
   };
   return recording as Fetcher;

@@ -1,9 +1,10 @@
 import { gunzipSync } from 'node:zlib';
+import * as semconv from '@opentelemetry/semantic-conventions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { startTracing } from '../lib/tracing/sdk.js';
 import { tracingConfigOf, TRACING_ENV } from '../lib/tracing/settings.js';
-import { activeTracer } from '../lib/tracing/tracer.js';
+import { activeTracer, SEMCONV } from '../lib/tracing/tracer.js';
 import { describeStatement } from '../subgraphs/kit/tracing.js';
 import { z } from 'zod';
 import { startOtlpReceiver, type OtlpReceiver } from './helpers/otlp-receiver.js';
@@ -61,6 +62,16 @@ describe('startTracing', () => {
     // Protobuf carries strings as they are and ids as raw bytes.
     for (const part of [Buffer.from('probe-span'), Buffer.from('probe-service'), Buffer.from('test-env'), Buffer.from(traceId, 'hex')]) {
       expect(body.includes(part), part.toString('hex')).toBe(true);
+    }
+  });
+});
+
+describe('attribute names', () => {
+  it('are the stable semantic conventions\' (written out so that tracing off does not load the package)', () => {
+    const conventions = semconv as unknown as Record<string, string>;
+    for (const [name, value] of Object.entries(SEMCONV)) {
+      const constant = name.startsWith('DB_SYSTEM_NAME_VALUE_') ? name : `ATTR_${name}`;
+      expect(conventions[constant], constant).toBe(value);
     }
   });
 });

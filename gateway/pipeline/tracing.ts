@@ -1,6 +1,6 @@
 import type { GraphQLResponse } from '@apollo/server';
 import { SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { activeTracer, ATTR, inSpan } from '../../lib/tracing/tracer.js';
+import { activeTracer, ATTR, inSpan, SEMCONV } from '../../lib/tracing/tracer.js';
 import type { OperationState } from '../context.js';
 import { operationOutcome } from './outcome.js';
 
@@ -38,7 +38,7 @@ export function pipelineTracing(tracer: Tracer | undefined = activeTracer()): { 
             // Never the error's message: a syntax error quotes the document.
             if (error) {
               span.setStatus({ code: SpanStatusCode.ERROR });
-              span.setAttribute('error.type', errorType);
+              span.setAttribute(SEMCONV.ERROR_TYPE, errorType);
             }
             span.end();
           };

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link } from '@opentelemetry/api';
-import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_URL_PATH, ATTR_URL_SCHEME } from '@opentelemetry/semantic-conventions';
 import type { RequestScope } from '../http-server.js';
-import { activeTracer, ATTR } from './tracer.js';
+import { activeTracer, ATTR, SEMCONV } from './tracer.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => Promise<void> | void;
 
@@ -47,10 +46,10 @@ export function serverSpan(handler: Route, options: ServerSpanOptions): Route {
         kind: SpanKind.SERVER,
         links,
         attributes: {
-          [ATTR_HTTP_REQUEST_METHOD]: req.method ?? 'GET',
-          [ATTR_HTTP_ROUTE]: options.route,
-          [ATTR_URL_PATH]: options.route,
-          [ATTR_URL_SCHEME]: 'http',
+          [SEMCONV.HTTP_REQUEST_METHOD]: req.method ?? 'GET',
+          [SEMCONV.HTTP_ROUTE]: options.route,
+          [SEMCONV.URL_PATH]: options.route,
+          [SEMCONV.URL_SCHEME]: 'http',
           [ATTR.REQUEST_ID]: scope.requestId,
           ...options.attributes,
         },
@@ -60,7 +59,7 @@ export function serverSpan(handler: Route, options: ServerSpanOptions): Route {
     // 'close' comes once the response is sent, or the connection is gone: either way the request is over.
     res.once('close', () => {
       if (res.headersSent) {
-        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+        span.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, res.statusCode);
         // Server spans fail on 5xx only: a 4xx is the caller's mistake, not the server's (semantic conventions).
         if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       }

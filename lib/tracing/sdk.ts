@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { context, diag, DiagLogLevel, propagation, trace } from '@opentelemetry/api';
-import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../logger.js';
 import { fromPackageRoot } from '../package-root.js';
 import type { TracingConfig } from './settings.js';
-import { setActiveTracer } from './tracer.js';
+import { SEMCONV, setActiveTracer } from './tracer.js';
 
 /** The name our own spans are created under (the instrumentation scope). */
 export const INSTRUMENTATION_SCOPE = 'data-product-gateway';
@@ -86,10 +85,10 @@ export async function startTracing(config: TracingConfig, options: { defaultServ
       resourceFromAttributes({
         ...config.resourceAttributes,
         // OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES, as the specification says.
-        [ATTR_SERVICE_NAME]: config.serviceName ?? config.resourceAttributes[ATTR_SERVICE_NAME] ?? options.defaultServiceName,
-        [ATTR_SERVICE_VERSION]: packageVersion(),
+        [SEMCONV.SERVICE_NAME]: config.serviceName ?? config.resourceAttributes[SEMCONV.SERVICE_NAME] ?? options.defaultServiceName,
+        [SEMCONV.SERVICE_VERSION]: packageVersion(),
         // Replicas share a service name: the instance tells them apart.
-        [ATTR_SERVICE_INSTANCE_ID]: randomUUID(),
+        [SEMCONV.SERVICE_INSTANCE_ID]: randomUUID(),
       }),
     ),
     sampler,

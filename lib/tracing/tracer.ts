@@ -19,6 +19,28 @@ export function setActiveTracer(tracer: Tracer | undefined): void {
 }
 
 /**
+ * The stable OpenTelemetry semantic-convention names we use, written out: importing
+ * @opentelemetry/semantic-conventions costs about 10 ms at every start, traced or not, and these
+ * modules load whether tracing is on or not. test/tracing-sdk.test.ts checks each against the package.
+ */
+export const SEMCONV = {
+  SERVICE_NAME: 'service.name',
+  SERVICE_VERSION: 'service.version',
+  SERVICE_INSTANCE_ID: 'service.instance.id',
+  HTTP_REQUEST_METHOD: 'http.request.method',
+  HTTP_ROUTE: 'http.route',
+  HTTP_RESPONSE_STATUS_CODE: 'http.response.status_code',
+  URL_PATH: 'url.path',
+  URL_SCHEME: 'url.scheme',
+  ERROR_TYPE: 'error.type',
+  DB_SYSTEM_NAME: 'db.system.name',
+  DB_SYSTEM_NAME_VALUE_POSTGRESQL: 'postgresql',
+  DB_OPERATION_NAME: 'db.operation.name',
+  DB_COLLECTION_NAME: 'db.collection.name',
+  DB_QUERY_SUMMARY: 'db.query.summary',
+} as const;
+
+/**
  * Attribute names of our own (`dpg.`), and the GraphQL ones from the OpenTelemetry semantic
  * conventions, which are still incubating there: copied rather than imported from the package's
  * `incubating` entry point, as its README advises, since incubating names may change in any release.
@@ -72,7 +94,7 @@ export function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, 
 /** Error status and `error.type`: a GraphQL error's code, a Node/PostgreSQL error code, or its class name; never its message. */
 export function markFailed(span: Span, error: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR });
-  span.setAttribute('error.type', errorType(error));
+  span.setAttribute(SEMCONV.ERROR_TYPE, errorType(error));
 }
 
 function errorType(error: unknown): string {

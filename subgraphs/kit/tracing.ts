@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { context, SpanKind, trace, type Tracer } from '@opentelemetry/api';
-import {
-  ATTR_DB_COLLECTION_NAME,
-  ATTR_DB_OPERATION_NAME,
-  ATTR_DB_QUERY_SUMMARY,
-  ATTR_DB_SYSTEM_NAME,
-  DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-} from '@opentelemetry/semantic-conventions';
-import { activeTracer, ATTR, inSpan, markFailed } from '../../lib/tracing/tracer.js';
+import { activeTracer, ATTR, inSpan, markFailed, SEMCONV } from '../../lib/tracing/tracer.js';
 import type { Db, Row } from './db.js';
 
 /*
@@ -123,10 +116,10 @@ export function describeStatement(sql: string): Statement {
   return {
     summary,
     attributes: {
-      [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-      [ATTR_DB_OPERATION_NAME]: operation,
-      ...(table ? { [ATTR_DB_COLLECTION_NAME]: table } : {}),
-      [ATTR_DB_QUERY_SUMMARY]: summary,
+      [SEMCONV.DB_SYSTEM_NAME]: SEMCONV.DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+      [SEMCONV.DB_OPERATION_NAME]: operation,
+      ...(table ? { [SEMCONV.DB_COLLECTION_NAME]: table } : {}),
+      [SEMCONV.DB_QUERY_SUMMARY]: summary,
       [ATTR.DB_STATEMENT_HASH]: createHash('sha256').update(sql).digest('hex').slice(0, 16),
     },
   };
