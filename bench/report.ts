@@ -70,6 +70,8 @@ export interface BenchReport {
     startupSamples: number;
     oursLogLevel: string;
     extraHeaders: string[];
+    /** --tracing: ours and the subgraphs exported OpenTelemetry traces. */
+    tracing: boolean;
     targetRatio: number;
     readyBoundMs: number;
     /** What each target runs with beyond the common environment (ours-no-usage: ours + USAGE_RECORDING=false). */
@@ -79,6 +81,8 @@ export interface BenchReport {
   results: OperationResult[];
   /** Did ours record usage and ours-no-usage not? null when it could not be read (no Redis). */
   usageCheck: UsageCheck | null;
+  /** --tracing: what the collector stand-in received; null without --tracing. */
+  tracing: { exports: number; bytes: number; gatewayExports: number; productExports: number } | null;
   notes: string[];
 }
 
@@ -125,7 +129,8 @@ export function formatTables(report: BenchReport): string {
   lines.push(
     `${settings.mode}: ${scale.customers} customers, ${settings.connections} connections, warm-up ${settings.warmupS} s, ` +
       `${settings.rounds} rounds x ${settings.roundS} s per target, order rotating per round; ours at LOG_LEVEL=${settings.oursLogLevel}; ` +
-      `ours-no-usage = ours + USAGE_RECORDING=false`,
+      `ours-no-usage = ours + USAGE_RECORDING=false` +
+      (settings.tracing ? '; TRACING ON: ours and the subgraphs export every span (--tracing)' : ''),
   );
   lines.push('');
   const rows = report.results.map((r) => {

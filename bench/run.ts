@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { mergeSorted, quantile, runLoad, type LoadResult } from './load.js';
 import { BENCH_SCOPES, startBenchAuth } from './auth.js';
 import { benchOperations, sendOnce, type BenchOperation } from './operations.js';
+import { startOtlpSink, type SinkCounts } from './otlp-sink.js';
 import { benchRateLimitsFile, benchRedis } from './rate-limits.js';
 import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type Memory } from './processes.js';
 import { formatTables, type BenchReport, type OperationResult, type StartupSample, type TargetName } from './report.js';
@@ -90,7 +91,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --startup-samples N  process starts per target for the readiness times (quick ${MODES.quick.startupSamples}, default ${MODES.full.startupSamples})
   --only NAME          run one operation (lookup, join or list); repeatable
   --header 'k: v'      extra request header for every target (e.g. authorization); repeatable
-  --out FILE           where the JSON goes (default bench/results/latest.json)`;
+  --tracing            ours (both) and the subgraphs export OpenTelemetry traces, every request sampled,
+                       to a collector stand-in on loopback: ours/bare then includes what tracing costs
+  --out FILE           where the JSON goes (default bench/results/latest.json; with --tracing, tracing.json)`;
 
 function readArgs(argv: readonly string[]) {
   return parseArgs({
@@ -106,6 +109,7 @@ function readArgs(argv: readonly string[]) {
       'startup-samples': { type: 'string' },
       only: { type: 'string', multiple: true },
       header: { type: 'string', multiple: true },
+      tracing: { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -153,7 +157,9 @@ function parseCli(argv: readonly string[]) {
     startupSamples: int('startup-samples', values['startup-samples'], mode.startupSamples, 0),
     only: values.only,
     headers,
-    out: values.out ?? join(ROOT, 'bench/results/latest.json'),
+    tracing: values.tracing,
+    // A traced run is kept apart: latest.json stays the untraced comparison the target is read from.
+    out: values.out ?? join(ROOT, values.tracing ? 'bench/results/tracing.json' : 'bench/results/latest.json'),
   };
 }
 
@@ -180,7 +186,8 @@ async function main(): Promise<number> {
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
 
   // Subgraphs: one process, all three products, an embedded database seeded at the stated scale.
-  const [customerPort, financePort, productPort, barePort, oursPort, noUsagePort, issuerPort, redisPort] = (await freePorts(8)) as [
+  const [customerPort, financePort, productPort, barePort, oursPort, noUsagePort, issuerPort, redisPort, sinkPort] = (await freePorts(9)) as [
+    number,
     number,
     number,
     number,
@@ -200,6 +207,14 @@ async function main(): Promise<number> {
     RATE_LIMITS_FILE: benchRateLimitsFile(),
     ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redisKeyPrefix } : {}),
   };
+  // --tracing: ours and the subgraphs export every span (the default sampler samples every request,
+  // the protocol is the default http/protobuf) to a stand-in collector; bare has no tracing to turn on.
+  const sink = cli.tracing ? await startOtlpSink(sinkPort) : undefined;
+  if (sink) {
+    cleanups.push(() => sink.stop());
+    progress(`tracing on: ours and the subgraphs export to ${sink.url}`);
+  }
+  const tracingEnv: Record<string, string> = sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {};
   const auth = await startBenchAuth(issuerPort);
   cleanups.push(() => auth.stop());
   // The bench's token first, so that a --header authorization replaces it.
@@ -215,6 +230,7 @@ async function main(): Promise<number> {
     LOG_LEVEL: 'info',
     NODE_ENV: 'production',
     ...auth.subgraphsEnv,
+    ...tracingEnv,
   });
   const subgraphUrls: Record<string, string> = {};
   let seeded: unknown;
@@ -249,6 +265,7 @@ async function main(): Promise<number> {
     ...rateLimitsEnv,
     // The default, stated so that ours keeps measuring recording on should the default change.
     USAGE_RECORDING: String(usageRecording),
+    ...tracingEnv,
   });
   const targets: Record<TargetName, Target> = {
     bare: {
@@ -370,6 +387,13 @@ async function main(): Promise<number> {
     progress(usageCheck.ok ? `usage check: ${usageCheck.recorded} operations counted in Redis, ${answered.ours} answered by ours` : `usage check failed: ${usageCheck.problem}`);
   }
 
+  // Stopped gateways have flushed their spans; the subgraphs export theirs every few seconds meanwhile.
+  let tracing: SinkCounts | null = null;
+  if (sink) {
+    tracing = sink.counts();
+    progress(`tracing: ${tracing.exports} exports (${(tracing.bytes / 2 ** 20).toFixed(1)} MiB): ${tracing.gatewayExports} from the gateways, ${tracing.productExports} from the subgraphs`);
+  }
+
   const report: BenchReport = {
     date: startedAt.toISOString(),
     commit: gitCommit(),
@@ -392,6 +416,7 @@ async function main(): Promise<number> {
       startupSamples: cli.startupSamples,
       oursLogLevel: OURS_LOG_LEVEL,
       extraHeaders: Object.keys(cli.headers),
+      tracing: cli.tracing,
       targetRatio: TARGET_RATIO,
       readyBoundMs: READY_BOUND_MS,
       targets: {
@@ -405,7 +430,14 @@ async function main(): Promise<number> {
     ) as BenchReport['startup'],
     results,
     usageCheck,
+    tracing,
     notes: [
+      ...(sink
+        ? [
+            'TRACING ON (--tracing): ours, ours-no-usage and the subgraphs export OpenTelemetry traces over OTLP/HTTP protobuf to a stand-in collector in the bench process, every request sampled; ' +
+              'the subgraphs trace only calls that carry a trace context (ours\'s, not bare\'s). ours/bare is then the pipeline and tracing together.',
+          ]
+        : []),
       'ours, ours-no-usage and the subgraphs run the compiled build (dist/, npm run build at the start of the run) with node --enable-source-maps, as the production image runs them; ' +
         'bare is the bench\'s own TypeScript (bench/bare-gateway.ts) run through tsx, which turns source maps on too. A loader costs at start only: bare\'s readiness includes compiling its sources.',
       `ours runs with LOG_LEVEL=${OURS_LOG_LEVEL}: at info it writes one JSON log line per request, which would measure the logger.`,
@@ -437,6 +469,10 @@ async function main(): Promise<number> {
   }
   if (usageCheck && !usageCheck.ok) {
     progress('the usage check failed: the usage recording cost above compares the wrong things');
+    return 1;
+  }
+  if (tracing && (tracing.gatewayExports === 0 || tracing.productExports === 0)) {
+    progress('--tracing: the collector stand-in received no spans from the gateways or from the subgraphs: tracing was not measured');
     return 1;
   }
   return 0;

@@ -7,6 +7,7 @@ import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
 import { parseRedisUrl } from '../lib/redis-client.js';
+import { TRACING_ENV, TRACING_SECRET_KEYS, tracingConfigOf, type TracingConfig } from '../lib/tracing/settings.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
 
@@ -30,6 +31,14 @@ export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 /** The admin listener's port in production (Prometheus' exporters use the 9xxx range). */
 export const DEFAULT_ADMIN_PORT = 9090;
 export const DEFAULT_CORS_MAX_AGE_S = 600;
+/**
+ * A client's W3C trace context continues its trace by default: browser apps and services that
+ * trace end to end see the gateway and the data products inside their own traces, which is what
+ * accepting `traceparent` is for (CORS already allows the header). A caller can only choose ids
+ * and the sampled flag of its own requests; a gateway at a boundary it does not trust sets
+ * TRACE_PARENT=ignore (new traces, linked to the caller's span).
+ */
+export const DEFAULT_TRACE_PARENT = 'trust';
 
 /** CORS_ORIGINS: exact origins, comma-separated; each must be scheme://host[:port] and nothing more. */
 const corsOrigins = z.string().transform((value, ctx) => {
@@ -111,6 +120,8 @@ const envSchema = z.object({
   USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
   USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
   USAGE_MAX_CLIENTS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_CLIENTS),
+  TRACE_PARENT: z.enum(['trust', 'ignore']).default(DEFAULT_TRACE_PARENT),
+  ...TRACING_ENV,
 });
 
 /** Every environment variable the gateway reads (the README documents each). */
@@ -180,6 +191,8 @@ export interface GatewayConfig {
     /** Distinct client name + version pairs recorded per hour (per replica); the rest count as `other`. */
     readonly maxClientsPerHour: number;
   };
+  /** OpenTelemetry traces (the standard OTEL_* variables), and whether a client's trace context is continued. */
+  readonly tracing: TracingConfig & { readonly traceParent: 'trust' | 'ignore' };
 }
 
 export class ConfigError extends Error {
@@ -188,7 +201,7 @@ export class ConfigError extends Error {
 
 const FLAG_TO_ENV = { supergraph: 'SUPERGRAPH', port: 'PORT', host: 'HOST' } as const;
 /** Never echoed in a configuration error: keys, tokens, and URLs that may hold a password. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL']);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', ...TRACING_SECRET_KEYS]);
 
 /**
  * Reads the environment and command-line flags (flags win), validates everything, and throws a
@@ -259,5 +272,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     metricsToken: e.METRICS_TOKEN,
     publicMetrics: e.METRICS_TOKEN !== undefined || (mode === 'development' && admin === undefined),
     usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS }),
+    tracing: Object.freeze({ ...tracingConfigOf(e), traceParent: e.TRACE_PARENT }),
   });
 }

@@ -1,6 +1,7 @@
 import { nameList } from '../lib/cli-usage.js';
 import { createLogger } from '../lib/logger.js';
 import { runMain, stopOnSignals } from '../lib/process-entry.js';
+import { startTracing, TRACING_FLUSH_DEADLINE_MS } from '../lib/tracing/sdk.js';
 import { CONFIG_KEYS, ConfigError, loadConfig } from './config.js';
 import { startGateway } from './server.js';
 import { SupergraphError } from './supergraph.js';
@@ -24,8 +25,17 @@ async function main(): Promise<void> {
   }
   const config = loadConfig(process.env, process.argv.slice(2));
   const logger = createLogger('gateway', config.logLevel);
+  // Before the gateway is built: its components decide once, when built, whether they trace.
+  const tracing = await startTracing(config.tracing, { defaultServiceName: 'data-product-gateway', logger });
   const gateway = await startGateway(config, logger);
-  stopOnSignals(() => gateway.stop(), logger);
+  stopOnSignals(async () => {
+    try {
+      await gateway.stop();
+    } finally {
+      // After the drain: the spans of the last requests are exported before the process exits.
+      await tracing.shutdown(TRACING_FLUSH_DEADLINE_MS);
+    }
+  }, logger);
 }
 
 runMain('gateway', main, (error) => error instanceof ConfigError || error instanceof SupergraphError);

@@ -16,6 +16,7 @@ import { createPages } from './pages.js';
 import { createReadiness } from './readiness.js';
 import { createCors } from '../lib/cors.js';
 import { json, requireBearer, router, type Handler } from '../lib/routes.js';
+import { serverSpan } from '../lib/tracing/http.js';
 import type { SubgraphSource } from './subgraph-source.js';
 import { createServing, type ReloadResult } from './serving.js';
 import { createSupergraphSource, loadSupergraph, type LoadedSupergraph } from './supergraph.js';
@@ -154,7 +155,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const cors = createCors(config.cors);
   const apiRoutes = router(
     {
-      '/graphql': graphql,
+      // Traced (OTEL_*): a span per request, continuing the client's trace or not (TRACE_PARENT).
+      '/graphql': serverSpan(graphql, { incoming: config.tracing.traceParent, route: '/graphql' }),
       [DEPRECATIONS_PATH]: json(200, () => ({ deprecations: deprecationsDocument(serving.current().engine.deprecations()) })),
       ...(config.publicMetrics ? { '/metrics': serveMetrics(true) } : {}),
       ...health,

@@ -1,7 +1,10 @@
 import { RemoteGraphQLDataSource, HEALTH_CHECK_QUERY } from '@apollo/gateway';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
+import { context as otelContext, propagation, trace } from '@opentelemetry/api';
 import { gqlError } from '../lib/errors.js';
+import { activeTracer, ATTR, SEMCONV } from '../lib/tracing/tracer.js';
 import type { GraphQLError } from 'graphql';
+import { isGatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
 
 type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
@@ -24,13 +27,19 @@ export interface SubgraphSourceOptions {
  */
 export class SubgraphSource extends RemoteGraphQLDataSource {
   readonly name: string;
+  /** The data product's version as the catalogue last read it from its descriptor (for traces); undefined until then. */
+  productVersion: string | undefined;
   private readonly identity: SubgraphSourceOptions['identity'];
+  /** Whether this process traces: decided once, when the source is built. */
+  private readonly traced: boolean;
 
   constructor(options: SubgraphSourceOptions) {
-    super({ url: options.url, fetcher: timeoutFetcher(options.timeoutMs) });
+    const traced = activeTracer() !== undefined;
+    super({ url: options.url, fetcher: traced ? statusRecordingFetcher(timeoutFetcher(options.timeoutMs)) : timeoutFetcher(options.timeoutMs) });
     this.name = options.name;
     this.identity = options.identity;
     this.metrics = options.metrics;
+    this.traced = traced;
   }
 
   private readonly metrics: SubgraphSourceOptions['metrics'];
@@ -59,9 +68,24 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
     }
   }
 
-  /** Every call carries the gateway-signed identity; nothing the client sent is forwarded. */
+  /**
+   * Every call carries the gateway-signed identity and the request id; nothing the client sent is
+   * forwarded. Traced, it also carries the trace context: @apollo/gateway's gateway.fetch span is the
+   * active one here, so it becomes the parent of the data product's spans, and it is the span that
+   * names the product, its version, the subgraph operation and (statusRecordingFetcher) the HTTP status.
+   */
   override async willSendRequest(options: Parameters<NonNullable<RemoteGraphQLDataSource['willSendRequest']>>[0]): Promise<void> {
-    options.request.http?.headers.set('authorization', `Bearer ${await this.identity(options.context, this.name)}`);
+    const headers = options.request.http?.headers;
+    headers?.set('authorization', `Bearer ${await this.identity(options.context, this.name)}`);
+    if (isGatewayContext(options.context)) headers?.set('x-request-id', options.context.requestId);
+    if (!this.traced || !headers || options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) return;
+    const active = otelContext.active();
+    trace.getSpan(active)?.setAttributes({
+      [ATTR.DATA_PRODUCT_NAME]: this.name,
+      ...(this.productVersion ? { [ATTR.DATA_PRODUCT_VERSION]: this.productVersion } : {}),
+      ...(options.request.operationName ? { [ATTR.GRAPHQL_OPERATION_NAME]: options.request.operationName } : {}),
+    });
+    propagation.inject(active, headers, { set: (carrier, key, value) => carrier.set(key, value) });
   }
 
   override didEncounterError(error: Error): void {
@@ -131,6 +155,16 @@ function toSubgraphError(name: string, error: Error): GraphQLError {
 }
 
 const LATENCY_SAMPLES = 1_000;
+
+/** Traced: the status of each call on the active span (gateway.fetch), the one the call was made in. */
+function statusRecordingFetcher(fetcher: Fetcher): Fetcher {
+  const recording = async (...args: Parameters<Fetcher>) => {
+    const response = await fetcher(...args);
+    trace.getActiveSpan()?.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, response.status);
+    return response;
+  };
+  return recording as Fetcher;
+}
 
 /** Node's fetch with a deadline covering the headers and the body. */
 function timeoutFetcher(timeoutMs: number): Fetcher {

@@ -1,5 +1,6 @@
 import { createLogger } from '../lib/logger.js';
 import { runMain, stopOnSignals } from '../lib/process-entry.js';
+import { startTracing, TRACING_FLUSH_DEADLINE_MS } from '../lib/tracing/sdk.js';
 import { ConfigError, loadConfig } from '../gateway/config.js';
 import { startGateway } from '../gateway/server.js';
 import { SupergraphError } from '../gateway/supergraph.js';
@@ -15,6 +16,9 @@ const EXAMPLE_QUERY = '{ customers(first: 3) { id name transactions(first: 2) { 
 async function main(): Promise<void> {
   const started = performance.now();
   const subgraphsConfig = loadSubgraphsConfig(process.env, []);
+  // Gateway and products in one process share one SDK, hence one service name; the products' spans
+  // still name their product (dpg.data_product.name).
+  const tracing = await startTracing(subgraphsConfig.tracing, { defaultServiceName: 'data-product-stack', logger: createLogger('start', subgraphsConfig.logLevel) });
   const products = await runDataProducts({ ...subgraphsConfig, logger: createLogger('subgraphs', subgraphsConfig.logLevel) });
   const subgraphUrls = Object.fromEntries(Object.entries(products.subgraphs).map(([name, s]) => [name, s.url]));
   const config = loadConfig(
@@ -41,8 +45,12 @@ async function main(): Promise<void> {
     ].join('\n') + '\n',
   );
   stopOnSignals(async () => {
-    await gateway.stop();
-    await products.stop();
+    try {
+      await gateway.stop();
+      await products.stop();
+    } finally {
+      await tracing.shutdown(TRACING_FLUSH_DEADLINE_MS);
+    }
   });
 }
 

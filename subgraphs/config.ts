@@ -6,6 +6,7 @@ import { readEnvironment } from '../lib/env-config.js';
 import { LOG_LEVELS } from '../lib/logger.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
+import { TRACING_ENV, TRACING_SECRET_KEYS, tracingConfigOf, type TracingConfig } from '../lib/tracing/settings.js';
 import { PRODUCT_NAMES, type ProductName } from './kit/data-product.js';
 import { DEFAULT_CUSTOMERS, MAX_CUSTOMERS } from './seed/generate.js';
 import { DEFAULT_QUALITY_INTERVAL_MS } from './kit/quality-monitor.js';
@@ -28,6 +29,7 @@ const envSchema = z.object({
   POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
   QUALITY_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(DEFAULT_QUALITY_INTERVAL_MS),
   INTERNAL_VERIFY_KEY: ed25519PemKey('public').optional(),
+  ...TRACING_ENV,
 });
 
 /** Every environment variable the subgraphs read (the README documents each). */
@@ -48,6 +50,8 @@ export interface SubgraphsConfig {
   readonly qualityIntervalMs: number;
   /** Verifies the gateway's identity tokens; undefined: the development key (development mode only). */
   readonly internalVerifyKey: KeyObject | undefined;
+  /** OpenTelemetry traces (the standard OTEL_* variables): the products continue the gateway's traces. */
+  readonly tracing: TracingConfig;
 }
 
 export class SubgraphConfigError extends Error {
@@ -73,7 +77,7 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
   const reading = readEnvironment(envSchema, env, {
     overrides: values.port === undefined ? {} : { [`${products[0]!.toUpperCase()}_PORT`]: values.port },
     // A database URL may hold a password: never echoed.
-    secrets: new Set(['DATABASE_URL']),
+    secrets: new Set(['DATABASE_URL', ...TRACING_SECRET_KEYS]),
   });
   if (!reading.ok) throw new SubgraphConfigError(`Invalid configuration:\n  ${reading.problems.join('\n  ')}`);
   const e = reading.values;
@@ -93,5 +97,6 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
     policiesFile: e.POLICIES_FILE,
     qualityIntervalMs: e.QUALITY_INTERVAL_MS,
     internalVerifyKey: e.INTERNAL_VERIFY_KEY,
+    tracing: tracingConfigOf(e),
   });
 }

@@ -1,6 +1,7 @@
 import { nameList } from '../lib/cli-usage.js';
 import { createLogger } from '../lib/logger.js';
 import { runMain, stopOnSignals } from '../lib/process-entry.js';
+import { startTracing, TRACING_FLUSH_DEADLINE_MS } from '../lib/tracing/sdk.js';
 import { loadSubgraphsConfig, SUBGRAPH_CONFIG_KEYS, SubgraphConfigError } from './config.js';
 import { PRODUCT_NAMES } from './kit/data-product.js';
 import { runDataProducts } from './run.js';
@@ -27,8 +28,17 @@ async function main(): Promise<void> {
   }
   const config = loadSubgraphsConfig(process.env, process.argv.slice(2));
   const logger = createLogger('subgraphs', config.logLevel);
+  // One product per process (as deployed): data-product-<name>; several in one process share a name.
+  const defaultServiceName = config.products.length === 1 ? `data-product-${config.products[0]}` : 'data-products';
+  const tracing = await startTracing(config.tracing, { defaultServiceName, logger });
   const running = await runDataProducts({ ...config, logger });
-  stopOnSignals(() => running.stop(), logger);
+  stopOnSignals(async () => {
+    try {
+      await running.stop();
+    } finally {
+      await tracing.shutdown(TRACING_FLUSH_DEADLINE_MS);
+    }
+  }, logger);
 }
 
 runMain('subgraphs', main, (error) => error instanceof SubgraphConfigError || error instanceof DescriptorError || error instanceof PolicyError);

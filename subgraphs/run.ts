@@ -10,6 +10,7 @@ import { startQualityMonitor, type QualityMonitor } from './kit/quality-monitor.
 import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
 import type { ProductName } from './kit/data-product.js';
 import { startSubgraph, type RunningSubgraph } from './kit/server.js';
+import { tracedDb } from './kit/tracing.js';
 import { dataProducts } from './products.js';
 import { seedDatabase } from './seed/seed.js';
 
@@ -72,7 +73,8 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
   const monitors: QualityMonitor[] = [];
   try {
     for (const product of selected) {
-      const handle = countingDb(db);
+      // Traced (OTEL_*): the statements of requests get spans; the quality checks' below do not.
+      const handle = countingDb(tracedDb(db));
       dbs[product.name] = handle;
       const descriptor = descriptors.get(product.name)!;
       // Quality checks use their own handle: they are not part of any request's statement count.
@@ -85,6 +87,7 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
         logger,
         verifyIdentity: createIdentityVerifier(verifyKey, subgraphAudience(product.name)),
         policies,
+        version: descriptor.metadata.version,
         // Checked against the same schema the gateway reads it with.
         describe: async () => publishedProductSchema.parse({ descriptor, quality: await monitor.latest(), refreshedAt: await refreshedAt(db, product.schemaName) }),
       });

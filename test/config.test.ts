@@ -38,6 +38,7 @@ describe('gateway configuration', () => {
       metricsToken: undefined,
       publicMetrics: true,
       usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200 },
+      tracing: { enabled: false, traceParent: 'trust' },
     });
   });
 
@@ -137,12 +138,101 @@ describe('subgraph configuration', () => {
   });
 });
 
+describe('tracing configuration (the standard OTEL_* variables)', () => {
+  it('is off unless an exporter or endpoint is named; an empty value is unset', () => {
+    expect(loadConfig({}, []).tracing).toEqual({ enabled: false, traceParent: 'trust' });
+    // docker-compose.yml passes ${OTEL_EXPORTER_OTLP_ENDPOINT:-}: empty means off.
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }, []).tracing.enabled).toBe(false);
+    expect(loadSubgraphsConfig({}, []).tracing).toEqual({ enabled: false });
+  });
+
+  it('turns on with an endpoint, with the specification\'s defaults', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }, []).tracing).toEqual({
+      enabled: true,
+      traceParent: 'trust',
+      exporter: { url: 'http://collector:4318/v1/traces', protocol: 'http/protobuf', headers: {}, timeoutMs: 10_000, compression: 'none' },
+      serviceName: undefined,
+      resourceAttributes: {},
+      sampler: { kind: 'parentbased_always_on', ratio: 1 },
+    });
+    // OTEL_TRACES_EXPORTER=otlp alone exports to the default collector address.
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' }, []).tracing).toMatchObject({ enabled: true, exporter: { url: 'http://localhost:4318/v1/traces' } });
+    expect(loadSubgraphsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, []).tracing).toMatchObject({ enabled: true, exporter: { url: 'http://collector:4318/v1/traces' } });
+  });
+
+  it('lets the traces-specific variables win, and reads every setting it documents', () => {
+    const tracing = loadConfig(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/api/traces',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-team=data,authorization=Basic%20abc',
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'authorization=Bearer%20xyz',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+        OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip',
+        OTEL_SERVICE_NAME: 'gateway-eu',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,service.namespace=data',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+        TRACE_PARENT: 'ignore',
+      },
+      [],
+    ).tracing;
+    expect(tracing).toEqual({
+      enabled: true,
+      traceParent: 'ignore',
+      exporter: {
+        url: 'https://traces.example.com/api/traces',
+        protocol: 'http/json',
+        headers: { 'x-team': 'data', authorization: 'Bearer xyz' },
+        timeoutMs: 3000,
+        compression: 'gzip',
+      },
+      serviceName: 'gateway-eu',
+      resourceAttributes: { 'deployment.environment.name': 'prod', 'service.namespace': 'data' },
+      sampler: { kind: 'parentbased_traceidratio', ratio: 0.25 },
+    });
+  });
+
+  it('OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none win over an endpoint', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'TRUE' }, []).tracing.enabled).toBe(false);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }, []).tracing.enabled).toBe(false);
+  });
+
+  it('refuses what it cannot do, naming the variable', () => {
+    const message = configError(() =>
+      loadConfig(
+        {
+          OTEL_TRACES_EXPORTER: 'zipkin',
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+          OTEL_TRACES_SAMPLER: 'jaeger_remote',
+          OTEL_TRACES_SAMPLER_ARG: '2',
+          OTEL_SDK_DISABLED: 'yes',
+          OTEL_EXPORTER_OTLP_TIMEOUT: 'soon',
+          OTEL_RESOURCE_ATTRIBUTES: 'no-equals-sign',
+          TRACE_PARENT: 'maybe',
+        },
+        [],
+      ),
+    );
+    for (const key of ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_SDK_DISABLED', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_RESOURCE_ATTRIBUTES', 'TRACE_PARENT']) {
+      expect(message).toContain(`${key}:`);
+    }
+    expect(message).toContain('grpc is not supported');
+    expect(() => loadSubgraphsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, [])).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT: expected an http\(s\) URL/);
+  });
+});
+
 describe('configuration errors never show a secret', () => {
   it.each([
     ['INTERNAL_SIGNING_KEY', 'not-a-pem-but-a-secret-s3cr3t'],
     ['METRICS_TOKEN', 's3cr3t'],
     ['REDIS_URL', 'http://user:s3cr3t@redis:6379'],
     ['REDIS_URL', 'redis+cluster://user:s3cr3t@r1:7000,r2:notaport'],
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'authorization=Bearer%20s3cr3t,broken'],
+    ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'api-key=s3cr3t,%'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://user:s3cr3t@collector'],
   ])('%s: the key is named, its value is not shown', (key, value) => {
     const message = configError(() => loadConfig({ [key]: value }, []));
     expect(message).toContain(`${key}:`);

@@ -112,19 +112,20 @@ const OPERATOR_SECRETS: Readonly<Record<string, string>> = (() => {
   };
 })();
 
-function interpolateAll(node: unknown): unknown {
-  if (typeof node === 'string') return interpolate(node, OPERATOR_SECRETS);
-  if (Array.isArray(node)) return node.map(interpolateAll);
+function interpolateAll(node: unknown, env: Readonly<Record<string, string>>): unknown {
+  if (typeof node === 'string') return interpolate(node, env);
+  if (Array.isArray(node)) return node.map((item) => interpolateAll(item, env));
   if (node && typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value)]));
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value, env)]));
   }
   return node;
 }
 
-function loadCompose(text: string): Record<string, Service> {
+/** The services as `docker compose` sees them with the operator's secrets, and `options` (what else an operator may put in .env). */
+function loadCompose(text: string, options: Readonly<Record<string, string>> = {}): Record<string, Service> {
   const doc = parseDocument(text, { merge: true });
   if (doc.errors.length > 0) throw new Error(`docker-compose.yml: ${doc.errors.map((e) => e.message).join('; ')}`);
-  const compose = interpolateAll(doc.toJS()) as { services?: Record<string, Service> };
+  const compose = interpolateAll(doc.toJS(), { ...OPERATOR_SECRETS, ...options }) as { services?: Record<string, Service> };
   if (!compose.services || typeof compose.services !== 'object') throw new Error('docker-compose.yml: no services');
   return compose.services;
 }
@@ -507,6 +508,22 @@ describe('docker-compose.yml', () => {
       expect(flag('--cluster-enabled')).toBe('yes');
       expect(flag('--cluster-config-file')).toMatch(/^\/data\//);
     });
+  });
+});
+
+describe('docker-compose.yml traces', () => {
+  const COLLECTOR = 'http://otel-collector:4318';
+  const withCollector = loadCompose(read('docker-compose.yml'), { OTEL_EXPORTER_OTLP_ENDPOINT: COLLECTOR });
+  const tracingOf = (name: string, service: Service) =>
+    roleOf(name, service) === 'gateway' ? gatewayConfigOf(name, service).tracing : subgraphConfigOf(name, service).tracing;
+
+  it('are off by default, and every gateway and data product exports to the one collector an operator names', () => {
+    const traced = [...gatewayServices, ...subgraphServices];
+    expect(traced.length).toBe(gatewayServices.length + subgraphServices.length);
+    for (const [name, service] of traced) {
+      expect(tracingOf(name, service).enabled, `${name}: no collector, no tracing`).toBe(false);
+      expect(tracingOf(name, withCollector[name]!), name).toMatchObject({ enabled: true, exporter: { url: `${COLLECTOR}/v1/traces` } });
+    }
   });
 });
 

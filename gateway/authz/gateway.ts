@@ -2,6 +2,7 @@ import { ApolloGateway, type GatewayConfig } from '@apollo/gateway';
 import type { GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
 import type { DocumentNode, GraphQLError } from 'graphql';
 import { requestError } from '../../lib/errors.js';
+import { activeTracer, ATTR, markFailed } from '../../lib/tracing/tracer.js';
 import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
@@ -37,7 +38,13 @@ export interface AuthorizedGateway {
  */
 export function createAuthorizedGateway(supergraph: string | DocumentNode, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
   const takeover = takeOverAuthorization(supergraph);
-  const inner = new ApolloGateway({ ...config, supergraphSdl: takeover.gatewaySdl } as GatewayConfig);
+  const inner = new ApolloGateway({
+    ...config,
+    supergraphSdl: takeover.gatewaySdl,
+    // @apollo/gateway's spans (exported when tracing is on) never carry the document or an error's
+    // message: both may quote a caller's values. Its defaults say the same; this keeps them so.
+    telemetry: { includeDocument: false, recordExceptions: false },
+  } as GatewayConfig);
   const enforce = enforcer(options);
   const gateway: GatewayInterface = {
     onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
@@ -52,7 +59,44 @@ export function createAuthorizedGateway(supergraph: string | DocumentNode, confi
   return { gateway, features: takeover.features };
 }
 
+/** At most this many denied coordinates are named on the authorization span. */
+const MAX_TRACED_COORDINATES = 20;
+
 function enforcer(options: AuthorizationOptions) {
+  const enforce = enforcement(options);
+  const tracer = activeTracer();
+  if (!tracer) return enforce;
+  // Traced: the decision (which fields, what is removed) is one span; @apollo/gateway's
+  // gateway.request span, which plans and executes what is left, follows it.
+  return (execute: GatewayExecutor): GatewayExecutor =>
+    async (context) => {
+      const span = tracer.startSpan('authorization', { attributes: { [ATTR.AUTHZ_MODE]: options.mode } });
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        const denied = options.stateOf(context.context)?.denied ?? [];
+        span.setAttribute(ATTR.AUTHZ_DENIED, denied.length);
+        if (denied.length) span.setAttribute(ATTR.AUTHZ_DENIED_COORDINATES, [...new Set(denied.map((d) => d.field.coordinate))].slice(0, MAX_TRACED_COORDINATES));
+        span.end();
+      };
+      // The span ends when execution starts (or the operation is answered without it).
+      const decided = enforce((filtered) => {
+        end();
+        return execute(filtered);
+      });
+      try {
+        return await decided(context);
+      } catch (error) {
+        if (!ended) markFailed(span, error);
+        throw error;
+      } finally {
+        end();
+      }
+    };
+}
+
+function enforcement(options: AuthorizationOptions) {
   return (execute: GatewayExecutor): GatewayExecutor =>
     async (context) => {
       // The analysis stage resolved the operation before anything executes; the executor only reads it.

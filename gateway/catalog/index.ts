@@ -83,6 +83,8 @@ export function createCatalog(options: {
     const answer = ask(name, source).then(
       async (answer) => {
         const lastValid = answer.kind === 'published' ? answer.product : (await before)?.lastValid;
+        // The source names the product's version on the spans of its calls.
+        if (lastValid) source.productVersion = lastValid.descriptor.metadata.version;
         if (answer.kind === 'invalid') options.logger.warn({ subgraph: name, problem: answer.problem }, 'data product descriptor invalid');
         return { answer, lastValid, problem: answer.kind === 'invalid' ? answer.problem : undefined };
       },

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../kit/db.js';
+import { tracedBatch } from '../kit/tracing.js';
 import { customersByIds, segmentsByCustomerIds, type CustomerRow, type SegmentRow } from './queries.js';
 
 export interface CustomerLoaders {
@@ -11,7 +12,7 @@ export interface CustomerLoaders {
 
 export function createCustomerLoaders(db: Db): CustomerLoaders {
   return {
-    customerById: new DataLoader((ids) => customersByIds(db, ids)),
-    segmentsByCustomer: new DataLoader((ids) => segmentsByCustomerIds(db, ids)),
+    customerById: new DataLoader(tracedBatch('customerById', (ids) => customersByIds(db, ids))),
+    segmentsByCustomer: new DataLoader(tracedBatch('segmentsByCustomer', (ids) => segmentsByCustomerIds(db, ids))),
   };
 }

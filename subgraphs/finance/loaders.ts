@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../kit/db.js';
+import { tracedBatch } from '../kit/tracing.js';
 import {
   assessmentsByCustomerIds,
   assessmentsByIds,
@@ -33,21 +34,21 @@ export interface FinanceLoaders {
 export function createFinanceLoaders(db: Db): FinanceLoaders {
   const pages = new Map<string, DataLoader<string, TransactionRow[]>>();
   return {
-    transactionById: new DataLoader((ids) => transactionsByIds(db, ids)),
+    transactionById: new DataLoader(tracedBatch('transactionById', (ids) => transactionsByIds(db, ids))),
     transactionsByCustomer(page) {
       const key = JSON.stringify([page.first, page.after]);
       let loader = pages.get(key);
       if (!loader) {
-        loader = new DataLoader((customerIds) => transactionsByCustomerIds(db, page, customerIds));
+        loader = new DataLoader(tracedBatch('transactionsByCustomer', (customerIds) => transactionsByCustomerIds(db, page, customerIds)));
         pages.set(key, loader);
       }
       return loader;
     },
-    lineItemsByTransaction: new DataLoader((ids) => lineItemsByTransactionIds(db, ids)),
-    lifetimeValueByCustomer: new DataLoader((ids) => lifetimeValuesUsd(db, ids)),
-    assessmentById: new DataLoader((ids) => assessmentsByIds(db, ids)),
-    assessmentsByCustomer: new DataLoader((ids) => assessmentsByCustomerIds(db, ids)),
-    riskFactorsByAssessment: new DataLoader((ids) => riskFactorsByApplicationIds(db, ids)),
-    salesBySku: new DataLoader((skus) => salesBySkus(db, skus)),
+    lineItemsByTransaction: new DataLoader(tracedBatch('lineItemsByTransaction', (ids) => lineItemsByTransactionIds(db, ids))),
+    lifetimeValueByCustomer: new DataLoader(tracedBatch('lifetimeValueByCustomer', (ids) => lifetimeValuesUsd(db, ids))),
+    assessmentById: new DataLoader(tracedBatch('assessmentById', (ids) => assessmentsByIds(db, ids))),
+    assessmentsByCustomer: new DataLoader(tracedBatch('assessmentsByCustomer', (ids) => assessmentsByCustomerIds(db, ids))),
+    riskFactorsByAssessment: new DataLoader(tracedBatch('riskFactorsByAssessment', (ids) => riskFactorsByApplicationIds(db, ids))),
+    salesBySku: new DataLoader(tracedBatch('salesBySku', (skus) => salesBySkus(db, skus))),
   };
 }

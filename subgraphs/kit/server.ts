@@ -5,12 +5,15 @@ import { maskError } from '../../lib/error-mask.js';
 import { graphqlHandler, HttpError, sendJson } from '../../lib/http.js';
 import { listenHttp } from '../../lib/http-server.js';
 import { json, router } from '../../lib/routes.js';
+import { serverSpan } from '../../lib/tracing/http.js';
+import { activeTracer, ATTR } from '../../lib/tracing/tracer.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import { protectSchema } from './shield.js';
 import type { Db } from './db.js';
 import type { DataProduct, SubgraphContext } from './data-product.js';
+import { operationSpanPlugin } from './tracing.js';
 
 export interface SubgraphServerOptions {
   db: Db;
@@ -26,6 +29,8 @@ export interface SubgraphServerOptions {
   policies: AccessPolicies;
   /** The product's descriptor and live facts (quality, freshness), served at GET /data-product to the gateway. */
   describe?: () => Promise<unknown>;
+  /** The product's version (its descriptor's), named on its spans. */
+  version?: string;
 }
 
 export interface RunningSubgraph {
@@ -55,7 +60,7 @@ export async function startSubgraph<TLoaders>(
     csrfPrevention: true,
     // Shutdown is ours (drain, then stop): Apollo's own handler would re-raise the signal mid-drain.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ...(activeTracer() ? [operationSpanPlugin<SubgraphContext<TLoaders>>()] : [])],
     logger: log,
     formatError: (formatted, error) => maskError(formatted, error, log),
   });
@@ -68,7 +73,12 @@ export async function startSubgraph<TLoaders>(
   });
 
   const routes = router({
-    '/graphql': async (req, res) => handle(req, res, await identify(req.headers.authorization)),
+    // Traced (OTEL_*): the gateway's trace continues here; calls that carry none are not traced.
+    '/graphql': serverSpan(async (req, res) => handle(req, res, await identify(req.headers.authorization)), {
+      incoming: 'continue-only',
+      route: '/graphql',
+      attributes: { [ATTR.DATA_PRODUCT_NAME]: product.name, ...(options.version ? { [ATTR.DATA_PRODUCT_VERSION]: options.version } : {}) },
+    }),
     ...(options.describe
       ? {
           '/data-product': async (req, res) => {

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../kit/db.js';
+import { tracedBatch } from '../kit/tracing.js';
 import { productsBySkus, type ProductRow } from './queries.js';
 
 export interface ProductLoaders {
@@ -9,6 +10,6 @@ export interface ProductLoaders {
 
 export function createProductLoaders(db: Db): ProductLoaders {
   return {
-    productBySku: new DataLoader((skus) => productsBySkus(db, skus)),
+    productBySku: new DataLoader(tracedBatch('productBySku', (skus) => productsBySkus(db, skus))),
   };
 }
