@@ -27,6 +27,9 @@ export interface UsageRecorder {
 
 type Counts = Map<number, Map<string, number>>;
 
+/** On close, between attempts to flush to a store that failed. */
+const CLOSE_RETRY_MS = 200;
+
 /** Splits an hour -> cells aggregate into its (hour, product) parts, once, when a batch is formed. */
 function partsOf(counts: Counts, productOf: (coordinate: string) => string): UsagePart[] {
   const parts: UsagePart[] = [];
@@ -121,13 +124,20 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
     lagMs: lag,
     async close(deadlineMs) {
       clearInterval(timer);
-      const until = now() + deadlineMs;
-      while (!(await flush())) {
-        if (now() >= until) {
+      // A bound on real time, not on the injected clock (which a test may freeze): shutdown ends.
+      const until = performance.now() + deadlineMs;
+      const timeLeft = () => until - performance.now();
+      for (;;) {
+        // A store that never answers must not hold the shutdown either.
+        let giveUp: NodeJS.Timeout | undefined;
+        const flushed = await Promise.race([flush(), new Promise<boolean>((resolve) => (giveUp = setTimeout(() => resolve(false), Math.max(0, timeLeft()))))]);
+        clearTimeout(giveUp);
+        if (flushed) return;
+        if (timeLeft() <= 0) {
           options.logger.error({ lagMs: lag() }, 'usage not flushed before shutdown');
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await new Promise((resolve) => setTimeout(resolve, Math.min(CLOSE_RETRY_MS, timeLeft())));
       }
     },
   };
