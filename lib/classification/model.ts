@@ -3,7 +3,7 @@
  * policy file (treatments per role), the gateway (masking, audit) and the audit trail.
  */
 
-/** Sensitivity levels, ascending. A field without `@classification` is unclassified (below PUBLIC's peers: never treated, never audited). */
+/** Sensitivity levels, ascending. A field without `@classification` is unclassified: never treated, never audited. */
 export const CLASSIFICATION_LEVELS = ['PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'PII', 'SENSITIVE_PII'] as const;
 export type ClassificationLevel = (typeof CLASSIFICATION_LEVELS)[number];
 
