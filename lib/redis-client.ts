@@ -88,7 +88,11 @@ export function createRedisClient(url: string, options: { commandTimeoutMs: numb
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
   };
-  if (target.kind === 'node') return new Redis(target.url, { ...perCommand, enableOfflineQueue: false, retryStrategy: retry, lazyConnect: false });
+  // Commands issued in the same tick (the rate limiter's one per request) go out in one write:
+  // under load, one syscall for many requests instead of one each.
+  if (target.kind === 'node') return new Redis(target.url, { ...perCommand, enableAutoPipelining: true, enableOfflineQueue: false, retryStrategy: retry, lazyConnect: false });
+  // No auto-pipelining on a cluster: ioredis then refuses the usage recorder's explicit pipelines
+  // that span slots.
   return new Cluster([...target.seeds], {
     enableOfflineQueue: false,
     clusterRetryStrategy: retry,
