@@ -183,7 +183,7 @@ export class SubgraphSource implements GraphQLDataSource {
   /** This caller's own error for a call that got no answer (thrown: @apollo/gateway reports it for the fetch). */
   private transportFailure(failure: TransportFailure): GraphQLError {
     if (failure === 'timeout') return this.failed('SUBGRAPH_TIMEOUT', `The ${this.name} data product did not answer in time`);
-    if (failure === 'too_large') return this.failed('SUBGRAPH_ERROR', `The ${this.name} data product sent a response over the size limit`, { maxBytes: this.maxResponseBytes });
+    if (failure === 'too_large') return this.failed('SUBGRAPH_ERROR', `The ${this.name} data product sent a response over the size limit`, { maximum: this.maxResponseBytes });
     return this.failed('SUBGRAPH_UNAVAILABLE', `The ${this.name} data product is unavailable`);
   }
 

@@ -35,7 +35,7 @@ export const AUTHORS = ['u1', 'u2', 'u1', 'u1', 'u3', 'u2'] as const;
 export const FAILING_AUTHOR = 'u2';
 export const NAMES: Readonly<Record<string, string>> = { u1: 'Ada', u2: 'Grace', u3: 'Linus' };
 
-export type FrontBehaviour = 'pass' | 'hang' | 'oversize' | 'http500';
+export type FrontBehaviour = 'pass' | 'hang' | 'stall-body' | 'oversize' | 'http500';
 
 export interface RecordedCall {
   readonly body: { query: string; variables?: Record<string, unknown>; operationName?: string };
@@ -89,6 +89,12 @@ async function startFront(upstreamUrl: string): Promise<Front> {
 
   const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse) => {
     if (behaviour === 'hang') return; // never answers: the gateway's deadline must end the call
+    if (behaviour === 'stall-body') {
+      // Headers and the start of a body, then nothing: the deadline covers the body too.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"data":');
+      return;
+    }
     if (behaviour === 'http500') {
       res.writeHead(500, { 'content-type': 'text/html' });
       res.end('<html>internal</html>');
@@ -113,7 +119,7 @@ async function startFront(upstreamUrl: string): Promise<Front> {
   const server: Server = createServer((req, res) => {
     // The gateway's catalogue also asks for GET /data-product: not a subgraph call, not counted.
     if (req.method !== 'POST') {
-      res.writeHead(404).end();
+      res.writeHead(404, { connection: 'close' }).end();
       return;
     }
     const chunks: Buffer[] = [];
@@ -133,6 +139,8 @@ async function startFront(upstreamUrl: string): Promise<Front> {
       else forward(req, body, res);
     });
   });
+  // Idle connections stay open (the keep-alive hint says so): only the gateway closing its pools ends them.
+  server.keepAliveTimeout = 600_000;
   server.on('connection', (socket: Socket) => {
     accepted += 1;
     sockets.add(socket);
