@@ -18,6 +18,8 @@ export const DEFAULT_SUPERGRAPH = 'schema/supergraph.graphql';
 /** Between checks of SUPERGRAPH for a new version (a file is also watched), jittered by 10 %. */
 export const DEFAULT_SUPERGRAPH_POLL_MS = 10_000;
 export const DEFAULT_SUBGRAPH_TIMEOUT_MS = 5_000;
+/** Largest subgraph response body: far above any page our products serve, far below what would hurt the gateway. */
+export const DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_CLOCK_TOLERANCE_S = 5;
@@ -87,6 +89,8 @@ const envSchema = z.object({
   SUPERGRAPH_POLL_MS: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_SUPERGRAPH_POLL_MS),
   SUBGRAPH_URLS: subgraphUrls.default({}),
   SUBGRAPH_TIMEOUT_MS: positiveInt(300_000).default(DEFAULT_SUBGRAPH_TIMEOUT_MS),
+  SUBGRAPH_MAX_RESPONSE_BYTES: positiveInt(1024 * 1024 * 1024).default(DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES),
+  SUBGRAPH_DEDUP: bool.default(true),
   MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
   SHUTDOWN_GRACE_MS: positiveInt(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -143,6 +147,13 @@ export interface GatewayConfig {
   readonly supergraphPollMs: number;
   readonly subgraphUrls: Readonly<Record<string, string>>;
   readonly subgraphTimeoutMs: number;
+  /** How subgraph calls are made (gateway/subgraph/). */
+  readonly subgraphCalls: {
+    /** Largest response body accepted from a subgraph, in bytes; past it SUBGRAPH_ERROR. */
+    readonly maxResponseBytes: number;
+    /** Identical query calls in flight share one (same subgraph, document, variables, forwarded identity); repeated entity representations are sent once. */
+    readonly dedup: boolean;
+  };
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -248,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     supergraphPollMs: e.SUPERGRAPH_POLL_MS,
     subgraphUrls: Object.freeze(e.SUBGRAPH_URLS),
     subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
+    subgraphCalls: Object.freeze({ maxResponseBytes: e.SUBGRAPH_MAX_RESPONSE_BYTES, dedup: e.SUBGRAPH_DEDUP }),
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

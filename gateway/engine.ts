@@ -85,7 +85,7 @@ export function createEngine(deps: EngineDeps): Engine {
       buildService: ({ name, url }) => {
         // The owners' usage API and the catalogue: a subgraph of the supergraph answered in-process.
         if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies));
-        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, identity: identity.forCall, metrics });
+        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, ...config.subgraphCalls, identity: identity.forCall, metrics });
         sources.set(name, source);
         return source;
       },
@@ -161,6 +161,13 @@ export function createEngine(deps: EngineDeps): Engine {
     features,
     sources,
     start: () => apollo.start(),
-    stop: () => apollo.stop(),
+    // The subgraph sources' connection pools close with the engine (calls in flight finish first).
+    async stop() {
+      try {
+        await apollo.stop();
+      } finally {
+        await Promise.all([...sources.values()].map((source) => source.close()));
+      }
+    },
   };
 }

@@ -7,6 +7,8 @@ export interface GatewayMetrics {
   readonly requestDuration: Histogram<'operation' | 'outcome'>;
   readonly subgraphFetchDuration: Histogram<'subgraph'>;
   readonly subgraphErrors: Counter<'subgraph' | 'code'>;
+  readonly subgraphRequestsDeduplicated: Counter<'subgraph'>;
+  readonly subgraphRepresentationsDeduplicated: Counter<'subgraph'>;
   readonly authenticationFailures: Counter<'reason'>;
   readonly authorizationDenials: Counter<'coordinate'>;
   readonly rateLimitRejections: Counter<'kind'>;
@@ -30,6 +32,18 @@ export function createMetrics(): GatewayMetrics {
     requestDuration: new Histogram({ name: 'dpg_request_duration_seconds', help: 'Time from request to response, by operation name and outcome.', labelNames: ['operation', 'outcome'], buckets: LATENCY_BUCKETS, registers }),
     subgraphFetchDuration: new Histogram({ name: 'dpg_subgraph_fetch_duration_seconds', help: 'Duration of calls to each subgraph.', labelNames: ['subgraph'], buckets: LATENCY_BUCKETS, registers }),
     subgraphErrors: new Counter({ name: 'dpg_subgraph_errors_total', help: 'Failed subgraph calls by subgraph and error code.', labelNames: ['subgraph', 'code'], registers }),
+    subgraphRequestsDeduplicated: new Counter({
+      name: 'dpg_subgraph_requests_deduplicated_total',
+      help: 'Subgraph calls not made: the caller shared an identical call in flight (same subgraph, document, variables and forwarded identity).',
+      labelNames: ['subgraph'],
+      registers,
+    }),
+    subgraphRepresentationsDeduplicated: new Counter({
+      name: 'dpg_subgraph_representations_deduplicated_total',
+      help: 'Entity representations not sent: a repeat of one already in the same _entities call.',
+      labelNames: ['subgraph'],
+      registers,
+    }),
     authenticationFailures: new Counter({ name: 'dpg_authentication_failures_total', help: 'Requests refused by authentication, by reason.', labelNames: ['reason'], registers }),
     authorizationDenials: new Counter({ name: 'dpg_authorization_denials_total', help: 'Fields denied by authorization, by schema coordinate.', labelNames: ['coordinate'], registers }),
     rateLimitRejections: new Counter({ name: 'dpg_rate_limit_rejections_total', help: 'Operations refused before they ran, by kind: rate_limited (a budget was spent), rejected (over an operation limit or maxCost).', labelNames: ['kind'], registers }),

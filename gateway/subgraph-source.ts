@@ -1,14 +1,19 @@
-import { RemoteGraphQLDataSource, HEALTH_CHECK_QUERY } from '@apollo/gateway';
-import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
-import { context as otelContext, propagation, trace } from '@opentelemetry/api';
-import { gqlError } from '../lib/errors.js';
-import { activeTracer, ATTR, SEMCONV } from '../lib/tracing/tracer.js';
+import { createHash } from 'node:crypto';
+import { HEALTH_CHECK_QUERY, type GraphQLDataSource } from '@apollo/gateway';
+import { GraphQLDataSourceRequestKind, type GraphQLDataSourceProcessOptions } from '@apollo/gateway/dist/datasources/types.js';
+import { parseCacheControlHeader } from '@apollo/gateway/dist/datasources/parseCacheControlHeader.js';
+import type { GatewayCacheHint, GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { context as otelContext, propagation, trace, type Span } from '@opentelemetry/api';
 import type { GraphQLError } from 'graphql';
+import { gqlError, type ErrorCode } from '../lib/errors.js';
+import { activeTracer, ATTR, SEMCONV } from '../lib/tracing/tracer.js';
+import { DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES } from './config.js';
 import { isGatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
-
-type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
-type FetcherResponse = Awaited<ReturnType<Fetcher>>;
+import { createDocumentFacts } from './subgraph/document-facts.js';
+import { fanOutEntities, planRepresentations, type RepresentationPlan, type SubgraphBody } from './subgraph/entities.js';
+import { createInFlight, type InFlight } from './subgraph/in-flight.js';
+import { createSubgraphTransport, type SubgraphTransport, type TransportAnswer, type TransportFailure } from './subgraph/transport.js';
 
 export interface SubgraphSourceOptions {
   /** The identity token to send to this subgraph for a request context (the gateway's own calls get an anonymous one). */
@@ -18,34 +23,59 @@ export interface SubgraphSourceOptions {
   url: string;
   /** Per subgraph call, in milliseconds, including reading the body. */
   timeoutMs: number;
-  metrics?: Pick<GatewayMetrics, 'subgraphFetchDuration' | 'subgraphErrors'>;
+  /** Largest response body accepted, in bytes. @default DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES */
+  maxResponseBytes?: number;
+  /** Share identical query calls in flight and send repeated entity representations once. @default true */
+  dedup?: boolean;
+  metrics?: Pick<GatewayMetrics, 'subgraphFetchDuration' | 'subgraphErrors' | 'subgraphRequestsDeduplicated' | 'subgraphRepresentationsDeduplicated'>;
 }
 
+type Variables = Record<string, unknown>;
+
 /**
- * Calls one subgraph with a hard timeout (Node's fetch, keep-alive) and turns every transport
- * failure into a client-safe error that names the product and hides its URL and body.
+ * Calls one subgraph for @apollo/gateway: over a keep-alive undici pool with a hard deadline and a
+ * response size limit (gateway/subgraph/transport.ts), every failure turned into a client-safe
+ * error that names the product and hides its URL and body.
+ *
+ * It implements GraphQLDataSource itself rather than extending RemoteGraphQLDataSource, whose
+ * process() builds node-fetch Headers and a node-fetch Request per call that nothing here reads,
+ * and whose response handling is a fetch Response: the body is JSON-serialized once, posted, and
+ * the answer parsed once per caller.
+ *
+ * Work done twice is done once (SUBGRAPH_DEDUP): a query call identical to one in flight (same
+ * subgraph, same document and variables, same forwarded identity token, which is per principal and
+ * subgraph) waits for that call's answer instead of making its own, and an `_entities` call sends
+ * each distinct representation once. Only the first caller's headers travel: the subgraph sees its
+ * x-request-id and trace context. Every caller parses the shared answer itself and builds its own
+ * errors, so no two requests hold the same objects.
  */
-export class SubgraphSource extends RemoteGraphQLDataSource {
+export class SubgraphSource implements GraphQLDataSource {
   readonly name: string;
+  readonly url: string;
   /** The data product's version as the catalogue last read it from its descriptor (for traces); undefined until then. */
   productVersion: string | undefined;
   private readonly identity: SubgraphSourceOptions['identity'];
+  private readonly metrics: SubgraphSourceOptions['metrics'];
+  private readonly transport: SubgraphTransport;
+  private readonly maxResponseBytes: number;
+  /** Undefined when SUBGRAPH_DEDUP is off. */
+  private readonly sharing: { readonly inFlight: InFlight<TransportAnswer>; readonly facts: ReturnType<typeof createDocumentFacts> } | undefined;
   /** Whether this process traces: decided once, when the source is built. */
   private readonly traced: boolean;
-
-  constructor(options: SubgraphSourceOptions) {
-    const traced = activeTracer() !== undefined;
-    super({ url: options.url, fetcher: traced ? statusRecordingFetcher(timeoutFetcher(options.timeoutMs)) : timeoutFetcher(options.timeoutMs) });
-    this.name = options.name;
-    this.identity = options.identity;
-    this.metrics = options.metrics;
-    this.traced = traced;
-  }
-
-  private readonly metrics: SubgraphSourceOptions['metrics'];
   /** The latest call durations (ms), for the catalogue's p95 against the SLA. */
   private readonly durations = new Float64Array(LATENCY_SAMPLES);
   private recorded = 0;
+
+  constructor(options: SubgraphSourceOptions) {
+    this.name = options.name;
+    this.url = options.url;
+    this.identity = options.identity;
+    this.metrics = options.metrics;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES;
+    this.transport = createSubgraphTransport({ url: options.url, timeoutMs: options.timeoutMs, maxResponseBytes: this.maxResponseBytes });
+    this.sharing = options.dedup === false ? undefined : { inFlight: createInFlight(), facts: createDocumentFacts() };
+    this.traced = activeTracer() !== undefined;
+  }
 
   /** 95th percentile of the latest calls, in ms; null before any call. */
   latencyP95Ms(): number | null {
@@ -56,11 +86,11 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
   }
 
   /** Times the calls made for clients' operations (not health checks) for metrics and the catalogue's p95. */
-  override async process(options: Parameters<RemoteGraphQLDataSource['process']>[0]): ReturnType<RemoteGraphQLDataSource['process']> {
-    if (options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) return super.process(options);
+  async process(options: GraphQLDataSourceProcessOptions): Promise<GatewayGraphQLResponse> {
+    if (options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) return this.call(options);
     const started = performance.now();
     try {
-      return await super.process(options);
+      return await this.call(options);
     } finally {
       const ms = performance.now() - started;
       this.durations[this.recorded++ % LATENCY_SAMPLES] = ms;
@@ -68,56 +98,117 @@ export class SubgraphSource extends RemoteGraphQLDataSource {
     }
   }
 
-  /**
-   * Every call carries the gateway-signed identity and the request id; nothing the client sent is
-   * forwarded. Traced, it also carries the trace context: @apollo/gateway's gateway.fetch span is the
-   * active one here, so it becomes the parent of the data product's spans, and it is the span that
-   * names the product, its version, the subgraph operation and (statusRecordingFetcher) the HTTP status.
-   */
-  override async willSendRequest(options: Parameters<NonNullable<RemoteGraphQLDataSource['willSendRequest']>>[0]): Promise<void> {
-    const headers = options.request.http?.headers;
-    headers?.set('authorization', `Bearer ${await this.identity(options.context, this.name)}`);
-    if (isGatewayContext(options.context)) headers?.set('x-request-id', options.context.requestId);
-    if (!this.traced || !headers || options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) return;
-    const active = otelContext.active();
-    trace.getSpan(active)?.setAttributes({
-      [ATTR.DATA_PRODUCT_NAME]: this.name,
-      ...(this.productVersion ? { [ATTR.DATA_PRODUCT_VERSION]: this.productVersion } : {}),
-      ...(options.request.operationName ? { [ATTR.GRAPHQL_OPERATION_NAME]: options.request.operationName } : {}),
-    });
-    propagation.inject(active, headers, { set: (carrier, key, value) => carrier.set(key, value) });
-  }
-
-  override didEncounterError(error: Error): void {
-    const mapped = toSubgraphError(this.name, error);
-    this.metrics?.subgraphErrors.inc({ subgraph: this.name, code: String(mapped.extensions.code) });
-    throw mapped;
-  }
-
-  override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
-    // Read the body so the connection can be reused; only a refusal of the caller's input is passed on.
-    const body = await response.text().catch(() => '');
-    const refused = response.status === 400 ? inputRefusalOf(body) : undefined;
-    if (refused) return gqlError('BAD_USER_INPUT', refused, { service: this.name });
-    const code = response.status === 503 || response.status === 502 ? 'SUBGRAPH_UNAVAILABLE' : 'SUBGRAPH_ERROR';
-    return gqlError(code, `The ${this.name} data product answered HTTP ${response.status}`, {
-      service: this.name,
-      status: response.status,
-    });
-  }
-
   /** Sends `{ __typename }` the way the gateway's own health check does; resolves false on any failure. */
   async isReachable(): Promise<boolean> {
     try {
-      const response = await this.process({
-        kind: GraphQLDataSourceRequestKind.HEALTH_CHECK,
-        request: { query: HEALTH_CHECK_QUERY },
-        context: {},
-      });
+      const response = await this.process({ kind: GraphQLDataSourceRequestKind.HEALTH_CHECK, request: { query: HEALTH_CHECK_QUERY }, context: {} });
       return !response.errors?.length;
     } catch {
       return false;
     }
+  }
+
+  /** Lets calls in flight finish, then closes the pool's connections (the engine stops). */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  /**
+   * Every call carries the gateway-signed identity and the request id; nothing the client sent is
+   * forwarded. Traced, it also carries the trace context: @apollo/gateway's gateway.fetch span is the
+   * active one here, so it becomes the parent of the data product's spans, and it is the span that
+   * names the product, its version, the subgraph operation and the HTTP status.
+   */
+  private async call(options: GraphQLDataSourceProcessOptions): Promise<GatewayGraphQLResponse> {
+    const { request, context } = options;
+    const query = request.query;
+    if (!query) throw new Error('Missing query');
+    const incoming = options.kind === GraphQLDataSourceRequestKind.INCOMING_OPERATION;
+    const token = await this.identity(context, this.name);
+    const headers: Record<string, string> = {};
+    // Set by @apollo/gateway itself (federated tracing), never by a client.
+    if (request.http?.headers) for (const [name, value] of request.http.headers) headers[name] = value;
+    headers['content-type'] = 'application/json';
+    headers.authorization = `Bearer ${token}`;
+    if (isGatewayContext(context)) headers['x-request-id'] = context.requestId;
+    const span = this.traced && incoming ? this.traceCall(headers, request.operationName) : undefined;
+
+    const facts = incoming ? this.sharing?.facts(query) : undefined;
+    let variables = request.variables;
+    let plan: RepresentationPlan | undefined;
+    if (facts?.entityFetch && Array.isArray(variables?.representations)) {
+      plan = planRepresentations(variables.representations as unknown[]);
+      if (plan) {
+        this.metrics?.subgraphRepresentationsDeduplicated.inc({ subgraph: this.name }, plan.distinctOf.length - plan.distinct.length);
+        variables = { ...variables, representations: plan.distinct } satisfies Variables;
+      }
+    }
+    const body = JSON.stringify({ query, operationName: request.operationName, variables, extensions: request.extensions });
+
+    let answer: TransportAnswer;
+    if (this.sharing && facts?.operation === 'query') {
+      // The token is per principal and audience: no caller ever shares what another's grants produced.
+      const key = createHash('sha256').update(token).update('\0').update(body).digest('base64');
+      const { result, shared } = this.sharing.inFlight.run(key, () => this.transport.post(headers, body));
+      if (shared) {
+        this.metrics?.subgraphRequestsDeduplicated.inc({ subgraph: this.name });
+        span?.setAttribute(ATTR.SUBGRAPH_CALL_SHARED, true);
+      }
+      answer = await result;
+    } else {
+      answer = await this.transport.post(headers, body);
+    }
+
+    if (answer.kind === 'failed') throw this.transportFailure(answer.failure);
+    span?.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, answer.status);
+    const parsed = this.bodyOf(answer);
+    const cachePolicy = incoming ? options.incomingRequestContext.overallCachePolicy : undefined;
+    if (cachePolicy && 'restrict' in cachePolicy) cachePolicy.restrict(cacheHintOf(answer.cacheControl));
+    return (plan ? fanOutEntities(parsed, plan) : parsed) as GatewayGraphQLResponse;
+  }
+
+  /** The traced call's span (gateway.fetch) names the product; the trace context goes in the headers. */
+  private traceCall(headers: Record<string, string>, operationName: string | undefined): Span | undefined {
+    const active = otelContext.active();
+    const span = trace.getSpan(active);
+    span?.setAttributes({
+      [ATTR.DATA_PRODUCT_NAME]: this.name,
+      ...(this.productVersion ? { [ATTR.DATA_PRODUCT_VERSION]: this.productVersion } : {}),
+      ...(operationName ? { [ATTR.GRAPHQL_OPERATION_NAME]: operationName } : {}),
+    });
+    propagation.inject(active, headers);
+    return span;
+  }
+
+  /** This caller's own error for a call that got no answer (thrown: @apollo/gateway reports it for the fetch). */
+  private transportFailure(failure: TransportFailure): GraphQLError {
+    if (failure === 'timeout') return this.failed('SUBGRAPH_TIMEOUT', `The ${this.name} data product did not answer in time`);
+    if (failure === 'too_large') return this.failed('SUBGRAPH_ERROR', `The ${this.name} data product sent a response over the size limit`, { maximum: this.maxResponseBytes });
+    return this.failed('SUBGRAPH_UNAVAILABLE', `The ${this.name} data product is unavailable`);
+  }
+
+  /** This caller's own parse of the answer, or this caller's own error. */
+  private bodyOf(answer: Extract<TransportAnswer, { kind: 'answered' }>): SubgraphBody {
+    if (answer.status < 200 || answer.status > 299) {
+      // Only a refusal of the caller's input is passed on.
+      const refused = answer.status === 400 ? inputRefusalOf(answer.body) : undefined;
+      if (refused) throw this.failed('BAD_USER_INPUT', refused);
+      const code = answer.status === 503 || answer.status === 502 ? 'SUBGRAPH_UNAVAILABLE' : 'SUBGRAPH_ERROR';
+      throw this.failed(code, `The ${this.name} data product answered HTTP ${answer.status}`, { status: answer.status });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer.body);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw this.failed('SUBGRAPH_ERROR', `The ${this.name} data product sent an invalid response`);
+    return parsed as SubgraphBody;
+  }
+
+  private failed(code: ErrorCode, message: string, extensions: Record<string, string | number> = {}): GraphQLError {
+    this.metrics?.subgraphErrors.inc({ subgraph: this.name, code });
+    return gqlError(code, message, { ...extensions, service: this.name });
   }
 }
 
@@ -137,37 +228,21 @@ function inputRefusalOf(body: string): string | undefined {
   } catch {
     return undefined;
   }
-  const first = parsed.errors?.[0];
+  const first = parsed?.errors?.[0];
   const code = first?.extensions?.code;
   if (typeof first?.message !== 'string' || (code !== 'BAD_USER_INPUT' && code !== 'GRAPHQL_VALIDATION_FAILED')) return undefined;
   return first.message.slice(0, MAX_REFUSAL_MESSAGE);
 }
 
-function toSubgraphError(name: string, error: Error): GraphQLError {
-  if ((error as GraphQLError).extensions?.service === name) return error as GraphQLError;
-  if (error.name === 'TimeoutError' || error.name === 'AbortError') {
-    return gqlError('SUBGRAPH_TIMEOUT', `The ${name} data product did not answer in time`, { service: name });
-  }
-  if (error instanceof SyntaxError) {
-    return gqlError('SUBGRAPH_ERROR', `The ${name} data product sent an invalid response`, { service: name });
-  }
-  return gqlError('SUBGRAPH_UNAVAILABLE', `The ${name} data product is unavailable`, { service: name });
+/** As RemoteGraphQLDataSource: a subgraph answer without max-age makes the whole response uncacheable. */
+function cacheHintOf(header: string | undefined): GatewayCacheHint {
+  const parsed = parseCacheControlHeader(header);
+  const hint: GatewayCacheHint = { maxAge: 0 };
+  const maxAge = parsed['max-age'];
+  if (typeof maxAge === 'string' && /^[0-9]+$/.test(maxAge)) hint.maxAge = Number(maxAge);
+  if (parsed.private === true) hint.scope = 'PRIVATE';
+  if (parsed.public === true) hint.scope = 'PUBLIC';
+  return hint;
 }
 
 const LATENCY_SAMPLES = 1_000;
-
-/** Traced: the status of each call on the active span (gateway.fetch), the one the call was made in. */
-function statusRecordingFetcher(fetcher: Fetcher): Fetcher {
-  const recording = async (...args: Parameters<Fetcher>) => {
-    const response = await fetcher(...args);
-    trace.getActiveSpan()?.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, response.status);
-    return response;
-  };
-  return recording as Fetcher;
-}
-
-/** Node's fetch with a deadline covering the headers and the body. */
-function timeoutFetcher(timeoutMs: number): Fetcher {
-  const fetcher = (url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  return fetcher as unknown as Fetcher;
-}

@@ -66,6 +66,8 @@ export const ATTR = {
   AUTHZ_DENIED_COORDINATES: 'dpg.authorization.denied_coordinates',
   DATA_PRODUCT_NAME: 'dpg.data_product.name',
   DATA_PRODUCT_VERSION: 'dpg.data_product.version',
+  /** On a subgraph call's span: it made no call of its own but shared an identical one in flight (SUBGRAPH_DEDUP). */
+  SUBGRAPH_CALL_SHARED: 'dpg.subgraph.call_shared',
   LOADER_NAME: 'dpg.loader.name',
   LOADER_BATCH_SIZE: 'dpg.loader.batch_size',
   /** First 16 hex digits of the SHA-256 of a SQL statement's text (placeholders, never values). */
