@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { ConfigError, loadConfig } from '../gateway/config.js';
+import { createMemoryCacheStore } from '../gateway/execution/cache-store.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.js';
@@ -256,6 +257,42 @@ describe('response cache', () => {
       }),
       { seed: 20261201, numRuns: 15 },
     );
+  });
+});
+
+describe('response cache, the rest', () => {
+  it('a batch is answered no-store (one header cannot speak for several answers), and its operations are still cached', async () => {
+    const clock = { at: T0 };
+    const gateway = await gatewayWith(clock);
+    const bearer = await token('marketing-analyst');
+    const start = customer.calls('customers');
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+      body: JSON.stringify([{ query: LIST }, { query: '{ customers(first: 1) { id } }' }]),
+    });
+    expect(response.status).toBe(200);
+    expect((await response.json()) as unknown[]).toHaveLength(2);
+    expect({ 'cache-control': response.headers.get('cache-control'), age: response.headers.get('age') }).toEqual(NOT_KEPT);
+    expect(customer.calls('customers') - start).toBe(2);
+    expect(cacheHeaders(await postGraphQL(gateway.url, LIST, { token: bearer }))).toEqual(kept(3600, 0));
+    expect(customer.calls('customers') - start).toBe(2);
+  });
+
+  it('the in-memory store keeps within its byte budget, least recently used out first, and drops what expired', async () => {
+    let at = 0;
+    const store = createMemoryCacheStore({ maxBytes: 10, now: () => at });
+    await store.set('a', 'aaaa', 1000);
+    await store.set('b', 'bbbb', 1000);
+    expect(await store.get('a')).toBe('aaaa'); // a is now the most recently used
+    await store.set('c', 'cccc', 1000);
+    expect([await store.get('a'), await store.get('b'), await store.get('c')]).toEqual(['aaaa', undefined, 'cccc']);
+    await store.set('huge', 'x'.repeat(11), 1000);
+    expect(await store.get('huge')).toBeUndefined();
+    at = 999;
+    expect(await store.get('a')).toBe('aaaa');
+    at = 1000;
+    expect([await store.get('a'), await store.get('c')]).toEqual([undefined, undefined]);
   });
 });
 
