@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { ConfigError, loadConfig } from '../gateway/config.js';
 import { createMemoryCacheStore } from '../gateway/execution/cache-store.js';
+import { createResponseCache } from '../gateway/execution/response-cache.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.js';
@@ -277,6 +278,26 @@ describe('response cache, the rest', () => {
     expect(customer.calls('customers') - start).toBe(2);
     expect(cacheHeaders(await postGraphQL(gateway.url, LIST, { token: bearer }))).toEqual(kept(3600, 0));
     expect(customer.calls('customers') - start).toBe(2);
+  });
+
+  it('a product that shortens its promise is heard at once: a kept answer is served only within the shorter window', async () => {
+    let at = T0;
+    const cache = createResponseCache({
+      settings: { products: new Set(['customer']), maxBytes: 10_000, maxValueBytes: 1000 },
+      redis: { url: undefined, keyPrefix: 'dpg', commandTimeoutMs: 250 },
+      freshnessMinutesOf: () => 60,
+      logger: silent,
+      now: () => at,
+      onStoreFailure: () => undefined,
+      onLookup: () => undefined,
+    });
+    expect(await cache.save('g1', 'k', { n: 1 }, T0, 60 * MINUTE)).toEqual({ fetchedAt: T0, expiresAt: T0 + 60 * MINUTE, data: { n: 1 } });
+    at = T0 + 4 * MINUTE;
+    expect(await cache.lookup('g1', 'k', 5 * MINUTE)).toEqual({ fetchedAt: T0, expiresAt: T0 + 5 * MINUTE, data: { n: 1 } });
+    expect(await cache.lookup('g2', 'k', 60 * MINUTE)).toBeUndefined(); // another supergraph
+    at = T0 + 5 * MINUTE;
+    expect(await cache.lookup('g1', 'k', 5 * MINUTE)).toBeUndefined();
+    expect(await cache.lookup('g1', 'k', 60 * MINUTE)).toMatchObject({ data: { n: 1 } });
   });
 
   it('the in-memory store keeps within its byte budget, least recently used out first, and drops what expired', async () => {

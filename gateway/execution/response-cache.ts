@@ -15,8 +15,11 @@ export interface ResponseCache {
   readonly store: ResponseCacheStore;
   readonly stats: CacheStats;
   cacheability(products: ReadonlySet<string>): Cacheability;
-  /** A fresh answer for this key, if one is kept. */
-  lookup(generation: string, key: string): Promise<CachedAnswer | undefined>;
+  /**
+   * A fresh answer for this key, if one is kept: within the window it was kept for, and within
+   * `ttlMs` (today's promise) of when it was fetched, should a product have shortened its promise since.
+   */
+  lookup(generation: string, key: string, ttlMs: number): Promise<CachedAnswer | undefined>;
   /** Keeps an answer fetched at `fetchedAt` for `ttlMs` from then; undefined when it is too large to keep. */
   save(generation: string, key: string, data: Record<string, unknown>, fetchedAt: number, ttlMs: number): Promise<CachedAnswer | undefined>;
 }
@@ -43,12 +46,14 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     store,
     stats: createCacheStats(options.onLookup),
     cacheability: (products) => cacheabilityOf(products, settings.products, options.freshnessMinutesOf),
-    async lookup(generation, key) {
+    async lookup(generation, key, ttlMs) {
       const value = await store.get(keyOf(generation, key));
       if (value === undefined) return undefined;
-      const answer = parse(value);
+      const kept = parse(value);
+      if (!kept) return undefined;
+      const answer = { ...kept, expiresAt: Math.min(kept.expiresAt, kept.fetchedAt + ttlMs) };
       // The store's own expiry runs on its clock (Redis'); the promise is kept on the gateway's.
-      return answer && isFresh(answer, now()) ? answer : undefined;
+      return isFresh(answer, now()) ? answer : undefined;
     },
     async save(generation, key, data, fetchedAt, ttlMs) {
       const answer: CachedAnswer = { fetchedAt, expiresAt: fetchedAt + ttlMs, data };

@@ -61,7 +61,7 @@ export function shareExecution(options: ShareExecutionOptions): (execute: Gatewa
 
     const work = async (): Promise<Answer> => {
       if (cache && ttlMs !== undefined) {
-        const kept = await cache.lookup(options.generation, key);
+        const kept = await cache.lookup(options.generation, key, ttlMs);
         if (kept) return { result: { data: kept.data }, outcome: { kind: 'hit', answer: kept } };
       }
       const fetchedAt = now();
