@@ -42,11 +42,12 @@ afterAll(async () => {
   await products?.cleanup();
 });
 
-async function gatewayWith(env: Record<string, string> = {}): Promise<RunningGateway> {
+async function gatewayWith(env: Record<string, string> = {}, now?: () => number): Promise<RunningGateway> {
   const urls = Object.fromEntries(Object.entries(products.products.subgraphs).map(([name, s]) => [name, name === 'customer' ? proxy.url : s.url]));
   const gateway = await startGateway(
     loadConfig(gatewayEnv(urls, { RATE_LIMITS_FILE: writeLimits({ default: { requests: BUDGET, cost: 1_000_000 } }), ...env })),
     silent,
+    { now },
   );
   gateways.push(gateway);
   return gateway;
@@ -175,6 +176,38 @@ describe('inbound request deduplication', () => {
     expect(proxy.calls('customers') - before).toBe(1);
     expect(first!.body).toEqual(second!.body);
     expect((first!.body.data as { customers: { email: string }[] }).customers[0]!.email).toMatch(/@/);
+  });
+
+  it('the platform API (answered in-process, where fields about the caller belong) is shared within one subject only', async () => {
+    // The catalogue asks every product's health: held at the customer product, the first asker's
+    // check keeps its execution in flight while the others arrive.
+    let at = Date.now();
+    const gateway = await gatewayWith({}, () => at);
+    const CATALOGUE = '{ dataProducts(first: 1) { name } }';
+    const ask = (bearer: string) => () => postGraphQL(gateway.url, CATALOGUE, { token: bearer });
+    const [ada, bob] = await Promise.all([token('marketing-analyst', 'ada'), token('marketing-analyst', 'bob')]);
+    const inFlight = (callers: number) => async () => {
+      await proxy.whenHeld(1);
+      await gateway.whenExecutionCallers(callers);
+    };
+    const held = async (requests: (() => Promise<GraphQLResult>)[]) => {
+      at += 10_000; // past the readiness cache: the next catalogue read checks health again
+      proxy.hold('__typename');
+      const pending = requests.map((send) => send());
+      await inFlight(requests.length)();
+      proxy.release();
+      return Promise.all(pending);
+    };
+
+    const [a, b] = await held([ask(ada), ask(bob)]);
+    expect(a!.body).toEqual({ data: { dataProducts: [{ name: 'customer' }] } });
+    expect(b!.body).toEqual(a!.body);
+    expect(await metric(gateway, 'dpg_inbound_requests_shared_total')).toBe(0);
+
+    const [c, d] = await held([ask(ada), ask(ada)]);
+    expect(c!.body).toEqual(a!.body);
+    expect(d!.body).toEqual(a!.body);
+    expect(await metric(gateway, 'dpg_inbound_requests_shared_total')).toBe(1);
   });
 
   it('a filtered answer is shared as executed, and each caller gets its own nulls and FORBIDDEN errors', async () => {
