@@ -5,12 +5,15 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { loadConfig } from '../gateway/config.js';
+import { canonicalJson, executionKey, grantSetOf } from '../gateway/execution/key.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
+import type { Principal } from '../lib/principal.js';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.js';
 import { postGraphQL, type GraphQLResult } from './helpers/http.js';
 import { writeLimits } from './helpers/limits.js';
@@ -296,5 +299,48 @@ describe('mutations', () => {
     expect(results.map((r) => r.body)).toEqual([1, 2, 3].map(() => ({ data: { count } })));
     expect(counterProxy.calls('count')).toBe(1);
     expect(await metric(gateway, 'dpg_inbound_requests_shared_total')).toBe(2);
+  });
+});
+
+describe('the key (seeded properties)', () => {
+  const SEED = 20261201;
+  const names = fc.uniqueArray(fc.constantFrom('admin', 'sales-manager', 'marketing-analyst', 'customer:read', 'customer:pii', 'finance:read', 'risk:read'), { maxLength: 5 });
+  const principal = (subject: string, roles: readonly string[], scopes: readonly string[]): Principal => ({
+    kind: 'authenticated',
+    issuer: 'https://issuer.example',
+    subject,
+    clientId: undefined,
+    roles: new Set(roles),
+    scopes: new Set(scopes),
+  });
+
+  it('equal grants give equal grant sets whatever their order and whoever holds them; different grants never do', () => {
+    fc.assert(
+      fc.property(names, names, names, names, fc.string(), fc.string(), (rolesA, scopesA, rolesB, scopesB, subjectA, subjectB) => {
+        const a = principal(subjectA, rolesA, scopesA);
+        expect(grantSetOf(principal(subjectB, [...rolesA].reverse(), [...scopesA].reverse()))).toBe(grantSetOf(a));
+        const same = canonicalJson([[...rolesA].sort(), [...scopesA].sort()]) === canonicalJson([[...rolesB].sort(), [...scopesB].sort()]);
+        expect(grantSetOf(principal(subjectB, rolesB, scopesB)) === grantSetOf(a)).toBe(same);
+        // A role is not a scope of the same name.
+        if (rolesA.length) expect(grantSetOf(principal(subjectA, [], rolesA))).not.toBe(grantSetOf(principal(subjectA, rolesA, [])));
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
+  it('variables in any key order give one key; any other difference gives another', () => {
+    const parts = { generation: 'g', queryHash: 'q', operationName: 'Op', grants: 'gr', subject: undefined };
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (variables) => {
+        const reordered = Object.fromEntries(Object.entries(variables).reverse());
+        const key = executionKey({ ...parts, variables });
+        expect(executionKey({ ...parts, variables: reordered })).toBe(key);
+        expect(key).toMatch(/^[0-9a-f]{64}$/);
+        for (const changed of [{ generation: 'g2' }, { queryHash: 'q2' }, { operationName: null }, { grants: 'gr2' }, { subject: 'ada' }, { variables: { ...variables, extra: variables.extra === 1 ? 2 : 1 } }]) {
+          expect(executionKey({ ...parts, variables, ...changed })).not.toBe(key);
+        }
+      }),
+      { seed: SEED, numRuns: 200 },
+    );
   });
 });
