@@ -41,6 +41,12 @@ export const DEFAULT_CORS_MAX_AGE_S = 600;
  * TRACE_PARENT=ignore (new traces, linked to the caller's span).
  */
 export const DEFAULT_TRACE_PARENT = 'trust';
+/** The in-memory response cache's budget (values' bytes), when there is no REDIS_URL. */
+export const DEFAULT_RESPONSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+/** A larger answer is not cached (it would crowd out many small ones, and costs a big Redis value). */
+export const DEFAULT_RESPONSE_CACHE_MAX_VALUE_BYTES = 256 * 1024;
+/** Scopes that guard personal data: an operation reading such a field is never shared or cached across subjects. */
+export const DEFAULT_PERSONAL_DATA_SCOPES = ['customer:pii'] as const;
 
 /** CORS_ORIGINS: exact origins, comma-separated; each must be scheme://host[:port] and nothing more. */
 const corsOrigins = z.string().transform((value, ctx) => {
@@ -77,6 +83,17 @@ const subgraphUrls = z
   });
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const onOff = z.enum(['on', 'off']).transform((v) => v === 'on');
+/** A comma-separated list of lower-case names (data products, scopes), without duplicates. */
+const names = z.string().transform((value, ctx) => {
+  const items = [...new Set(value.split(',').map((part) => part.trim()).filter(Boolean))];
+  const bad = items.find((item) => !/^[a-z][a-z0-9_:-]*$/.test(item));
+  if (bad !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected comma-separated lower-case names, got "${bad}"` });
+    return z.NEVER;
+  }
+  return items;
+});
 
 
 const envSchema = z.object({
@@ -125,6 +142,13 @@ const envSchema = z.object({
   USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
   USAGE_MAX_CLIENTS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_CLIENTS),
   TRACE_PARENT: z.enum(['trust', 'ignore']).default(DEFAULT_TRACE_PARENT),
+  // Execution sharing: identical concurrent operations run once; a response cache bounded by each product's freshness.
+  INBOUND_DEDUP: onOff.default(true),
+  RESPONSE_CACHE: onOff.default(false),
+  RESPONSE_CACHE_PRODUCTS: names.default([]),
+  RESPONSE_CACHE_MAX_BYTES: positiveInt(4 * 1024 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_BYTES),
+  RESPONSE_CACHE_MAX_VALUE_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_VALUE_BYTES),
+  PERSONAL_DATA_SCOPES: names.default([...DEFAULT_PERSONAL_DATA_SCOPES]),
   ...TRACING_ENV,
 });
 
@@ -204,6 +228,26 @@ export interface GatewayConfig {
   };
   /** OpenTelemetry traces (the standard OTEL_* variables), and whether a client's trace context is continued. */
   readonly tracing: TracingConfig & { readonly traceParent: 'trust' | 'ignore' };
+  /** Work done once for several callers (gateway/execution/). */
+  readonly execution: ExecutionConfig;
+}
+
+export interface ExecutionConfig {
+  /** Identical queries in flight at once, of callers with equal grants, execute once. Default: on. */
+  readonly inboundDedup: boolean;
+  /** Undefined: no response cache (the default). */
+  readonly responseCache:
+    | {
+        /** Data products that opted in: an operation touching any other is never cached. */
+        readonly products: ReadonlySet<string>;
+        /** Budget of the in-memory store (bytes of values); Redis, when REDIS_URL is set, bounds itself by TTLs. */
+        readonly maxBytes: number;
+        /** A larger serialized answer is not cached. */
+        readonly maxValueBytes: number;
+      }
+    | undefined;
+  /** Scopes guarding personal data: an operation reading such a field is shared and cached only within one subject. */
+  readonly personalDataScopes: ReadonlySet<string>;
 }
 
 export class ConfigError extends Error {
@@ -249,6 +293,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   }
   const adminPort = e.ADMIN_PORT ?? (mode === 'production' ? DEFAULT_ADMIN_PORT : 'off');
   const admin = adminPort === 'off' ? undefined : Object.freeze({ host: e.ADMIN_HOST, port: adminPort });
+  if (e.RESPONSE_CACHE && e.RESPONSE_CACHE_PRODUCTS.length === 0) problems.push('RESPONSE_CACHE_PRODUCTS: RESPONSE_CACHE is on, so name the data products that opt in (customer,finance,...)');
+  if (e.RESPONSE_CACHE_MAX_VALUE_BYTES > e.RESPONSE_CACHE_MAX_BYTES) problems.push('RESPONSE_CACHE_MAX_VALUE_BYTES: larger than RESPONSE_CACHE_MAX_BYTES, the whole store');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     mode,
@@ -285,5 +331,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     publicMetrics: e.METRICS_TOKEN !== undefined || (mode === 'development' && admin === undefined),
     usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS }),
     tracing: Object.freeze({ ...tracingConfigOf(e), traceParent: e.TRACE_PARENT }),
+    execution: Object.freeze({
+      inboundDedup: e.INBOUND_DEDUP,
+      responseCache: e.RESPONSE_CACHE
+        ? Object.freeze({ products: new Set(e.RESPONSE_CACHE_PRODUCTS), maxBytes: e.RESPONSE_CACHE_MAX_BYTES, maxValueBytes: e.RESPONSE_CACHE_MAX_VALUE_BYTES })
+        : undefined,
+      personalDataScopes: new Set(e.PERSONAL_DATA_SCOPES),
+    }),
   });
 }

@@ -13,6 +13,7 @@ import type { GatewayConfig } from './config.js';
 import { isGatewayContext, newOperationState, type GatewayContext } from './context.js';
 import { indexDeprecations, type DeprecationIndex } from './deprecation/index.js';
 import { createErrorFormatter } from './errors.js';
+import type { ExecutionSharing } from './execution/sharing.js';
 import type { Identity } from './identity.js';
 import type { Limits } from './limits/limits.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -60,7 +61,7 @@ export interface Engine {
 export interface EngineDeps {
   readonly config: GatewayConfig;
   readonly logger: Logger;
-  readonly supergraph: { readonly sdl: string; readonly document: DocumentNode };
+  readonly supergraph: { readonly sdl: string; readonly document: DocumentNode; readonly hash: string };
   readonly policies: AccessPolicies;
   readonly limits: Limits;
   readonly usage: Usage;
@@ -69,6 +70,8 @@ export interface EngineDeps {
   /** Filled as @apollo/gateway builds its data sources: one per subgraph it calls over HTTP. */
   readonly sources: Map<string, SubgraphSource>;
   readonly catalog: CatalogReader;
+  /** Inbound deduplication and the response cache, shared by the engines of successive supergraphs. */
+  readonly sharing: ExecutionSharing;
   readonly now: () => number;
 }
 
@@ -76,6 +79,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const { config, logger, supergraph, policies, limits, usage, metrics, identity, sources, now } = deps;
   // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
   const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation);
+  const sharing = deps.sharing.forSupergraph(supergraph);
   const { gateway, features } = createAuthorizedGateway(
     supergraph.document,
     {
@@ -97,6 +101,7 @@ export function createEngine(deps: EngineDeps): Engine {
       principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
       stateOf: (context) => (isGatewayContext(context) ? context.operation : undefined),
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
+      aroundExecution: sharing.wrap,
     },
   );
   let deprecations: DeprecationIndex | undefined;
@@ -128,6 +133,7 @@ export function createEngine(deps: EngineDeps): Engine {
         analysisStage(facts),
         demandControlStage({ policy: limits.policy, store: limits.store }),
         deprecationStage({ deprecations: () => deprecations, now, link: DEPRECATIONS_PATH }),
+        ...(sharing.stage ? [sharing.stage] : []),
         requestLogStage(),
         metricsStage(metrics),
         ...(usage.recorder

@@ -18,6 +18,9 @@ export interface GatewayMetrics {
   readonly usageClientOverflow: Counter<'reason'>;
   readonly supergraphReloads: Counter<'outcome'>;
   readonly supergraphInfo: Gauge<'hash'>;
+  readonly inboundRequestsShared: Counter;
+  readonly responseCacheLookups: Counter<'result'>;
+  readonly responseCacheStoreFailures: Counter;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -57,6 +60,13 @@ export function createMetrics(): GatewayMetrics {
       registers,
     }),
     supergraphInfo: new Gauge({ name: 'dpg_supergraph_info', help: 'The supergraph being served: 1 for its hash (the first 16 hex digits of its SHA-256).', labelNames: ['hash'], registers }),
+    inboundRequestsShared: new Counter({
+      name: 'dpg_inbound_requests_shared_total',
+      help: 'Operations answered by joining an identical one in flight (same document, variables, operation name and grants) instead of executing.',
+      registers,
+    }),
+    responseCacheLookups: new Counter({ name: 'dpg_response_cache_lookups_total', help: 'Cacheable operations by result: hit (answered from the response cache) or miss (executed).', labelNames: ['result'], registers }),
+    responseCacheStoreFailures: new Counter({ name: 'dpg_response_cache_store_failures_total', help: 'Response cache store commands that failed (answered as a miss, the answer not kept).', registers }),
     usageClientOverflow: new Counter({
       name: 'dpg_usage_client_overflow_total',
       help: 'Operations counted under client "other": the hour\'s distinct client name/version pairs were used up (cap), or a new pair came with a refused operation (refused).',

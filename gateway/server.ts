@@ -8,6 +8,7 @@ import { createCatalog } from './catalog/index.js';
 import { ConfigError, type GatewayConfig } from './config.js';
 import { deprecationsDocument } from './deprecation/document.js';
 import { createEngine, DEPRECATIONS_PATH, type Engine } from './engine.js';
+import { createExecutionSharing } from './execution/sharing.js';
 import { listenHttp, type HttpListener } from '../lib/http-server.js';
 import { createIdentity } from './identity.js';
 import { createLimits } from './limits/limits.js';
@@ -50,6 +51,8 @@ export interface RunningGateway {
   nextSupergraphReload(): Promise<ReloadResult>;
   /** The version (hash) of the supergraph being served. */
   supergraphHash(): string;
+  /** Resolves once `count` callers wait on shared executions at the same time (INBOUND_DEDUP; tests hold a subgraph and wait for this). */
+  whenExecutionCallers(count: number): Promise<void>;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
   stop(): Promise<void>;
 }
@@ -96,11 +99,20 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const usage = createUsage(config, logger, metrics, now);
   const sources = new Map<string, SubgraphSource>();
   const readiness = createReadiness(sources, now);
-  const catalog = createCatalog({ sources, identity: (subgraph) => identity.forCall(undefined, subgraph), health: readiness, logger, now });
+  const catalog = createCatalog({
+    sources,
+    identity: (subgraph) => identity.forCall(undefined, subgraph),
+    health: readiness,
+    logger,
+    now,
+    cacheHitRate: (product) => sharing.hitRate(product),
+  });
+  // Inbound deduplication and the response cache, whose time-to-live the catalogue's descriptors bound.
+  const sharing = createExecutionSharing({ config, logger, metrics, now, freshnessMinutesOf: (product) => catalog.freshnessMinutes(product) });
   /** An engine for a supergraph, started: its query planner loaded, its caches built. */
   const prepare = async (next: LoadedSupergraph) => {
     checkSubgraphUrls(next, config.subgraphUrls);
-    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, metrics, identity, sources: new Map(), catalog, now });
+    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, metrics, identity, sources: new Map(), catalog, sharing, now });
     await engine.start();
     return engine;
   };
@@ -200,8 +212,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     reloadSupergraph: () => serving.reload(),
     nextSupergraphReload: () => serving.nextReload(),
     supergraphHash: () => serving.current().supergraph.hash,
+    whenExecutionCallers: (count) => sharing.whenCallers(count),
     async storesReady() {
-      await Promise.all([limits.store?.ready(), usage.store.ready()]);
+      await Promise.all([limits.store?.ready(), usage.store.ready(), sharing.ready()]);
     },
     refreshCatalog: async () => {
       await catalog.refresh();
@@ -219,6 +232,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         // In-flight requests are done: what they recorded goes to the store before exit.
         await usage.close(USAGE_FLUSH_DEADLINE_MS);
         await limits.stop();
+        await sharing.close();
         state = { phase: 'stopped' };
         logger.info('stopped');
       })();

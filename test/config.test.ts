@@ -40,6 +40,7 @@ describe('gateway configuration', () => {
       publicMetrics: true,
       usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200 },
       tracing: { enabled: false, traceParent: 'trust' },
+      execution: { inboundDedup: true, responseCache: undefined, personalDataScopes: new Set(['customer:pii']) },
     });
   });
 

@@ -23,6 +23,8 @@ export interface AuthorizationOptions {
   stateOf(context: unknown): OperationState | undefined;
   /** Called once per denied field (metrics). */
   onDenied?: (coordinate: string) => void;
+  /** Wraps the execution of what authorization allowed, after each caller's own decision (execution sharing). */
+  aroundExecution?: (execute: GatewayExecutor) => GatewayExecutor;
 }
 
 export interface AuthorizedGateway {
@@ -53,7 +55,7 @@ export function createAuthorizedGateway(supergraph: string | DocumentNode, confi
       const loaded = await inner.load(loadOptions);
       const executor = loaded.executor;
       if (!executor) throw new Error('@apollo/gateway loaded without an executor');
-      return { ...loaded, executor: enforce(executor) };
+      return { ...loaded, executor: enforce(options.aroundExecution ? options.aroundExecution(executor) : executor) };
     },
   };
   return { gateway, features: takeover.features };

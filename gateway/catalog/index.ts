@@ -18,6 +18,13 @@ export interface DataProductCatalog extends CatalogReader {
   examples(): { product: string; name: string; description: string; query: string }[];
   /** Asks every product for its descriptor now, whatever the age of the last answer (tests, a new release). */
   refresh(): Promise<void>;
+  /**
+   * The freshness promise (`spec.sla.freshnessMinutes`) of a product's last valid descriptor, read
+   * without waiting (the response cache asks per request): undefined while none is known. An answer
+   * older than the refresh interval is renewed in the background, so a product that shortens its
+   * promise is heard within one interval.
+   */
+  freshnessMinutes(name: string): number | undefined;
 }
 
 /** How long a fetched descriptor is reused before the subgraph is asked again. */
@@ -54,9 +61,13 @@ export function createCatalog(options: {
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
   now?: () => number;
+  /** The response cache's hit rate of a product since start; null before any lookup. @default none: always null */
+  cacheHitRate?: (name: string) => number | null;
 }): DataProductCatalog {
   const now = options.now ?? Date.now;
   const known = new Map<string, Known>();
+  /** The last valid descriptor of each product, as soon as its answer arrived (for synchronous readers). */
+  const lastValidOf = new Map<string, PublishedProduct>();
   let lastExamples: { product: string; name: string; description: string; query: string }[] = [];
 
   const ask = async (name: string, source: SubgraphSource): Promise<Answer> => {
@@ -83,6 +94,7 @@ export function createCatalog(options: {
     const answer = ask(name, source).then(
       async (answer) => {
         const lastValid = answer.kind === 'published' ? answer.product : (await before)?.lastValid;
+        if (lastValid) lastValidOf.set(name, lastValid);
         // The source names the product's version on the spans of its calls.
         if (lastValid) source.productVersion = lastValid.descriptor.metadata.version;
         if (answer.kind === 'invalid') options.logger.warn({ subgraph: name, problem: answer.problem }, 'data product descriptor invalid');
@@ -119,6 +131,7 @@ export function createCatalog(options: {
             refreshedAt: refreshed,
             dataAgeMinutes: age === null ? null : Math.round(age * 10) / 10,
             fresh: age === null || !sla ? null : age <= sla.freshnessMinutes,
+            cacheHitRate: options.cacheHitRate?.(name) ?? null,
           },
         };
       }),
@@ -148,6 +161,12 @@ export function createCatalog(options: {
     async refresh() {
       for (const entry of known.values()) entry.at = Number.NEGATIVE_INFINITY;
       await list();
+    },
+    freshnessMinutes(name) {
+      const source = options.sources.get(name);
+      // Returns the cached answer while it is recent; otherwise starts one fetch, not awaited (it never rejects).
+      if (source) void current(name, source);
+      return lastValidOf.get(name)?.descriptor.spec.sla.freshnessMinutes;
     },
   };
 }

@@ -78,6 +78,8 @@ export interface DataProductView {
     refreshedAt: Date | null;
     dataAgeMinutes: number | null;
     fresh: boolean | null;
+    /** The gateway's response cache: hits / (hits + misses) since it started; null before any lookup. */
+    cacheHitRate: number | null;
   };
   quality: PublishedProduct['quality'];
 }
