@@ -16,6 +16,8 @@ export interface LoadResult {
   durationS: number;
   /** Responses received, whatever their status. */
   responses: number;
+  /** Requests sent, answered or not: at the end of the run up to one per connection is still in flight, and the target still works on it. */
+  sent: number;
   requestsPerS: number;
   /** Responses with a status other than 2xx. */
   non2xx: number;
@@ -55,6 +57,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         resolve({
           durationS: result.duration,
           responses: count,
+          sent: result.requests.sent,
           requestsPerS: count / result.duration,
           non2xx: result.non2xx,
           errors: result.errors,

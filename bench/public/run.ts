@@ -15,6 +15,7 @@ import { startBenchAuth } from '../auth.js';
 import { mergeSorted, quantile, runLoad } from '../load.js';
 import { cpuMsOf, freePorts, hasTaskset, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type SpawnOptions } from '../processes.js';
 import { benchRateLimitsFile, benchRedis } from '../rate-limits.js';
+import { BUSY_MACHINE_PERCENT } from '../report.js';
 import { roundOrder } from '../rounds.js';
 import { callsBetween, readCallCounts } from './calls.js';
 import { publicOperations, type PublicOperation } from './operations.js';
@@ -321,7 +322,7 @@ async function main(): Promise<number> {
         const calls = Object.values(measurement.calls).reduce((n, c) => n + c, 0);
         progress(
           `${op.name} round ${round + 1}/${cli.rounds} ${name}: ${(measurement.responses / measurement.durationS).toFixed(1)} req/s, ` +
-            `${(measurement.gatewayCpuMs / measurement.responses).toFixed(2)} gw CPU ms/req, ${(calls / measurement.responses).toFixed(2)} subgraph calls/req`,
+            `${(measurement.gatewayCpuMs / measurement.sent).toFixed(2)} gw CPU ms/req, ${(calls / measurement.sent).toFixed(2)} subgraph calls/req`,
         );
       }
     }
@@ -346,7 +347,8 @@ async function main(): Promise<number> {
     commit: gitCommit(),
     command: `npm run bench -- --public${cli.quick ? ' --quick' : ''}`,
     machine: {
-      cpus: os.availableParallelism(),
+      // os.cpus(), not availableParallelism(): this process is pinned by now.
+      cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       totalMemoryMb: Math.round(os.totalmem() / 2 ** 20),
       node: process.version,
@@ -372,7 +374,7 @@ async function main(): Promise<number> {
     ratios,
     notes: [
       'req/s and gw CPU ms/req are medians over the measured rounds; spread = (max - min) / median of the per-round req/s.',
-      'subgraph calls/req = requests the four subgraphs received during the measured rounds / responses the bench received.',
+      'subgraph calls/req = requests the four subgraphs received during the measured rounds / requests the bench sent; each round ends once the subgraphs are quiet, so the calls (and gateway CPU) of the requests still in flight when the load stopped count in their round.',
       'Every request carries the same bearer token (from a throwaway issuer served by the bench); only ours verifies it. The public supergraph has no access directives, so ours authorizes everything.',
       'ours runs with LOG_LEVEL=warn, rate limiting against Redis with budgets no request reaches, and usage recording on (flushed to the same Redis every second).',
       'The subgraphs are Node processes (bench/public/subgraph-server.ts) serving the public benchmark\'s data; the benchmark\'s own are Rust.',
@@ -385,6 +387,13 @@ async function main(): Promise<number> {
       `${pins ? `gateway on CPU ${pins.gateway}, bench and subgraphs on CPU ${pins.others}` : 'nothing pinned'}\n\n`,
   );
   process.stdout.write(formatPublicTable(rows, ratios));
+  const busy = rows.filter((r) => r.otherCpuPercent > BUSY_MACHINE_PERCENT);
+  if (busy.length) {
+    process.stdout.write(
+      `\nWARNING: other processes used more than ${BUSY_MACHINE_PERCENT}% of a core during ${busy.map((r) => `${r.query}/${r.target}`).join(', ')} ` +
+        `(other CPU): this machine was not quiet, treat those numbers as noise and run again\n`,
+    );
+  }
   await mkdir(join(cli.out, '..'), { recursive: true });
   await writeFile(cli.out, `${JSON.stringify(report, null, 2)}\n`);
   progress(`wrote ${cli.out} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
@@ -418,10 +427,12 @@ async function measure(
   const clientBefore = process.cpuUsage();
   const result = await runLoad({ url: target.url, body: op.body, headers, connections, durationS, signal });
   const client = process.cpuUsage(clientBefore);
+  // The load stops with up to one request per connection in flight, which the gateway finishes
+  // anyway: its calls and CPU belong to this run, not to the next target's.
+  const callsAfter = await settledCallCounts(origins);
   const gatewayCpuMs = (await cpuOf(proc.pid)) - gatewayBefore;
   const subgraphsCpuMs = (await subgraphsCpu()) - subgraphsBefore;
   const machineMs = ((await machineBusyCpuMs()) ?? NaN) - machineBefore;
-  const callsAfter = await readCallCounts(origins);
   if (signal.aborted) throw new BenchAbort('interrupted');
   for (const p of [proc, ...subgraphs]) {
     if (p.child.exitCode !== null || p.child.signalCode !== null) throw new BenchAbort(`${p.name} exited during the ${op.name} load on ${target.name}: ${p.stderr().trim().slice(-2_000)}`);
@@ -430,6 +441,7 @@ async function measure(
   return {
     measurement: {
       responses: result.responses,
+      sent: result.sent,
       durationS: result.durationS,
       non2xx: result.non2xx,
       errors: result.errors,
@@ -442,6 +454,23 @@ async function measure(
     },
     latenciesMs: result.latenciesMs,
   };
+}
+
+/** Quiet for this long (no subgraph call) means the gateway has finished the requests left in flight. */
+const SETTLED_MS = 100;
+const SETTLE_LIMIT_MS = 10_000;
+
+/** The subgraphs' counts once they stop moving (or after SETTLE_LIMIT_MS). */
+async function settledCallCounts(origins: Readonly<Record<string, string>>): Promise<Record<string, number>> {
+  const deadline = performance.now() + SETTLE_LIMIT_MS;
+  let last = await readCallCounts(origins);
+  for (;;) {
+    await sleep(SETTLED_MS);
+    const now = await readCallCounts(origins);
+    const moved = Object.keys(now).some((name) => now[name] !== last[name]);
+    if (!moved || performance.now() > deadline) return { ...now };
+    last = now;
+  }
 }
 
 function gitCommit(): string | null {
