@@ -7,6 +7,11 @@ export interface LoadOptions {
   connections: number;
   /** Seconds. */
   durationS: number;
+  /**
+   * Instead of a duration: exactly this many requests (spread over the connections), the run ending
+   * when every one is answered, so that all the work it caused falls inside it (durationS ignored).
+   */
+  amount?: number;
   /** Stops the load early (Ctrl-C). */
   signal?: AbortSignal;
 }
@@ -16,8 +21,6 @@ export interface LoadResult {
   durationS: number;
   /** Responses received, whatever their status. */
   responses: number;
-  /** Requests sent, answered or not: at the end of the run up to one per connection is still in flight, and the target still works on it. */
-  sent: number;
   requestsPerS: number;
   /** Responses with a status other than 2xx. */
   non2xx: number;
@@ -46,7 +49,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         body: options.body,
         connections: options.connections,
         pipelining: 1,
-        duration: options.durationS,
+        ...(options.amount === undefined ? { duration: options.durationS } : { amount: options.amount }),
         timeout: REQUEST_TIMEOUT_S,
         // A substring test, not JSON.parse: the client shares the machine's CPUs with the targets.
         verifyBody: (body) => !body.includes('"errors"'),
@@ -57,7 +60,6 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         resolve({
           durationS: result.duration,
           responses: count,
-          sent: result.requests.sent,
           requestsPerS: count / result.duration,
           non2xx: result.non2xx,
           errors: result.errors,

@@ -9,3 +9,12 @@ export function roundOrder<T>(names: readonly T[], round: number): T[] {
   const rotated = [...names.slice(shift), ...names.slice(0, shift)];
   return Math.floor(round / names.length) % 2 === 0 ? rotated : rotated.reverse();
 }
+
+/** Fewest requests per connection in a round, so a slow target's round is not just its ramp-up and tail. */
+const MIN_REQUESTS_PER_CONNECTION = 5;
+
+/** Requests in one measured round: about roundS seconds at the warm-up's rate, at least MIN_REQUESTS_PER_CONNECTION per connection. */
+export function roundAmount(warmupRequestsPerS: number, roundS: number, connections: number): number {
+  const atRate = Number.isFinite(warmupRequestsPerS) ? Math.round(warmupRequestsPerS * roundS) : 0;
+  return Math.max(connections * MIN_REQUESTS_PER_CONNECTION, atRate);
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Supergraph } from '@apollo/federation-internals';
 import { parse, validate, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { roundOrder } from '../bench/rounds.js';
+import { roundAmount, roundOrder } from '../bench/rounds.js';
 import { callsBetween, callsPerRequest, parseRequestCount, readCallCounts } from '../bench/public/calls.js';
 import { publicOperations, queryAfterHeader, SMALL_QUERY } from '../bench/public/operations.js';
 import { median, PUBLIC_TARGETS, publicRatios, sameData, summarizeRounds, type PublicRow, type RoundMeasurement } from '../bench/public/report.js';
@@ -36,6 +36,13 @@ describe('round order', () => {
     expect(roundOrder(PUBLIC_TARGETS, 5)).toEqual(['hive-subgraph-dedup', 'hive-no-dedup', 'hive', 'ours', 'bare']);
   });
 
+  it('sizes a round at the warm-up\'s rate, never below five requests per connection', () => {
+    expect(roundAmount(57.4, 5, 20)).toBe(287);
+    expect(roundAmount(707, 2, 20)).toBe(1414);
+    expect(roundAmount(10, 5, 20)).toBe(100);
+    expect(roundAmount(NaN, 5, 20)).toBe(100);
+  });
+
   it('still runs every order of the default bench\'s three targets once in six rounds', () => {
     const orders = Array.from({ length: 6 }, (_, round) => roundOrder(['bare', 'ours', 'ours-no-usage'], round).join(','));
     expect(new Set(orders).size).toBe(6);
@@ -62,7 +69,6 @@ describe('subgraph call counting', () => {
 
 const measurement = (over: Partial<RoundMeasurement>): RoundMeasurement => ({
   responses: 100,
-  sent: 100,
   durationS: 1,
   non2xx: 0,
   errors: 0,
@@ -77,11 +83,11 @@ const measurement = (over: Partial<RoundMeasurement>): RoundMeasurement => ({
 const extra = { p50Ms: 1, p99Ms: 2, rssMb: 100, peakRssMb: 120 };
 
 describe('summary and ratios', () => {
-  it('takes the median round, divides work by requests sent, and sums calls per subgraph', () => {
+  it('takes the median round, divides work by answers, and sums calls per subgraph', () => {
     const row = summarizeRounds('big', 'ours', [
-      measurement({ responses: 100, sent: 110, gatewayCpuMs: 1_100, calls: { accounts: 220, reviews: 110 } }),
-      measurement({ responses: 300, sent: 310, gatewayCpuMs: 620, calls: { accounts: 310, reviews: 0 } }),
-      measurement({ responses: 200, sent: 200, gatewayCpuMs: 1_000, calls: { accounts: 200, reviews: 100 } }),
+      measurement({ responses: 100, gatewayCpuMs: 1_000, calls: { accounts: 220, reviews: 110 } }),
+      measurement({ responses: 300, gatewayCpuMs: 600, calls: { accounts: 310, reviews: 0 } }),
+      measurement({ responses: 200, gatewayCpuMs: 1_000, calls: { accounts: 200, reviews: 100 } }),
     ], extra);
     expect(row).toMatchObject({
       query: 'big',
@@ -89,16 +95,15 @@ describe('summary and ratios', () => {
       requestsPerS: 200,
       roundRequestsPerS: [100, 300, 200],
       spreadPercent: 100,
-      // per round: 10, 2, 5 ms per request sent; the median is 5
+      // per round: 10, 2, 5 ms per answer; the median is 5
       gatewayCpuMsPerRequest: 5,
       roundGatewayCpuMsPerRequest: [10, 2, 5],
-      // 940 calls over 620 requests sent
-      subgraphCallsPerRequest: 1.516,
-      callsPerRequestBySubgraph: { accounts: 1.177, reviews: 0.339 },
+      // 940 calls over 600 answers
+      subgraphCallsPerRequest: 1.567,
+      callsPerRequestBySubgraph: { accounts: 1.217, reviews: 0.35 },
       responses: 600,
-      sent: 620,
       durationS: 3,
-      gatewayCpuPercent: 91,
+      gatewayCpuPercent: 87,
       subgraphsCpuPercent: 20,
       clientCpuPercent: 10,
       otherCpuPercent: 0,

@@ -10,14 +10,13 @@ export const COMPARED_WITH = ['hive', 'hive-no-dedup', 'hive-subgraph-dedup', 'b
 
 /** One load run of one target: what the client saw and what the processes spent meanwhile. */
 export interface RoundMeasurement {
+  /** Every request of a round is answered before it ends (a fixed number per round), so all the work it caused is inside it. */
   responses: number;
-  /** Requests sent: the responses and the few still in flight when the load stopped, which the gateway and the subgraphs finish anyway. */
-  sent: number;
   durationS: number;
   non2xx: number;
   errors: number;
   graphqlErrors: number;
-  /** ms of CPU of the gateway process (all threads), until it finished the requests still in flight. */
+  /** ms of CPU of the gateway process (all threads). */
   gatewayCpuMs: number;
   /** ms of CPU of the four subgraph processes together. */
   subgraphsCpuMs: number;
@@ -25,7 +24,7 @@ export interface RoundMeasurement {
   clientCpuMs: number;
   /** ms of CPU of everything else on the machine (busy CPU less the above; Redis included when it is not the bench's). */
   otherCpuMs: number;
-  /** Requests each subgraph received during the run and until the requests in flight were finished. */
+  /** Requests each subgraph received during the run. */
   calls: Readonly<Record<string, number>>;
 }
 
@@ -37,10 +36,10 @@ export interface PublicRow {
   roundRequestsPerS: number[];
   /** (max - min) / median of the per-round req/s, in %. */
   spreadPercent: number;
-  /** Median over the rounds of gateway CPU ms / request sent. */
+  /** Median over the rounds of gateway CPU ms / response. */
   gatewayCpuMsPerRequest: number;
   roundGatewayCpuMsPerRequest: number[];
-  /** Subgraph requests per gateway request sent, over every measured round. */
+  /** Subgraph requests per gateway response, over every measured round. */
   subgraphCallsPerRequest: number;
   callsPerRequestBySubgraph: Record<string, number>;
   p50Ms: number;
@@ -48,7 +47,6 @@ export interface PublicRow {
   rssMb: number | null;
   peakRssMb: number | null;
   responses: number;
-  sent: number;
   durationS: number;
   non2xx: number;
   errors: number;
@@ -91,16 +89,14 @@ export function summarizeRounds(
   extra: { p50Ms: number; p99Ms: number; rssMb: number | null; peakRssMb: number | null },
 ): PublicRow {
   const perRound = rounds.map((r) => r.responses / r.durationS);
-  // Work is divided by requests sent: the CPU and the calls of the last requests in flight are counted too.
-  const cpuPerRound = rounds.map((r) => (r.sent > 0 ? r.gatewayCpuMs / r.sent : NaN));
+  const cpuPerRound = rounds.map((r) => (r.responses > 0 ? r.gatewayCpuMs / r.responses : NaN));
   const rps = median(perRound);
   const sum = (pick: (r: RoundMeasurement) => number) => rounds.reduce((n, r) => n + pick(r), 0);
   const responses = sum((r) => r.responses);
-  const sent = sum((r) => r.sent);
   const durationS = sum((r) => r.durationS);
   const callsBy: Record<string, number> = {};
   for (const r of rounds) for (const [name, n] of Object.entries(r.calls)) callsBy[name] = (callsBy[name] ?? 0) + n;
-  const perRequest = (n: number) => (sent > 0 ? round(n / sent, 3) : NaN);
+  const perRequest = (n: number) => (responses > 0 ? round(n / responses, 3) : NaN);
   const percent = (ms: number) => (durationS > 0 ? Math.round((ms / (durationS * 1000)) * 100) : NaN);
   return {
     query,
@@ -114,7 +110,6 @@ export function summarizeRounds(
     callsPerRequestBySubgraph: Object.fromEntries(Object.entries(callsBy).map(([name, n]) => [name, perRequest(n)])),
     ...extra,
     responses,
-    sent,
     durationS: round(durationS, 2),
     non2xx: sum((r) => r.non2xx),
     errors: sum((r) => r.errors),

@@ -16,7 +16,7 @@ import { mergeSorted, quantile, runLoad } from '../load.js';
 import { cpuMsOf, freePorts, hasTaskset, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type SpawnOptions } from '../processes.js';
 import { benchRateLimitsFile, benchRedis } from '../rate-limits.js';
 import { BUSY_MACHINE_PERCENT } from '../report.js';
-import { roundOrder } from '../rounds.js';
+import { roundAmount, roundOrder } from '../rounds.js';
 import { callsBetween, readCallCounts } from './calls.js';
 import { publicOperations, type PublicOperation } from './operations.js';
 import { formatPublicTable, PUBLIC_TARGETS, publicRatios, sameData, summarizeRounds, type PublicRow, type PublicTarget, type RoundMeasurement } from './report.js';
@@ -36,8 +36,10 @@ export const PUBLIC_SOURCE = {
 export const PUBLIC_CONNECTIONS = 20;
 
 interface Mode {
+  /** Seconds of load per target and query before measuring; its rate sizes the rounds. */
   warmupS: number;
   rounds: number;
+  /** About how long one round of one target lasts: it sends what the target answered in this many seconds of warm-up. */
   roundS: number;
 }
 
@@ -114,7 +116,8 @@ function parseCli(argv: readonly string[]) {
     connections: number('connections', values.connections, PUBLIC_CONNECTIONS, 1, true),
     rounds: number('rounds', values.rounds, mode.rounds, 1, true),
     roundS: number('duration', values.duration, mode.roundS, 1, false),
-    warmupS: number('warmup', values.warmup, mode.warmupS, 0, false),
+    // At least a second: the warm-up's rate sizes the rounds.
+    warmupS: number('warmup', values.warmup, mode.warmupS, 1, false),
     only: values.only,
     out: values.out ?? join(ROOT, 'bench/results/public.json'),
   };
@@ -306,23 +309,28 @@ async function main(): Promise<number> {
   activeLoad = interrupt;
   const rows: PublicRow[] = [];
   for (const op of operations) {
-    if (cli.warmupS > 0) {
-      for (const target of Object.values(targets)) {
-        progress(`${op.name}: warming up ${target.name}`);
-        await measure(target, subgraphs, subgraphOrigins, op, headers, cli.connections, cli.warmupS, interrupt.signal);
-      }
+    // The warm-up also sizes each target's rounds: as many requests as it answered in roundS seconds.
+    const amounts = {} as Record<PublicTarget, number>;
+    for (const target of Object.values(targets)) {
+      progress(`${op.name}: warming up ${target.name}`);
+      const { measurement } = await measure(target, subgraphs, subgraphOrigins, op, headers, cli.connections, { durationS: cli.warmupS }, interrupt.signal);
+      amounts[target.name] = roundAmount(measurement.responses / measurement.durationS, cli.roundS, cli.connections);
     }
+    // A timed warm-up stops with requests in flight, which the gateway finishes anyway: let them end
+    // before the first round counts calls.
+    await quietCallCounts(subgraphOrigins);
+    progress(`${op.name}: requests per round ${PUBLIC_TARGETS.map((name) => `${name} ${amounts[name]}`).join(', ')}`);
     const rounds = Object.fromEntries(PUBLIC_TARGETS.map((name) => [name, [] as RoundMeasurement[]])) as Record<PublicTarget, RoundMeasurement[]>;
     const latencies = Object.fromEntries(PUBLIC_TARGETS.map((name) => [name, [] as Float64Array[]])) as Record<PublicTarget, Float64Array[]>;
     for (let round = 0; round < cli.rounds; round++) {
       for (const name of roundOrder(PUBLIC_TARGETS, round)) {
-        const { measurement, latenciesMs } = await measure(targets[name], subgraphs, subgraphOrigins, op, headers, cli.connections, cli.roundS, interrupt.signal);
+        const { measurement, latenciesMs } = await measure(targets[name], subgraphs, subgraphOrigins, op, headers, cli.connections, { amount: amounts[name] }, interrupt.signal);
         rounds[name].push(measurement);
         latencies[name].push(latenciesMs);
         const calls = Object.values(measurement.calls).reduce((n, c) => n + c, 0);
         progress(
           `${op.name} round ${round + 1}/${cli.rounds} ${name}: ${(measurement.responses / measurement.durationS).toFixed(1)} req/s, ` +
-            `${(measurement.gatewayCpuMs / measurement.sent).toFixed(2)} gw CPU ms/req, ${(calls / measurement.sent).toFixed(2)} subgraph calls/req`,
+            `${(measurement.gatewayCpuMs / measurement.responses).toFixed(2)} gw CPU ms/req, ${(calls / measurement.responses).toFixed(2)} subgraph calls/req`,
         );
       }
     }
@@ -374,7 +382,8 @@ async function main(): Promise<number> {
     ratios,
     notes: [
       'req/s and gw CPU ms/req are medians over the measured rounds; spread = (max - min) / median of the per-round req/s.',
-      'subgraph calls/req = requests the four subgraphs received during the measured rounds / requests the bench sent; each round ends once the subgraphs are quiet, so the calls (and gateway CPU) of the requests still in flight when the load stopped count in their round.',
+      'Each measured round sends a fixed number of requests (what the target answered in roundS seconds of its warm-up, at least 5 per connection) and ends when every one is answered: req/s = answers / seconds of the round, and all the CPU and subgraph calls of those requests fall inside it.',
+      'subgraph calls/req = requests the four subgraphs received during the measured rounds / answers.',
       'Every request carries the same bearer token (from a throwaway issuer served by the bench); only ours verifies it. The public supergraph has no access directives, so ours authorizes everything.',
       'ours runs with LOG_LEVEL=warn, rate limiting against Redis with budgets no request reaches, and usage recording on (flushed to the same Redis every second).',
       'The subgraphs are Node processes (bench/public/subgraph-server.ts) serving the public benchmark\'s data; the benchmark\'s own are Rust.',
@@ -406,7 +415,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
-/** One load run on one target, with the CPU every process spent and the calls every subgraph received meanwhile. */
+/**
+ * One load run on one target, with the CPU every process spent and the calls every subgraph received
+ * meanwhile: for a duration (the warm-up), or a fixed number of requests (a measured round), which
+ * ends only when every request is answered, so that no work of one target's round (a request left in
+ * flight by a timed stop) lands in the next one's.
+ */
 async function measure(
   target: Target,
   subgraphs: readonly BenchProcess[],
@@ -414,7 +428,7 @@ async function measure(
   op: PublicOperation,
   headers: Readonly<Record<string, string>>,
   connections: number,
-  durationS: number,
+  load: { durationS: number; amount?: undefined } | { amount: number; durationS?: undefined },
   signal: AbortSignal,
 ): Promise<{ measurement: RoundMeasurement; latenciesMs: Float64Array }> {
   const proc = target.process!;
@@ -425,11 +439,9 @@ async function measure(
   const gatewayBefore = await cpuOf(proc.pid);
   const subgraphsBefore = await subgraphsCpu();
   const clientBefore = process.cpuUsage();
-  const result = await runLoad({ url: target.url, body: op.body, headers, connections, durationS, signal });
+  const result = await runLoad({ url: target.url, body: op.body, headers, connections, durationS: load.durationS ?? 0, amount: load.amount, signal });
   const client = process.cpuUsage(clientBefore);
-  // The load stops with up to one request per connection in flight, which the gateway finishes
-  // anyway: its calls and CPU belong to this run, not to the next target's.
-  const callsAfter = await settledCallCounts(origins);
+  const callsAfter = await readCallCounts(origins);
   const gatewayCpuMs = (await cpuOf(proc.pid)) - gatewayBefore;
   const subgraphsCpuMs = (await subgraphsCpu()) - subgraphsBefore;
   const machineMs = ((await machineBusyCpuMs()) ?? NaN) - machineBefore;
@@ -441,7 +453,6 @@ async function measure(
   return {
     measurement: {
       responses: result.responses,
-      sent: result.sent,
       durationS: result.durationS,
       non2xx: result.non2xx,
       errors: result.errors,
@@ -456,19 +467,18 @@ async function measure(
   };
 }
 
-/** Quiet for this long (no subgraph call) means the gateway has finished the requests left in flight. */
-const SETTLED_MS = 100;
-const SETTLE_LIMIT_MS = 10_000;
+/** No subgraph call for this long means the last gateway loaded has finished what was left in flight. */
+const QUIET_MS = 200;
+const QUIET_LIMIT_MS = 15_000;
 
-/** The subgraphs' counts once they stop moving (or after SETTLE_LIMIT_MS). */
-async function settledCallCounts(origins: Readonly<Record<string, string>>): Promise<Record<string, number>> {
-  const deadline = performance.now() + SETTLE_LIMIT_MS;
+/** Resolves once the subgraphs' counts stop moving (or after QUIET_LIMIT_MS). */
+async function quietCallCounts(origins: Readonly<Record<string, string>>): Promise<void> {
+  const deadline = performance.now() + QUIET_LIMIT_MS;
   let last = await readCallCounts(origins);
-  for (;;) {
-    await sleep(SETTLED_MS);
+  while (performance.now() < deadline) {
+    await sleep(QUIET_MS);
     const now = await readCallCounts(origins);
-    const moved = Object.keys(now).some((name) => now[name] !== last[name]);
-    if (!moved || performance.now() > deadline) return { ...now };
+    if (Object.keys(now).every((name) => now[name] === last[name])) return;
     last = now;
   }
 }
