@@ -12,6 +12,8 @@ declare module 'autocannon' {
       pipelining?: number;
       /** Seconds. */
       duration?: number;
+      /** Requests in all, instead of a duration: the run ends once every one is answered. */
+      amount?: number;
       /** Seconds per request. */
       timeout?: number;
       /** A response whose body this returns false for counts as a mismatch. */

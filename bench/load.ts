@@ -7,6 +7,11 @@ export interface LoadOptions {
   connections: number;
   /** Seconds. */
   durationS: number;
+  /**
+   * Instead of a duration: exactly this many requests (spread over the connections), the run ending
+   * when every one is answered, so that all the work it caused falls inside it (durationS ignored).
+   */
+  amount?: number;
   /** Stops the load early (Ctrl-C). */
   signal?: AbortSignal;
 }
@@ -44,7 +49,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         body: options.body,
         connections: options.connections,
         pipelining: 1,
-        duration: options.durationS,
+        ...(options.amount === undefined ? { duration: options.durationS } : { amount: options.amount }),
         timeout: REQUEST_TIMEOUT_S,
         // A substring test, not JSON.parse: the client shares the machine's CPUs with the targets.
         verifyBody: (body) => !body.includes('"errors"'),

@@ -41,19 +41,45 @@ export function nodeArgsFor(entry: string): string[] {
   throw new Error(`not an entry point: ${entry}`);
 }
 
+export interface SpawnOptions {
+  /** CPUs to pin the process to (`taskset -c` syntax, e.g. "1"); needs taskset (see hasTaskset). */
+  readonly cpus?: string;
+  /** Node's own arguments before the entry, instead of nodeArgsFor's (a peer's package runs as plain node). */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** Whether `taskset` (util-linux) is here to pin processes to CPUs. */
+export function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs an entry point of this repository (see nodeArgsFor) as its own Node process, with only the
  * environment given: nothing from the caller's shell leaks in (no DATABASE_URL, no APOLLO_*, no
- * NODE_OPTIONS), and Apollo's telemetry is always off.
+ * NODE_OPTIONS), and Apollo's telemetry is always off. With `cpus`, through `taskset -c`, which
+ * execs node in place: the pid is node's.
  */
-export function spawnEntry(name: string, entry: string, args: readonly string[], env: Readonly<Record<string, string>>): BenchProcess {
+export function spawnEntry(
+  name: string,
+  entry: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  options: SpawnOptions = {},
+): BenchProcess {
   const base: Record<string, string> = { APOLLO_TELEMETRY_DISABLED: 'true' };
   for (const key of ['PATH', 'HOME', 'TMPDIR'] as const) {
     const value = process.env[key];
     if (value) base[key] = value;
   }
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...nodeArgsFor(entry), ...args], {
+  const nodeArgs = [...(options.nodeArgs ? [...options.nodeArgs, entry] : nodeArgsFor(entry)), ...args];
+  const [command, commandArgs] = options.cpus === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', options.cpus, process.execPath, ...nodeArgs]];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: { ...base, ...env, APOLLO_TELEMETRY_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,6 +15,9 @@ import { benchRateLimitsFile, benchRedis } from './rate-limits.js';
 import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type Memory } from './processes.js';
 import { formatTables, type BenchReport, type OperationResult, type StartupSample, type TargetName } from './report.js';
 import { countRecorded, judgeUsage, type UsageCheck } from './usage-check.js';
+import { roundOrder } from './rounds.js';
+
+export { roundOrder };
 
 /** What `ours / bare` requests/s should be on every operation once every pipeline stage exists. */
 export const TARGET_RATIO = 0.9;
@@ -47,17 +50,6 @@ const TARGET_NAMES = ['bare', 'ours', 'ours-no-usage'] as const satisfies readon
 /** A fresh value per target. */
 function perTarget<T>(make: (name: TargetName) => T): Record<TargetName, T> {
   return Object.fromEntries(TARGET_NAMES.map((name) => [name, make(name)])) as Record<TargetName, T>;
-}
-
-/**
- * The order of the targets in a round: rotated by one each round, and reversed every other cycle, so
- * that no target always goes first or always runs right after the same other one (with three
- * targets, six rounds run every order once).
- */
-export function roundOrder<T>(names: readonly T[], round: number): T[] {
-  const shift = round % names.length;
-  const rotated = [...names.slice(shift), ...names.slice(0, shift)];
-  return Math.floor(round / names.length) % 2 === 0 ? rotated : rotated.reverse();
 }
 
 interface Target {
@@ -93,7 +85,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --header 'k: v'      extra request header for every target (e.g. authorization); repeatable
   --tracing            ours (both) and the subgraphs export OpenTelemetry traces, every request sampled,
                        to a collector stand-in on loopback: ours/bare then includes what tracing costs
-  --out FILE           where the JSON goes (default bench/results/latest.json; with --tracing, tracing.json)`;
+  --out FILE           where the JSON goes (default bench/results/latest.json; with --tracing, tracing.json)
+  --public             the public federation benchmark instead (its own options: npm run bench -- --public --help)`;
 
 function readArgs(argv: readonly string[]) {
   return parseArgs({
@@ -639,20 +632,27 @@ function onSignal(signal: NodeJS.Signals) {
   activeLoad?.abort();
   void stopEverything().finally(() => process.exit(130));
 }
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
-process.once('exit', killAllNow);
 
-main()
-  .then(async (code) => {
-    await stopEverything();
-    process.exit(code);
-  })
-  .catch(async (error: unknown) => {
-    if (interrupted) return; // the signal handler stops everything and exits
-    const known = error instanceof BenchAbort || error instanceof UsageError;
-    process.stderr.write(`bench: ${known ? '' : 'failed: '}${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
-    if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
-    await stopEverything();
-    process.exit(error instanceof UsageError ? 2 : 1);
-  });
+// `--public` is a different benchmark with its own options (bench/public/run.ts); without it, this one.
+if (process.argv.slice(2).includes('--public')) {
+  const { runPublicBench } = await import('./public/run.js');
+  runPublicBench();
+} else {
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', killAllNow);
+
+  main()
+    .then(async (code) => {
+      await stopEverything();
+      process.exit(code);
+    })
+    .catch(async (error: unknown) => {
+      if (interrupted) return; // the signal handler stops everything and exits
+      const known = error instanceof BenchAbort || error instanceof UsageError;
+      process.stderr.write(`bench: ${known ? '' : 'failed: '}${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
+      if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+      await stopEverything();
+      process.exit(error instanceof UsageError ? 2 : 1);
+    });
+}
