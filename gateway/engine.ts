@@ -19,6 +19,8 @@ import type { GatewayMetrics } from './metrics.js';
 import { createOperationFactsCache } from './operation/cache.js';
 import { indexCost } from './operation/cost.js';
 import { indexRequirements } from '../lib/auth-directives.js';
+import { indexClassifications } from '../lib/classification/index.js';
+import { createPseudonymizer } from '../lib/classification/pseudonym.js';
 import { supportedIntrospectionRule } from './operation/introspection-support.js';
 import { analysisStage } from './pipeline/analysis.js';
 import { demandControlStage } from './pipeline/demand-control.js';
@@ -75,7 +77,8 @@ export interface EngineDeps {
 export function createEngine(deps: EngineDeps): Engine {
   const { config, logger, supergraph, policies, limits, usage, metrics, identity, sources, now } = deps;
   // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
-  const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation);
+  const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation, indexClassifications(supergraph.document));
+  if (config.pseudonyms.development) logger.warn('PSEUDONYM_KEY is not set: pseudonyms use the public development key (anyone can recompute them); production requires a key of its own');
   const { gateway, features } = createAuthorizedGateway(
     supergraph.document,
     {
@@ -97,6 +100,7 @@ export function createEngine(deps: EngineDeps): Engine {
       principalOf: (context) => (isGatewayContext(context) ? context.principal : ANONYMOUS),
       stateOf: (context) => (isGatewayContext(context) ? context.operation : undefined),
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
+      pseudonyms: createPseudonymizer(config.pseudonyms.key, config.pseudonyms.keyId),
     },
   );
   let deprecations: DeprecationIndex | undefined;
