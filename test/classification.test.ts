@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { takeOverAuthorization } from '../gateway/authz/takeover.js';
+import { ClassificationError, describeClassification, indexClassifications } from '../lib/classification/index.js';
+import { grantedTreatment, roleTreatment, validateTreatments } from '../lib/classification/policy.js';
+import { loadAccessPolicies, parseAccessPolicies, PolicyError } from '../lib/policies.js';
+import { SUPERGRAPH_FILE } from './helpers/stack.js';
+
+const supergraph = parse(readFileSync(SUPERGRAPH_FILE, 'utf8'));
+const customerSdl = readFileSync(new URL('../schema/customer.graphql', import.meta.url), 'utf8');
+
+/** What schema/customer.graphql says, read by eye: every field customer:pii protects, and the country. */
+const EXPECTED = {
+  'Customer.name': { level: 'PII', kind: 'NAME' },
+  'Customer.firstName': { level: 'PII', kind: 'NAME' },
+  'Customer.lastName': { level: 'PII', kind: 'NAME' },
+  'Customer.fullName': { level: 'PII', kind: 'NAME' },
+  'Customer.email': { level: 'PII', kind: 'EMAIL' },
+  'Customer.phone': { level: 'PII', kind: 'PHONE' },
+  'Customer.country': { level: 'INTERNAL', kind: 'ADDRESS' },
+};
+
+describe('the classification index', () => {
+  it('reads the same classifications from the supergraph and from the customer subgraph', () => {
+    expect(Object.fromEntries(indexClassifications(supergraph))).toEqual(EXPECTED);
+    expect(Object.fromEntries(indexClassifications(parse(customerSdl)))).toEqual(EXPECTED);
+  });
+
+  it('every field that needs customer:pii is classified (no personal field left out)', () => {
+    const protectedByPii = [...customerSdl.matchAll(/^ {2}(\w+)(?:\([^)]*\))?: [^\n]*(?:\n {4}@[^\n]*)*customer:pii/gm)].map((m) => `Customer.${m[1]}`);
+    expect(protectedByPii.sort()).toEqual(Object.keys(EXPECTED).filter((c) => c !== 'Customer.country').sort());
+  });
+
+  it('follows renames (`as:`) and refuses a level or kind outside the vocabulary, naming the field', () => {
+    const sdl = (level: string, kind = 'EMAIL') => parse(`
+      extend schema @link(url: "https://specs.data-product-gateway.dev/classification/v0.1", as: "dc")
+      type Query { email: String @dc(level: ${level}, kind: ${kind}) other: String }`);
+    expect(Object.fromEntries(indexClassifications(sdl('PII')))).toEqual({ 'Query.email': { level: 'PII', kind: 'EMAIL' } });
+    expect(Object.fromEntries(indexClassifications(sdl('"SENSITIVE_PII"', '"ID"')))).toEqual({ 'Query.email': { level: 'SENSITIVE_PII', kind: 'ID' } });
+    expect(() => indexClassifications(sdl('SECRET'))).toThrow(new ClassificationError('@classification on Query.email: level must be one of PUBLIC, INTERNAL, CONFIDENTIAL, PII, SENSITIVE_PII, got SECRET'));
+    expect(() => indexClassifications(sdl('PII', 'SHOE_SIZE'))).toThrow(/^@classification on Query\.email: kind must be one of EMAIL, PHONE/);
+    expect(() => indexClassifications(sdl('3'))).toThrow('@classification on Query.email: level must be an enum value');
+    // Not linked: a directive of the same name from elsewhere is not ours.
+    expect(indexClassifications(parse('directive @classification(level: String) on FIELD_DEFINITION type Query { a: String @classification(level: "PII") }')).size).toBe(0);
+  });
+
+  it('the data dictionary: introspected descriptions end with the classification, before the access rule', () => {
+    const api = parse(takeOverAuthorization(supergraph).gatewaySdl);
+    const descriptions = new Map<string, string>();
+    for (const d of api.definitions) {
+      if (d.kind !== 'ObjectTypeDefinition' || d.name.value !== 'Customer') continue;
+      for (const f of d.fields ?? []) descriptions.set(f.name.value, f.description?.value ?? '');
+    }
+    expect(descriptions.get('email')).toBe('Contact email address, lower case. Personal data.\n\nClassification: PII (EMAIL).\n\nAccess: reading this field needs scope customer:pii.');
+    expect(descriptions.get('country')).toMatch(/\n\nClassification: INTERNAL \(ADDRESS\)\.$/);
+    expect(descriptions.get('id')).not.toContain('Classification');
+    expect(describeClassification({ level: 'CONFIDENTIAL', kind: undefined })).toBe('CONFIDENTIAL');
+  });
+});
+
+describe('treatments in policies/access.yaml', () => {
+  const base = { scopes: { 'a:read': 'A' }, roles: { reader: ['a:read'], other: ['a:read'] } };
+  const parseWith = (treatments: unknown) => parseAccessPolicies({ ...base, treatments }, 'policies/test.yaml');
+  const problems = (treatments: unknown) => {
+    try {
+      parseWith(treatments);
+    } catch (error) {
+      expect(error).toBeInstanceOf(PolicyError);
+      return (error as Error).message;
+    }
+    return '';
+  };
+
+  it('the shipped file: data-scientist pseudonymized emails, masked phones and names; marketing-analyst denied', () => {
+    const policies = loadAccessPolicies();
+    const pii = (kind: 'EMAIL' | 'PHONE' | 'NAME') => ({ level: 'PII' as const, kind });
+    expect(grantedTreatment(policies, ['data-scientist'], pii('EMAIL'))).toBe('pseudonymized');
+    expect(grantedTreatment(policies, ['data-scientist'], pii('PHONE'))).toBe('masked');
+    expect(grantedTreatment(policies, ['data-scientist'], pii('NAME'))).toBe('masked');
+    for (const role of ['marketing-analyst', 'risk-analyst', 'data-product-owner']) expect(grantedTreatment(policies, [role], pii('EMAIL'))).toBe('denied');
+    expect(grantedTreatment(policies, [], pii('EMAIL'))).toBe('denied');
+    expect(() => validateTreatments(policies, supergraph)).not.toThrow();
+  });
+
+  it('the more specific key wins for a role; across roles the most revealing treatment wins', () => {
+    const policies = parseWith({ reader: { PII: 'masked', 'PII.EMAIL': 'denied' }, other: { 'PII.EMAIL': 'pseudonymized' } });
+    expect(roleTreatment(policies, 'reader', { level: 'PII', kind: 'EMAIL' })).toBe('denied');
+    expect(roleTreatment(policies, 'reader', { level: 'PII', kind: 'PHONE' })).toBe('masked');
+    expect(roleTreatment(policies, 'reader', { level: 'PII', kind: undefined })).toBe('masked');
+    expect(roleTreatment(policies, 'reader', { level: 'SENSITIVE_PII', kind: 'EMAIL' })).toBe('denied');
+    expect(grantedTreatment(policies, ['reader', 'other'], { level: 'PII', kind: 'EMAIL' })).toBe('pseudonymized');
+    expect(grantedTreatment(policies, ['reader', 'other'], { level: 'PII', kind: 'NAME' })).toBe('masked');
+    expect(grantedTreatment(policies, ['nobody'], { level: 'PII', kind: 'NAME' })).toBe('denied');
+  });
+
+  it('is validated at start, naming the file and the entry', () => {
+    expect(problems({ ghost: { PII: 'masked' } })).toBe('policies/test.yaml: treatments.ghost: unknown role "ghost" (declare it under roles)');
+    expect(problems({ reader: { SECRET: 'masked' } })).toMatch(/^policies\/test\.yaml: treatments\.reader\.SECRET: expected LEVEL or LEVEL\.KIND/);
+    expect(problems({ reader: { 'PII.SHOE': 'masked' } })).toMatch(/^policies\/test\.yaml: treatments\.reader\.PII\.SHOE: expected LEVEL or LEVEL\.KIND/);
+    expect(problems({ reader: { PII: 'hidden' } })).toContain('policies/test.yaml');
+    expect(problems({ reader: { PII: 'hidden' } })).toContain('treatments.reader.PII');
+  });
+
+  it('masked and pseudonymized only where every field of that classification is a String or ID', () => {
+    const schema = parse(`
+      extend schema @link(url: "https://specs.data-product-gateway.dev/classification/v0.1", import: ["@classification"])
+      type Query { person: Person }
+      type Person { email: String! @classification(level: PII, kind: EMAIL) born: Int @classification(level: PII, kind: DATE_OF_BIRTH) tags: [ID] @classification(level: PII) }`);
+    expect(() => validateTreatments(parseWith({ reader: { 'PII.EMAIL': 'masked', 'PII.DATE_OF_BIRTH': 'denied', PII: 'pseudonymized' } }), schema)).not.toThrow();
+    expect(() => validateTreatments(parseWith({ reader: { PII: 'masked' } }), schema)).toThrow(
+      new PolicyError('policies/test.yaml: treatments.reader.PII: masked applies to Person.born (PII (DATE_OF_BIRTH)), a Int; only String and ID fields can be masked'),
+    );
+    expect(() => validateTreatments(parseWith({ reader: { 'PII.DATE_OF_BIRTH': 'pseudonymized' } }), schema)).toThrow(/treatments\.reader\.PII\.DATE_OF_BIRTH: pseudonymized applies to Person\.born/);
+    expect(() => validateTreatments(parseWith({ reader: { 'PII.DATE_OF_BIRTH': 'clear' } }), schema)).not.toThrow();
+  });
+});
