@@ -20,6 +20,7 @@ import { createOperationFactsCache } from './operation/cache.js';
 import { indexCost } from './operation/cost.js';
 import { indexRequirements } from '../lib/auth-directives.js';
 import { indexClassifications } from '../lib/classification/index.js';
+import type { AuditGate } from '../lib/classification/model.js';
 import { createPseudonymizer } from '../lib/classification/pseudonym.js';
 import { supportedIntrospectionRule } from './operation/introspection-support.js';
 import { analysisStage } from './pipeline/analysis.js';
@@ -72,6 +73,8 @@ export interface EngineDeps {
   readonly sources: Map<string, SubgraphSource>;
   readonly catalog: CatalogReader;
   readonly now: () => number;
+  /** The audit trail's gate for classified fields, when there is one. */
+  readonly audit?: AuditGate;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -101,6 +104,7 @@ export function createEngine(deps: EngineDeps): Engine {
       stateOf: (context) => (isGatewayContext(context) ? context.operation : undefined),
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
       pseudonyms: createPseudonymizer(config.pseudonyms.key, config.pseudonyms.keyId),
+      audit: deps.audit,
     },
   );
   let deprecations: DeprecationIndex | undefined;
