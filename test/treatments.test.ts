@@ -125,7 +125,7 @@ describe('through every shape of operation (data-scientist)', () => {
   });
 
   it('lists: every customer of a page, compared with what an admin reads', async () => {
-    const query = `{ customers(first: 12) { ${PERSON} } }`;
+    const query = `{ customers(first: 30) { ${PERSON} } }`;
     const admin = await postGraphQL<{ customers: Person[] }>(stack.url, query, { token: tokens.admin! });
     const result = await postGraphQL(stack.url, query, scientist());
     expect(result.body).toEqual({ data: { customers: admin.body.data!.customers.map((p) => scientistView(p)) }, extensions: { pseudonymKeyId: 'development' } });
