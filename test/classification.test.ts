@@ -1,10 +1,17 @@
 import { readFileSync } from 'node:fs';
+import { Supergraph } from '@apollo/federation-internals';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { decideAccess } from '../gateway/authz/enforce.js';
 import { takeOverAuthorization } from '../gateway/authz/takeover.js';
+import { createOperationFactsCache } from '../gateway/operation/cache.js';
+import { indexCost } from '../gateway/operation/cost.js';
+import { indexRequirements } from '../lib/auth-directives.js';
+import type { AuditGate } from '../lib/classification/model.js';
+import type { Principal } from '../lib/principal.js';
 import { ClassificationError, describeClassification, indexClassifications } from '../lib/classification/index.js';
 import { grantedTreatment, roleTreatment, validateTreatments } from '../lib/classification/policy.js';
-import { loadAccessPolicies, parseAccessPolicies, PolicyError } from '../lib/policies.js';
+import { loadAccessPolicies, parseAccessPolicies, PolicyError, scopesOfRoles } from '../lib/policies.js';
 import { SUPERGRAPH_FILE } from './helpers/stack.js';
 
 const supergraph = parse(readFileSync(SUPERGRAPH_FILE, 'utf8'));
@@ -113,5 +120,79 @@ describe('treatments in policies/access.yaml', () => {
     );
     expect(() => validateTreatments(parseWith({ reader: { 'PII.DATE_OF_BIRTH': 'pseudonymized' } }), schema)).toThrow(/treatments\.reader\.PII\.DATE_OF_BIRTH: pseudonymized applies to Person\.born/);
     expect(() => validateTreatments(parseWith({ reader: { 'PII.DATE_OF_BIRTH': 'clear' } }), schema)).not.toThrow();
+  });
+});
+
+describe('what authorization records for the audit trail (OperationState.classified)', () => {
+  const sdl = readFileSync(SUPERGRAPH_FILE, 'utf8');
+  const schema = Supergraph.build(sdl, { supportedFeatures: null }).apiSchema().toGraphQLJSSchema();
+  const facts = createOperationFactsCache(indexRequirements(supergraph), indexCost(supergraph), { defaultListSize: 10, maxFields: 2000 }, indexClassifications(supergraph));
+  const policies = loadAccessPolicies();
+  const as = (...roles: string[]): Principal => ({ kind: 'authenticated', issuer: 'i', subject: 's', clientId: undefined, roles: new Set(roles), scopes: scopesOfRoles(policies, roles) });
+  const decide = (query: string, principal: Principal, variables: Record<string, unknown> = {}, audit?: AuditGate) =>
+    decideAccess(facts.factsOf(schema, parse(query), undefined), principal, policies, variables, audit);
+  const pii = (kind: string) => ({ level: 'PII', kind });
+  const QUERY = 'query Q($tel: Boolean!) { customer(id: "C1") { a: email b: email phone @include(if: $tel) country ...F } } fragment F on Customer { name }';
+
+  it('every classified coordinate selected once, with the treatment each role gets; skipped fields are not read', () => {
+    expect(decide(QUERY, as('admin'), { tel: true }).classified).toEqual([
+      { coordinate: 'Customer.email', classification: pii('EMAIL'), treatment: 'clear' },
+      { coordinate: 'Customer.phone', classification: pii('PHONE'), treatment: 'clear' },
+      { coordinate: 'Customer.country', classification: { level: 'INTERNAL', kind: 'ADDRESS' }, treatment: 'clear' },
+      { coordinate: 'Customer.name', classification: pii('NAME'), treatment: 'clear' },
+    ]);
+    const scientist = decide(QUERY, as('data-scientist'), { tel: false });
+    expect(scientist.classified.map((c) => [c.coordinate, c.treatment])).toEqual([
+      ['Customer.email', 'pseudonymized'],
+      ['Customer.country', 'clear'],
+      ['Customer.name', 'masked'],
+    ]);
+    expect(scientist.denied).toEqual([]);
+    expect(scientist.treated.map((t) => [t.field.path.join('.'), t.treatment])).toEqual([
+      ['customer.a', 'pseudonymized'],
+      ['customer.b', 'pseudonymized'],
+      ['customer.name', 'masked'],
+    ]);
+    const marketing = decide(QUERY, as('marketing-analyst'), { tel: true });
+    expect(marketing.classified.map((c) => [c.coordinate, c.treatment])).toEqual([
+      ['Customer.email', 'denied'],
+      ['Customer.phone', 'denied'],
+      ['Customer.country', 'clear'],
+      ['Customer.name', 'denied'],
+    ]);
+    expect(marketing.denied.map((d) => d.field.path.join('.'))).toEqual(['customer.a', 'customer.b', 'customer.phone', 'customer.name']);
+  });
+
+  it('a classified field under a denied field is recorded denied (the caller asked for it and got nothing)', () => {
+    const decision = decide('{ transactions(first: 1) { customer { email country } } }', as('customer-success-agent'));
+    expect(decision.denied.map((d) => d.field.coordinate)).toEqual(['Query.transactions']);
+    expect(decision.classified.map((c) => [c.coordinate, c.treatment])).toEqual([
+      ['Customer.email', 'denied'],
+      ['Customer.country', 'denied'],
+    ]);
+  });
+
+  it('an audit gate closed and not accepting refuses the fields at or above its level that would be read, and records them denied', () => {
+    let asked = 0;
+    const gate = (failMode: 'closed' | 'open'): AuditGate => ({ level: 'PII', failMode, accepting: () => (asked++, false) });
+    const closed = decide(QUERY, as('data-scientist'), { tel: true }, gate('closed'));
+    expect(closed.classified.map((c) => [c.coordinate, c.treatment])).toEqual([
+      ['Customer.email', 'denied'],
+      ['Customer.phone', 'denied'],
+      ['Customer.country', 'clear'],
+      ['Customer.name', 'denied'],
+    ]);
+    expect(closed.denied.map((d) => [d.field.path.join('.'), d.denial.reason])).toEqual([
+      ['customer.a', 'audit-unavailable'],
+      ['customer.b', 'audit-unavailable'],
+      ['customer.phone', 'audit-unavailable'],
+      ['customer.name', 'audit-unavailable'],
+    ]);
+    expect(closed.treated).toEqual([]);
+    // Asked once per operation, not once per field.
+    expect(asked).toBe(1);
+    const open = decide(QUERY, as('data-scientist'), { tel: true }, gate('open'));
+    expect(open.classified.map((c) => c.treatment)).toEqual(['pseudonymized', 'masked', 'clear', 'masked']);
+    expect(open.denied).toEqual([]);
   });
 });

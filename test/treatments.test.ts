@@ -4,7 +4,10 @@ import { loadConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import type { AuditGate } from '../lib/classification/model.js';
 import { DEVELOPMENT_PSEUDONYM_KEY } from '../lib/classification/pseudonym.js';
+import { devKeyPair } from '../lib/dev-keys.js';
+import { createIdentitySigner, subgraphAudience } from '../lib/internal-token.js';
 import { createLogger } from '../lib/logger.js';
+import type { Principal } from '../lib/principal.js';
 import { postGraphQL } from './helpers/http.js';
 import { gatewayEnv, startStack, tokenFor, type Stack } from './helpers/stack.js';
 
@@ -187,6 +190,33 @@ describe('pseudonyms across requests, replicas and keys', () => {
     expect(other.emails).toEqual(admin.body.data!.customers.map((c) => pseudonym(KEY_2, c.email)));
     for (let i = 0; i < expected.length; i++) expect(other.emails[i]).not.toBe(first.emails[i]);
     expect(new Set(first.emails).size).toBe(5);
+  });
+});
+
+describe('the data product\'s shield agrees with the gateway', () => {
+  const internal = devKeyPair('internal-identity');
+  const signer = createIdentitySigner(internal.privateKey, internal.kid);
+  const as = (roles: string[], scopes: string[]) =>
+    signer({ kind: 'authenticated', issuer: 'https://idp.example', subject: 's', clientId: 'app', roles: new Set(roles), scopes: new Set(scopes) } satisfies Principal, subgraphAudience('customer'));
+  const query = '{ customer(id: "C000003") { id email phone name } }';
+
+  it('a treated reader\'s request gets the clear values from the product (the gateway treats them); a denied one is refused', async () => {
+    const url = stack.subgraphUrls.customer!;
+    const scientist = await postGraphQL(url, query, { token: await as(['data-scientist'], ['customer:read', 'finance:read', 'product:read', 'risk:read']) });
+    expect(scientist.body).toEqual({ data: { customer: { id: 'C000003', email: clear.email, phone: clear.phone, name: clear.name } } });
+    const marketing = await postGraphQL(url, query, { token: await as(['marketing-analyst'], ['customer:read', 'product:read']) });
+    expect(marketing.body.data).toEqual({ customer: { id: 'C000003', email: null, phone: null, name: null } });
+    expect(marketing.body.errors?.map((e) => [e.path, e.extensions?.code, e.extensions?.coordinate])).toEqual([
+      [['customer', 'email'], 'FORBIDDEN', 'Customer.email'],
+      [['customer', 'phone'], 'FORBIDDEN', 'Customer.phone'],
+      [['customer', 'name'], 'FORBIDDEN', 'Customer.name'],
+    ]);
+  });
+
+  it('the type\'s own rule still holds for a treated reader: without customer:read, no customer at all', async () => {
+    const result = await postGraphQL(stack.subgraphUrls.customer!, query, { token: await as(['data-scientist'], ['finance:read']) });
+    expect(result.body.data).toEqual({ customer: null });
+    expect(result.body.errors?.map((e) => [e.path, e.extensions?.code, e.extensions?.coordinate])).toEqual([[['customer'], 'FORBIDDEN', 'Query.customer']]);
   });
 });
 
