@@ -12,6 +12,8 @@ import type { Principal } from '../lib/principal.js';
 import { ClassificationError, describeClassification, indexClassifications } from '../lib/classification/index.js';
 import { grantedTreatment, roleTreatment, validateTreatments } from '../lib/classification/policy.js';
 import { loadAccessPolicies, parseAccessPolicies, PolicyError, scopesOfRoles } from '../lib/policies.js';
+import { classificationWarnings, formatClassificationWarning } from '../scripts/classification-lint.js';
+import { classificationWarningsOfProducts } from '../scripts/compose.js';
 import { SUPERGRAPH_FILE } from './helpers/stack.js';
 
 const supergraph = parse(readFileSync(SUPERGRAPH_FILE, 'utf8'));
@@ -194,5 +196,39 @@ describe('what authorization records for the audit trail (OperationState.classif
     const open = decide(QUERY, as('data-scientist'), { tel: true }, gate('open'));
     expect(open.classified.map((c) => c.treatment)).toEqual(['pseudonymized', 'masked', 'clear', 'masked']);
     expect(open.denied).toEqual([]);
+  });
+});
+
+describe('schema check: personal data without a classification is a warning', () => {
+  const sdl = (fields: string) =>
+    parse(`extend schema @link(url: "https://specs.data-product-gateway.dev/classification/v0.1", import: ["@classification"])
+      type Query { person: Person product: Product }
+      type Person { id: ID! ${fields} }
+      type Product { name: String sku: ID }`);
+
+  it('names each unclassified field named like personal data; a bare name only on a type holding personal data', () => {
+    expect(classificationWarnings(sdl('contactEmail: String mobilePhone: String dateOfBirth: String homeAddress: String lastName: String name: String')).map((w) => w.coordinate)).toEqual([
+      'Person.contactEmail',
+      'Person.mobilePhone',
+      'Person.dateOfBirth',
+      'Person.homeAddress',
+      'Person.lastName',
+      'Person.name',
+    ]);
+    expect(classificationWarnings(sdl('email: String @classification(level: PII, kind: EMAIL) name: String'))).toEqual([
+      { coordinate: 'Person.name', message: 'named like personal data but has no @classification (nothing masks, pseudonymizes or audits it)' },
+    ]);
+    expect(classificationWarnings(sdl('email: String @classification(level: PII, kind: EMAIL) name: String @classification(level: PII, kind: NAME)'))).toEqual([]);
+    expect(formatClassificationWarning('schema/x.graphql', { coordinate: 'Person.name', message: 'm' })).toBe('schema/x.graphql: Person.name: m [CLASSIFICATION_MISSING]');
+  });
+
+  it('the products as they are: every personal field of the customer product is classified; the platform\'s team address is flagged, not blocked', () => {
+    expect(classificationWarningsOfProducts()).toEqual([
+      'schema/platform.graphql: DataProductOwner.email: named like personal data but has no @classification (nothing masks, pseudonymizes or audits it) [CLASSIFICATION_MISSING]',
+    ]);
+    const withoutEmail = customerSdl.replace('@classification(level: PII, kind: EMAIL)', '');
+    expect(classificationWarningsOfProducts({ customer: withoutEmail })).toContain(
+      'schema/customer.graphql: Customer.email: named like personal data but has no @classification (nothing masks, pseudonymizes or audits it) [CLASSIFICATION_MISSING]',
+    );
   });
 });
