@@ -19,10 +19,11 @@ export interface ClassificationWarning {
 const PERSONAL_NAME = /e-?mail|phone|mobile|birth|address|street|postcode|postal|zipcode|passport|iban|ssn|surname|(?:first|last|full|given|family|middle|maiden|nick)name/i;
 
 /**
- * A bare `name` is everywhere (products, segments, rules): it counts only on a type that already
- * holds personal data (a classified field, or another field named like personal data).
+ * A bare `name` (or `preferredName`, `displayName`, ...) is everywhere (products, segments, rules):
+ * it counts only on a type that already holds personal data (a classified field, or another field
+ * named like personal data).
  */
-const BARE_NAME = /^(?:name|displayName)$/;
+const BARE_NAME = /^(?:name|[a-z]\w*Name)$/;
 
 /** Every unclassified field named like personal data, in document order. */
 export function classificationWarnings(document: DocumentNode): ClassificationWarning[] {
