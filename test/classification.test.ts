@@ -4,10 +4,12 @@ import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { decideAccess } from '../gateway/authz/enforce.js';
 import { takeOverAuthorization } from '../gateway/authz/takeover.js';
+import { applyTreatments, treatmentPlan } from '../gateway/authz/treat.js';
 import { createOperationFactsCache } from '../gateway/operation/cache.js';
 import { indexCost } from '../gateway/operation/cost.js';
 import { indexRequirements } from '../lib/auth-directives.js';
 import type { AuditGate } from '../lib/classification/model.js';
+import { createPseudonymizer } from '../lib/classification/pseudonym.js';
 import type { Principal } from '../lib/principal.js';
 import { ClassificationError, describeClassification, indexClassifications } from '../lib/classification/index.js';
 import { grantedTreatment, roleTreatment, validateTreatments } from '../lib/classification/policy.js';
@@ -230,5 +232,46 @@ describe('schema check: personal data without a classification is a warning', ()
     expect(classificationWarningsOfProducts({ customer: withoutEmail })).toContain(
       'schema/customer.graphql: Customer.email: named like personal data but has no @classification (nothing masks, pseudonymizes or audits it) [CLASSIFICATION_MISSING]',
     );
+  });
+});
+
+describe('applying a treatment plan to a result', () => {
+  const sdl = readFileSync(SUPERGRAPH_FILE, 'utf8');
+  const schema = Supergraph.build(sdl, { supportedFeatures: null }).apiSchema().toGraphQLJSSchema();
+  const facts = createOperationFactsCache(indexRequirements(supergraph), indexCost(supergraph), { defaultListSize: 10, maxFields: 2000 }, indexClassifications(supergraph));
+  const policies = loadAccessPolicies();
+  const scientist: Principal = { kind: 'authenticated', issuer: 'i', subject: 's', clientId: undefined, roles: new Set(['data-scientist']), scopes: scopesOfRoles(policies, ['data-scientist']) };
+  const pseudonyms = createPseudonymizer(Buffer.alloc(32, 3));
+
+  it('treats every path (aliases, lists, nested entities) in one walk, copy on write: the executed result is never changed', () => {
+    const analysis = facts.factsOf(schema, parse('{ customers(first: 2) { id mail: email name } transactions(first: 1) { customer { phone } } }'), undefined);
+    const { treated } = decideAccess(analysis, scientist, policies, {});
+    const plan = treatmentPlan(analysis, treated);
+    expect(treatmentPlan(analysis, treated)).toBe(plan);
+    const executed = {
+      customers: [{ id: 'C1', mail: 'ada@example.com', name: 'Ada Lovelace' }, { id: 'C2', mail: null, name: 'Bob' }],
+      transactions: [{ customer: { phone: '+44 20 7946 0789' } }, { customer: null }],
+    };
+    const before = structuredClone(executed);
+    const out = applyTreatments(executed, plan, pseudonyms);
+    expect(executed).toEqual(before);
+    expect(out).toEqual({
+      customers: [{ id: 'C1', mail: pseudonyms.pseudonymize('ada@example.com'), name: 'A. L.' }, { id: 'C2', mail: null, name: 'B.' }],
+      transactions: [{ customer: { phone: '+44 ****** 789' } }, { customer: null }],
+    });
+  });
+
+  it('a field narrowed to some types (through an interface or union) is treated on objects of those types only, by their __typename', () => {
+    const analysis = { treatments: new Map() } as unknown as Parameters<typeof treatmentPlan>[0];
+    const field = (path: string[], onTypes: string[] | undefined) =>
+      ({ path, onTypes, classification: { level: 'PII', kind: 'EMAIL' } }) as unknown as Parameters<typeof treatmentPlan>[1][number]['field'];
+    const plan = treatmentPlan(analysis, [{ field: field(['search', 'contact'], ['Person']), treatment: 'masked' }]);
+    expect(plan.typedPaths).toEqual([['search']]);
+    const out = applyTreatments(
+      { search: [{ _authorizationTypename: 'Person', contact: 'ada@example.com' }, { _authorizationTypename: 'Shop', contact: 'shop@example.com' }] },
+      plan,
+      pseudonyms,
+    );
+    expect(out).toEqual({ search: [{ _authorizationTypename: 'Person', contact: 'a***@example.com' }, { _authorizationTypename: 'Shop', contact: 'shop@example.com' }] });
   });
 });

@@ -143,13 +143,15 @@ function enforcement(options: AuthorizationOptions) {
       const result = await execute(
         filtered ? ({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext) : context,
       );
-      if (result.data) {
-        if (plan) applyTreatments(result.data, plan, options.pseudonyms);
-        if (filtered) restoreNulls(result.data, filtered);
+      let data = result.data;
+      if (data) {
+        if (plan) data = applyTreatments(data, plan, options.pseudonyms);
+        if (filtered) restoreNulls(data, filtered);
       }
       const allErrors = [...errors, ...(result.errors ?? [])];
       return {
         ...result,
+        ...(data !== result.data ? { data } : {}),
         ...(allErrors.length ? { errors: allErrors } : {}),
         // Pseudonyms join only with pseudonyms of the same key: the response names it.
         ...(plan?.pseudonymizes ? { extensions: { ...result.extensions, pseudonymKeyId: options.pseudonyms.keyId } } : {}),

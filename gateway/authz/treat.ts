@@ -57,8 +57,13 @@ export function treatmentPlan(analysis: OperationAnalysis, treated: readonly Tre
   return plan;
 }
 
-/** Replaces, in place, every treated value of a result: one walk along the plan's paths. */
-export function applyTreatments(data: Record<string, unknown>, plan: TreatmentPlan, pseudonyms: Pseudonymizer): void {
+/**
+ * The result with every treated value replaced: one walk along the plan's paths. Copy on write:
+ * the objects on those paths are copied, the rest shared, and the result given is never changed,
+ * since execution may share it (identical operations of callers with the same grants read the
+ * same clear values; each gets its own treated copy).
+ */
+export function applyTreatments(data: Record<string, unknown>, plan: TreatmentPlan, pseudonyms: Pseudonymizer): Record<string, unknown> {
   const treat = (value: unknown, leaf: Leaf): unknown => {
     if (value === null || value === undefined) return null;
     if (Array.isArray(value)) return value.map((item) => treat(item, leaf));
@@ -66,19 +71,18 @@ export function applyTreatments(data: Record<string, unknown>, plan: TreatmentPl
     // Strings and IDs only (checked at start); anything else is never shown in the clear.
     return typeof value === 'string' ? pseudonyms.pseudonymize(value) : null;
   };
-  const walk = (value: unknown, node: PlanNode): void => {
-    if (value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) {
-      for (const item of value) walk(item, node);
-      return;
-    }
+  const walk = (value: unknown, node: PlanNode): unknown => {
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((item) => walk(item, node));
     const object = value as Record<string, unknown>;
+    const copy: Record<string, unknown> = { ...object };
     for (const leaf of node.leaves) {
       if (!(leaf.key in object)) continue;
       if (leaf.onTypes && !leaf.onTypes.includes(object[TYPENAME_ALIAS] as string)) continue;
-      object[leaf.key] = treat(object[leaf.key], leaf);
+      copy[leaf.key] = treat(object[leaf.key], leaf);
     }
-    for (const [key, child] of node.children) walk(object[key], child);
+    for (const [key, child] of node.children) if (key in object) copy[key] = walk(object[key], child);
+    return copy;
   };
-  walk(data, plan.root);
+  return walk(data, plan.root) as Record<string, unknown>;
 }
