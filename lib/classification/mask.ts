@@ -23,16 +23,30 @@ export const FULL_MASK = '****';
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
+/** Printable ASCII only: every character is a grapheme of its own (segmenting costs ~15 µs; this, nothing). */
+const PLAIN_ASCII = /^[\x20-\x7e]*$/;
+
 /** User-perceived characters (grapheme clusters). */
 function graphemes(value: string): string[] {
+  if (PLAIN_ASCII.test(value)) return value.split('');
   return Array.from(segmenter.segment(value), (s) => s.segment);
+}
+
+/** The first user-perceived character, without segmenting the rest. */
+function firstGrapheme(value: string): string | undefined {
+  // Two printable ASCII characters never join into one grapheme.
+  const a = value.charCodeAt(0);
+  const b = value.charCodeAt(1);
+  if (a >= 0x20 && a < 0x7f && (value.length === 1 || (b >= 0x20 && b < 0x7f))) return value[0];
+  for (const { segment } of segmenter.segment(value)) return segment;
+  return undefined;
 }
 
 function maskEmail(value: string): string {
   const at = value.lastIndexOf('@');
   if (at < 0) return FULL_MASK;
   const domain = value.slice(at + 1);
-  const first = graphemes(value.slice(0, at))[0] ?? '';
+  const first = firstGrapheme(value.slice(0, at)) ?? '';
   if (!domain || /\s/.test(domain)) return FULL_MASK;
   return `${first}***@${domain}`;
 }
@@ -57,7 +71,7 @@ function maskPhone(value: string): string {
 function maskName(value: string): string {
   const initials = value
     .split(/\s+/)
-    .map((word) => graphemes(word.replace(/^[^\p{L}\p{N}]+/u, ''))[0])
+    .map((word) => firstGrapheme(word.replace(/^[^\p{L}\p{N}]+/u, '')))
     .filter((initial): initial is string => initial !== undefined && /[\p{L}\p{N}]/u.test(initial));
   return initials.length ? initials.map((initial) => `${initial}.`).join(' ') : FULL_MASK;
 }
