@@ -103,16 +103,6 @@ export function decideAccess(
   };
 }
 
-/** Per request: the guarded fields that will run (per @skip/@include) and that the principal may not read. */
-export function deniedFields(
-  analysis: OperationAnalysis,
-  principal: Principal,
-  policies: AccessPolicies,
-  variables: Readonly<Record<string, unknown>> | undefined,
-): DeniedField[] {
-  return decideAccess(analysis, principal, policies, variables).denied;
-}
-
 function conditionHolds(condition: Condition, variables: Readonly<Record<string, unknown>> | undefined, defaults: ReadonlyMap<string, boolean>): boolean {
   let value: unknown;
   if ('literal' in condition) value = condition.literal;

@@ -82,7 +82,7 @@ interface FieldContext {
  * and every field with a requirement (its own, its type's, every implementation's through an interface, a union member's
  * reached through `... on`), with its path, its @skip/@include conditions and where null would go.
  * Targets name nodes of `operation` itself, which enforcement removes when a field is denied.
- * Nothing here depends on who asks: the per-request check is `deniedFields`.
+ * Nothing here depends on who asks: the per-request check is `decideAccess` (authz/enforce.ts).
  */
 export function guardedFieldsOf(schema: GraphQLSchema, operation: OperationDefinitionNode, requirements: RequirementLookup): GuardedField[] {
   const guarded: GuardedField[] = [];

@@ -29,6 +29,9 @@ export interface ShieldContext {
  * rules as the gateway, generated from its own SDL and policies/access.yaml (never written twice).
  * Deny by default: any field not in the generated tree is refused. Entity resolution is covered
  * twice: every field of an entity has its rule, and `_entities` checks each representation's type.
+ * A classified field (`@classification`) is also served to a caller who misses only its own rule
+ * when one of the caller's roles grants a treatment for it (policies/access.yaml `treatments`):
+ * the gateway masks or pseudonymizes the value before it reaches the client.
  */
 export function protectSchema(schema: GraphQLSchema, typeDefs: DocumentNode, policies: AccessPolicies): GraphQLSchema {
   const index = indexRequirements(typeDefs);
