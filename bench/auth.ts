@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { exportJWK, SignJWT } from 'jose';
 
@@ -62,6 +62,8 @@ export async function startBenchAuth(port: number): Promise<BenchAuth> {
     gatewayEnv: {
       OIDC_ISSUERS: JSON.stringify([{ issuer, audiences: [BENCH_AUDIENCE], jwksUri: `${issuer}/jwks`, algorithms: ['EdDSA'] }]),
       INTERNAL_SIGNING_KEY: signingPem,
+      // Production needs its own pseudonym key; a throwaway one, like the identity keys.
+      PSEUDONYM_KEY: randomBytes(32).toString('base64'),
     },
     subgraphsEnv: { INTERNAL_VERIFY_KEY: verifyPem },
     bareEnv: { BARE_IDENTITY_KEY: signingPem, BARE_IDENTITY_SCOPES: BENCH_SCOPES.join(' ') },

@@ -6,6 +6,7 @@ import { LOG_LEVELS } from '../lib/logger.js';
 import { developmentOnNetwork, isLoopback } from '../lib/loopback.js';
 import { ed25519PemKey } from '../lib/pem-key.js';
 import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
+import { DEVELOPMENT_PSEUDONYM_KEY, keyIdOf, parsePseudonymKey } from '../lib/classification/pseudonym.js';
 import { parseRedisUrl } from '../lib/redis-client.js';
 import { TRACING_ENV, TRACING_SECRET_KEYS, tracingConfigOf, type TracingConfig } from '../lib/tracing/settings.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
@@ -82,8 +83,8 @@ const subgraphUrls = z
     return map;
   });
 
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const onOff = z.enum(['on', 'off']).transform((v) => v === 'on');
+/** One grammar for every switch: on/off, true/false or 1/0. */
+const bool = z.enum(['on', 'off', 'true', 'false', '1', '0']).transform((v) => v === 'on' || v === 'true' || v === '1');
 /** A comma-separated list of lower-case names (data products, scopes), without duplicates. */
 const names = z.string().transform((value, ctx) => {
   const items = [...new Set(value.split(',').map((part) => part.trim()).filter(Boolean))];
@@ -143,13 +144,24 @@ const envSchema = z.object({
   USAGE_MAX_CLIENTS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_CLIENTS),
   TRACE_PARENT: z.enum(['trust', 'ignore']).default(DEFAULT_TRACE_PARENT),
   // Execution sharing: identical concurrent operations run once; a response cache bounded by each product's freshness.
-  INBOUND_DEDUP: onOff.default(true),
-  RESPONSE_CACHE: onOff.default(false),
+  INBOUND_DEDUP: bool.default(true),
+  RESPONSE_CACHE: bool.default(false),
   RESPONSE_CACHE_PRODUCTS: names.default([]),
   RESPONSE_CACHE_MAX_BYTES: positiveInt(4 * 1024 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_BYTES),
   RESPONSE_CACHE_MAX_VALUE_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_VALUE_BYTES),
   PERSONAL_DATA_SCOPES: names.default([...DEFAULT_PERSONAL_DATA_SCOPES]),
   ...TRACING_ENV,
+  // Personal data: the secret behind pseudonymized values, and its id (see lib/classification/pseudonym.ts).
+  PSEUDONYM_KEY: z
+    .string()
+    .transform((value, ctx) => {
+      const reading = parsePseudonymKey(value);
+      if (reading.ok) return reading.key;
+      ctx.addIssue({ code: 'custom', message: reading.problem });
+      return z.NEVER;
+    })
+    .optional(),
+  PSEUDONYM_KEY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (at most 32)').optional(),
 });
 
 /** Every environment variable the gateway reads (the README documents each). */
@@ -230,6 +242,13 @@ export interface GatewayConfig {
   readonly tracing: TracingConfig & { readonly traceParent: 'trust' | 'ignore' };
   /** Work done once for several callers (gateway/execution/). */
   readonly execution: ExecutionConfig;
+  readonly pseudonyms: {
+    /** HMAC-SHA256 key of pseudonymized values; the public development key when `development` (development mode only). */
+    readonly key: Buffer;
+    /** Named in responses with pseudonyms (`extensions.pseudonymKeyId`): PSEUDONYM_KEY_ID, else derived from the key. */
+    readonly keyId: string;
+    readonly development: boolean;
+  };
 }
 
 export interface ExecutionConfig {
@@ -256,7 +275,7 @@ export class ConfigError extends Error {
 
 const FLAG_TO_ENV = { supergraph: 'SUPERGRAPH', port: 'PORT', host: 'HOST' } as const;
 /** Never echoed in a configuration error: keys, tokens, and URLs that may hold a password. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', ...TRACING_SECRET_KEYS]);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'PSEUDONYM_KEY', ...TRACING_SECRET_KEYS]);
 
 /**
  * Reads the environment and command-line flags (flags win), validates everything, and throws a
@@ -287,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   const trustDevIssuer = mode === 'development' && issuers.length === 0;
   const problems: string[] = [];
   if (mode === 'production' && !e.INTERNAL_SIGNING_KEY) problems.push('INTERNAL_SIGNING_KEY: required in production (the development key is public)');
+  if (mode === 'production' && !e.PSEUDONYM_KEY) problems.push('PSEUDONYM_KEY: required in production (the development key is public): at least 32 random bytes, hex or base64 (openssl rand -base64 32)');
   if (required && issuers.length === 0 && !trustDevIssuer) problems.push('OIDC_ISSUERS: AUTH_REQUIRED is on, so at least one trusted issuer is needed');
   if (mode === 'development' && !isLoopback(e.HOST)) {
     problems.push(developmentOnNetwork('HOST', e.HOST, 'OIDC_ISSUERS (your identity provider) and INTERNAL_SIGNING_KEY (npm run -s keys)'));
@@ -337,6 +357,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
         ? Object.freeze({ products: new Set(e.RESPONSE_CACHE_PRODUCTS), maxBytes: e.RESPONSE_CACHE_MAX_BYTES, maxValueBytes: e.RESPONSE_CACHE_MAX_VALUE_BYTES })
         : undefined,
       personalDataScopes: new Set(e.PERSONAL_DATA_SCOPES),
+    }),
+    pseudonyms: Object.freeze({
+      key: e.PSEUDONYM_KEY ?? DEVELOPMENT_PSEUDONYM_KEY,
+      keyId: e.PSEUDONYM_KEY_ID ?? (e.PSEUDONYM_KEY ? keyIdOf(e.PSEUDONYM_KEY) : 'development'),
+      development: !e.PSEUDONYM_KEY,
     }),
   });
 }

@@ -20,6 +20,9 @@ import type { GatewayMetrics } from './metrics.js';
 import { createOperationFactsCache } from './operation/cache.js';
 import { indexCost } from './operation/cost.js';
 import { indexRequirements } from '../lib/auth-directives.js';
+import { indexClassifications } from '../lib/classification/index.js';
+import type { AuditGate } from '../lib/classification/model.js';
+import { createPseudonymizer } from '../lib/classification/pseudonym.js';
 import { supportedIntrospectionRule } from './operation/introspection-support.js';
 import { analysisStage } from './pipeline/analysis.js';
 import { demandControlStage } from './pipeline/demand-control.js';
@@ -73,13 +76,16 @@ export interface EngineDeps {
   /** Inbound deduplication and the response cache, shared by the engines of successive supergraphs. */
   readonly sharing: ExecutionSharing;
   readonly now: () => number;
+  /** The audit trail's gate for classified fields, when there is one. */
+  readonly audit?: AuditGate;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
   const { config, logger, supergraph, policies, limits, usage, metrics, identity, sources, now } = deps;
   // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
-  const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation);
   const sharing = deps.sharing.forSupergraph(supergraph);
+  const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation, indexClassifications(supergraph.document));
+  if (config.pseudonyms.development) logger.warn('PSEUDONYM_KEY is not set: pseudonyms use the public development key (anyone can recompute them); production requires a key of its own');
   const { gateway, features } = createAuthorizedGateway(
     supergraph.document,
     {
@@ -102,6 +108,8 @@ export function createEngine(deps: EngineDeps): Engine {
       stateOf: (context) => (isGatewayContext(context) ? context.operation : undefined),
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
       aroundExecution: sharing.wrap,
+      pseudonyms: createPseudonymizer(config.pseudonyms.key, config.pseudonyms.keyId),
+      audit: deps.audit,
     },
   );
   let deprecations: DeprecationIndex | undefined;

@@ -7,6 +7,7 @@ import { authorizationOf } from './auth/credentials.js';
 import { createCatalog } from './catalog/index.js';
 import { ConfigError, type GatewayConfig } from './config.js';
 import { deprecationsDocument } from './deprecation/document.js';
+import type { AuditGate } from '../lib/classification/model.js';
 import { createEngine, DEPRECATIONS_PATH, type Engine } from './engine.js';
 import { createExecutionSharing } from './execution/sharing.js';
 import { listenHttp, type HttpListener } from '../lib/http-server.js';
@@ -65,6 +66,8 @@ const IDENTITY_PROVIDER_TIMEOUT_MS = 5_000;
 export interface GatewayOptions {
   /** The one clock of time-dependent rules (sunsets, catalogue freshness, readiness, identity-provider cooldowns), ms since the epoch. @default Date.now */
   now?: () => number;
+  /** The audit trail's gate for classified fields (see AuthorizationOptions.audit); none: nothing is refused for the audit's sake. */
+  audit?: AuditGate;
 }
 
 /**
@@ -112,7 +115,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   /** An engine for a supergraph, started: its query planner loaded, its caches built. */
   const prepare = async (next: LoadedSupergraph) => {
     checkSubgraphUrls(next, config.subgraphUrls);
-    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, metrics, identity, sources: new Map(), catalog, sharing, now });
+    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, metrics, identity, sources: new Map(), catalog, sharing, now, audit: options.audit });
     await engine.start();
     return engine;
   };

@@ -48,6 +48,11 @@ export const ERROR_STATUS = {
   SUBGRAPH_TIMEOUT: 504,
   /** The server is starting, draining or a dependency it must not do without is down. */
   SERVICE_UNAVAILABLE: 503,
+  /**
+   * A field whose reads are audited was refused because the audit trail cannot record the read now
+   * (fail-closed). As a field error the rest of the result answers (200).
+   */
+  AUDIT_UNAVAILABLE: 503,
   /** Anything unexpected. Details are logged with the request id, never returned. */
   INTERNAL_SERVER_ERROR: 500,
 } as const satisfies Record<string, number>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLASSIFICATION_LEVELS, PERSONAL_DATA_KINDS, TREATMENTS, type Treatment } from './classification/model.js';
 import { describeIssues, readYamlFile } from './yaml-file.js';
 
 /** The access rules of policies/access.yaml, validated: roles -> scopes and named policies. */
@@ -7,6 +8,11 @@ export interface AccessPolicies {
   readonly scopes: ReadonlyMap<string, string>;
   readonly roles: ReadonlyMap<string, ReadonlySet<string>>;
   readonly policies: ReadonlyMap<string, Policy>;
+  /**
+   * Role -> what a holder of the role who does not meet a classified field's access rule sees of
+   * it, by `LEVEL` or `LEVEL.KIND` (the more specific key wins). See lib/classification/policy.ts.
+   */
+  readonly treatments: ReadonlyMap<string, ReadonlyMap<string, Treatment>>;
 }
 
 export interface PolicyCondition {
@@ -59,8 +65,12 @@ const fileSchema = z
           .strict(),
       )
       .default({}),
+    treatments: z.record(name('role'), z.record(z.string(), z.enum(TREATMENTS))).default({}),
   })
   .strict();
+
+/** `PII` or `PII.EMAIL`: a level, optionally narrowed to one kind of personal data. */
+const TREATMENT_KEY = new RegExp(`^(${CLASSIFICATION_LEVELS.join('|')})(\\.(${PERSONAL_DATA_KINDS.join('|')}))?$`);
 
 /** Reads and validates the policy file; every problem is reported with the file and the entry. */
 export function loadAccessPolicies(file: string = DEFAULT_POLICIES_FILE): AccessPolicies {
@@ -72,7 +82,7 @@ export function parseAccessPolicies(raw: unknown, file: string): AccessPolicies 
   if (!parsed.success) {
     throw new PolicyError(describeIssues(file, parsed.error));
   }
-  const { scopes, roles, policies } = parsed.data;
+  const { scopes, roles, policies, treatments } = parsed.data;
   const problems: string[] = [];
   const known = new Set(Object.keys(scopes));
   for (const [role, granted] of Object.entries(roles)) {
@@ -86,12 +96,21 @@ export function parseAccessPolicies(raw: unknown, file: string): AccessPolicies 
       for (const scope of entry.scopes ?? []) if (!known.has(scope)) problems.push(`${file}: policies.${policy}.anyOf.${i}.scopes: unknown scope "${scope}"`);
     });
   }
+  for (const [role, byKey] of Object.entries(treatments)) {
+    if (!Object.hasOwn(roles, role)) problems.push(`${file}: treatments.${role}: unknown role "${role}" (declare it under roles)`);
+    for (const key of Object.keys(byKey)) {
+      if (!TREATMENT_KEY.test(key)) {
+        problems.push(`${file}: treatments.${role}.${key}: expected LEVEL or LEVEL.KIND (levels ${CLASSIFICATION_LEVELS.join(', ')}; kinds ${PERSONAL_DATA_KINDS.join(', ')})`);
+      }
+    }
+  }
   if (problems.length) throw new PolicyError(problems.join('\n'));
   return Object.freeze({
     file,
     scopes: new Map(Object.entries(scopes)),
     roles: new Map(Object.entries(roles).map(([role, granted]) => [role, new Set(granted)])),
     policies: new Map(Object.entries(policies)),
+    treatments: new Map(Object.entries(treatments).map(([role, byKey]) => [role, new Map(Object.entries(byKey))])),
   });
 }
 

@@ -6,6 +6,7 @@ import { fromPackageRoot } from '../lib/package-root.js';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { DEFAULT_PORTS } from '../subgraphs/config.js';
 import { PLATFORM_SUBGRAPH, PLATFORM_URL } from '../subgraphs/platform/index.js';
+import { classificationWarnings, formatClassificationWarning } from './classification-lint.js';
 import { formatLintProblem, lintSubgraphSchema } from './schema-lint.js';
 
 export const SUPERGRAPH_PATH = fromPackageRoot('schema', 'supergraph.graphql');
@@ -42,6 +43,11 @@ export function lintProducts(overrides: Partial<Record<string, string>> = {}): s
   return subgraphServices(overrides).flatMap(({ name, typeDefs }) => lintSubgraphSchema(typeDefs).map((p) => formatLintProblem(`schema/${name}.graphql`, p)));
 }
 
+/** Fields named like personal data without a classification, in every subgraph, one line each (warnings: they never block). */
+export function classificationWarningsOfProducts(overrides: Partial<Record<string, string>> = {}): string[] {
+  return subgraphServices(overrides).flatMap(({ name, typeDefs }) => classificationWarnings(typeDefs).map((w) => formatClassificationWarning(`schema/${name}.graphql`, w)));
+}
+
 export interface ComposeRun {
   readonly exitCode: 0 | 1;
   /** What `npm run compose` prints on stderr (hints, errors, lint problems), one entry per line. */
@@ -58,6 +64,7 @@ export function composeToFile(out: string, overrides: Partial<Record<string, str
   const result = composeProducts(overrides);
   const problems = lintProducts(overrides);
   const stderr = result.hints.map((hint) => `hint: ${hint}`);
+  stderr.push(...classificationWarningsOfProducts(overrides).map((w) => `warning: ${w}`));
   stderr.push(...result.errors.map((error) => `error: ${error}`), ...problems);
   if (!result.supergraphSdl || problems.length > 0) {
     const counts = [result.errors.length ? `${result.errors.length} composition error(s)` : '', problems.length ? `${problems.length} schema lint problem(s)` : ''].filter(Boolean);

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { DEVELOPMENT_PSEUDONYM_KEY } from '../lib/classification/pseudonym.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_SUBGRAPH_TIMEOUT_MS, DEFAULT_SUPERGRAPH, loadConfig } from '../gateway/config.js';
 import { loadSubgraphsConfig, SubgraphConfigError } from '../subgraphs/config.js';
@@ -41,6 +42,7 @@ describe('gateway configuration', () => {
       usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200 },
       tracing: { enabled: false, traceParent: 'trust' },
       execution: { inboundDedup: true, responseCache: undefined, personalDataScopes: new Set(['customer:pii']) },
+      pseudonyms: { key: DEVELOPMENT_PSEUDONYM_KEY, keyId: 'development', development: true },
     });
   });
 
@@ -48,9 +50,10 @@ describe('gateway configuration', () => {
     const message = configError(() => loadConfig({ NODE_ENV: 'production' }, []));
     expect(message).toContain('INTERNAL_SIGNING_KEY: required in production');
     expect(message).toContain('OIDC_ISSUERS: AUTH_REQUIRED is on');
+    expect(message).toContain('PSEUDONYM_KEY: required in production');
     const key = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const issuers = JSON.stringify([{ issuer: 'https://idp.example.com', audiences: ['gw'] }]);
-    const production = loadConfig({ NODE_ENV: 'production', INTERNAL_SIGNING_KEY: key.replace(/\n/g, '\\n'), OIDC_ISSUERS: issuers }, []);
+    const production = loadConfig({ NODE_ENV: 'production', INTERNAL_SIGNING_KEY: key.replace(/\n/g, '\\n'), OIDC_ISSUERS: issuers, PSEUDONYM_KEY: 'ab'.repeat(32) }, []);
     expect(production.auth).toMatchObject({ trustDevIssuer: false, required: true });
     expect(production.authorization.anonymousIntrospection).toBe(false);
     // Any external issuer also switches the development issuer off, in any mode.
@@ -70,7 +73,7 @@ describe('gateway configuration', () => {
 
   it('lets flags win over the environment and parses SUBGRAPH_URLS', () => {
     const config = loadConfig(
-      { PORT: '5000', SUPERGRAPH: 'a.graphql', SUBGRAPH_URLS: 'customer=http://c:4001/graphql, finance=https://f.example/graphql', NODE_ENV: 'production', AUTH_REQUIRED: 'false', INTERNAL_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() },
+      { PORT: '5000', SUPERGRAPH: 'a.graphql', SUBGRAPH_URLS: 'customer=http://c:4001/graphql, finance=https://f.example/graphql', NODE_ENV: 'production', AUTH_REQUIRED: 'false', PSEUDONYM_KEY: 'ab'.repeat(32), INTERNAL_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() },
       ['--port', '6000', '--supergraph', 'https://registry.example/supergraph'],
     );
     expect(config).toMatchObject({
@@ -80,6 +83,16 @@ describe('gateway configuration', () => {
       subgraphUrls: { customer: 'http://c:4001/graphql', finance: 'https://f.example/graphql' },
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every switch in one grammar: on/off, true/false, 1/0, nothing else', () => {
+    for (const [on, off] of [['on', 'off'], ['true', 'false'], ['1', '0']] as const) {
+      const enabled = loadConfig({ INBOUND_DEDUP: on, SUBGRAPH_DEDUP: on, RATE_LIMITING: on, USAGE_RECORDING: on }, []);
+      const disabled = loadConfig({ INBOUND_DEDUP: off, SUBGRAPH_DEDUP: off, RATE_LIMITING: off, USAGE_RECORDING: off }, []);
+      expect([enabled.execution.inboundDedup, enabled.subgraphCalls.dedup, enabled.rateLimits.enabled, enabled.usage.enabled]).toEqual([true, true, true, true]);
+      expect([disabled.execution.inboundDedup, disabled.subgraphCalls.dedup, disabled.rateLimits.enabled, disabled.usage.enabled]).toEqual([false, false, false, false]);
+    }
+    expect(configError(() => loadConfig({ RESPONSE_CACHE: 'yes' }, []))).toContain('RESPONSE_CACHE');
   });
 
   it('names every bad key, with the value it got', () => {
@@ -235,6 +248,7 @@ describe('configuration errors never show a secret', () => {
     ['OTEL_EXPORTER_OTLP_HEADERS', 'authorization=Bearer%20s3cr3t,broken'],
     ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'api-key=s3cr3t,%'],
     ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://user:s3cr3t@collector'],
+    ['PSEUDONYM_KEY', 's3cr3t'],
   ])('%s: the key is named, its value is not shown', (key, value) => {
     const message = configError(() => loadConfig({ [key]: value }, []));
     expect(message).toContain(`${key}:`);

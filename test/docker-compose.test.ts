@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,7 @@ const OPERATOR_SECRETS: Readonly<Record<string, string>> = (() => {
     INTERNAL_SIGNING_KEY: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString().trim().replace(/\n/g, '\\n'),
     INTERNAL_VERIFY_KEY: publicKey.export({ format: 'pem', type: 'spki' }).toString().trim().replace(/\n/g, '\\n'),
     OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://login.example.com/realms/acme', audiences: ['data-product-gateway'] }]),
+    PSEUDONYM_KEY: randomBytes(32).toString('base64'),
   };
 })();
 

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -378,6 +378,7 @@ describe('10. metrics: an admin listener in production, nothing version-revealin
     return gatewayEnv(stack.subgraphUrls, {
       NODE_ENV: 'production',
       INTERNAL_SIGNING_KEY: key,
+      PSEUDONYM_KEY: randomBytes(32).toString('base64'),
       OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://idp.example.com', audiences: ['gateway'] }]),
       ADMIN_PORT: '0',
       ...extra,

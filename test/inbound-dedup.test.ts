@@ -233,7 +233,8 @@ describe('inbound request deduplication', () => {
   });
 
   it('INBOUND_DEDUP=off: identical concurrent queries each execute', async () => {
-    const gateway = await gatewayWith({ INBOUND_DEDUP: 'off' });
+    // Subgraph-call deduplication off too: otherwise the two executions' identical customer calls are one call.
+    const gateway = await gatewayWith({ INBOUND_DEDUP: 'off', SUBGRAPH_DEDUP: 'off' });
     const bearer = await token('marketing-analyst');
     const before = proxy.calls('customers');
     const [a, b] = await together(

@@ -88,6 +88,9 @@ describe('npm run schema:check', () => {
     expect(report).toContain('## Breaking changes (0)');
     expect(report).toContain('## Schema lint (0)');
     expect(report).toMatch(/## Safe changes \(\d+\)[\s\S]*preferredName/);
+    // A personal field without @classification: a warning in the report, never a block.
+    expect(report).toContain('## Personal data warnings (1)');
+    expect(report).toMatch(/- .*: Customer\.preferredName: named like personal data but has no @classification/);
   });
 
   it('blocks an otherwise safe addition that breaks a schema lint rule, naming the file and each field', async () => {

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Kind, type DocumentNode, type FieldNode, type GraphQLError, type SelectionSetNode, visit } from 'graphql';
+import { GraphQLError, Kind, type DocumentNode, type FieldNode, type SelectionSetNode, visit } from 'graphql';
+import { atOrAbove, type AuditGate, type Classification, type ClassifiedAccess, type Treatment } from '../../lib/classification/model.js';
+import { grantedTreatment } from '../../lib/classification/policy.js';
+import { httpStatusOf } from '../../lib/errors.js';
 import { forbiddenError } from '../../lib/forbidden.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
@@ -7,35 +10,97 @@ import { checkRequirement, type Denial, type Requirement } from '../../lib/requi
 import type { OperationAnalysis } from '../operation/analysis.js';
 import type { Condition, GuardedField } from '../operation/authorization.js';
 
-export interface DeniedField {
-  readonly field: GuardedField;
-  readonly denial: Denial;
+/** Refused because the audit trail cannot record the read now (fail-closed), not for lack of rights. */
+export interface AuditRefusal {
+  readonly reason: 'audit-unavailable';
 }
 
-/** Per request: the guarded fields that will run (per @skip/@include) and that the principal may not read. */
-export function deniedFields(
+export interface DeniedField {
+  readonly field: GuardedField;
+  readonly denial: Denial | AuditRefusal;
+}
+
+/** A classified field the caller reads treated: it misses the field's own rule, a role grants a treatment. */
+export interface TreatedField {
+  readonly field: GuardedField;
+  readonly treatment: 'masked' | 'pseudonymized';
+}
+
+/** What one request may read of an operation, decided before it executes. */
+export interface AccessDecision {
+  /** Outermost denied fields only (a denied field inside a denied field is not read either way). */
+  readonly denied: DeniedField[];
+  readonly treated: TreatedField[];
+  /** Every classified coordinate that runs, with the treatment the caller gets (denied inside a denied field too). */
+  readonly classified: ClassifiedAccess[];
+}
+
+/**
+ * Per request: for each guarded or classified field that will run (per @skip/@include), whether
+ * the principal reads it clear, treated or not at all. A caller who meets the field's access rule
+ * reads it clear; one who misses only the field's own rule reads it treated when one of its roles
+ * grants a treatment for its classification (the most revealing one); otherwise it is denied.
+ * With an audit gate that is closed and not accepting, classified fields at or above its level
+ * that would have been read are refused instead.
+ */
+export function decideAccess(
   analysis: OperationAnalysis,
   principal: Principal,
   policies: AccessPolicies,
   variables: Readonly<Record<string, unknown>> | undefined,
-): DeniedField[] {
+  audit?: AuditGate,
+): AccessDecision {
+  if (analysis.guarded.length === 0) return { denied: [], treated: [], classified: [] };
   const variableDefaults = analysis.variableDefaults;
-  if (analysis.guarded.length === 0) return [];
   const decided = new Map<Requirement, Denial | undefined>();
+  const check = (requirement: Requirement): Denial | undefined => {
+    if (decided.has(requirement)) return decided.get(requirement);
+    const denial = checkRequirement(requirement, principal, policies);
+    decided.set(requirement, denial);
+    return denial;
+  };
+  let auditClosed: boolean | undefined;
+  const auditRefuses = (classification: Classification): boolean => {
+    if (!audit || audit.failMode !== 'closed' || !atOrAbove(classification.level, audit.level)) return false;
+    // Asked once per operation: every audited field of it gets the same answer.
+    auditClosed ??= !audit.accepting();
+    return auditClosed;
+  };
   const denied: DeniedField[] = [];
+  const treated: TreatedField[] = [];
+  const reads: { field: GuardedField; treatment: Treatment }[] = [];
   for (const field of analysis.guarded) {
     if (!field.conditions.every((c) => conditionHolds(c, variables, variableDefaults))) continue;
-    let denial: Denial | undefined;
-    if (decided.has(field.requirement)) denial = decided.get(field.requirement);
-    else {
-      denial = checkRequirement(field.requirement, principal, policies);
-      decided.set(field.requirement, denial);
+    const denial = check(field.requirement);
+    const classification = field.classification;
+    if (!classification) {
+      if (denial) denied.push({ field, denial });
+      continue;
     }
-    if (denial) denied.push({ field, denial });
+    let treatment: Treatment = 'clear';
+    if (denial) treatment = check(field.residual) ? 'denied' : grantedTreatment(policies, principal.roles, classification);
+    if (treatment !== 'denied' && auditRefuses(classification)) {
+      denied.push({ field, denial: { reason: 'audit-unavailable' } });
+      reads.push({ field, treatment: 'denied' });
+      continue;
+    }
+    reads.push({ field, treatment });
+    if (treatment === 'denied') denied.push({ field, denial: denial! });
+    else if (treatment !== 'clear') treated.push({ field, treatment });
   }
-  // A denied field inside a denied field is not read either way: report only the outermost.
-  const deniedPaths = new Set(denied.map((d) => d.field.path.join('\u0000')));
-  return denied.filter((d) => !d.field.path.some((_, i) => i > 0 && deniedPaths.has(d.field.path.slice(0, i).join('\u0000'))));
+  const outermost = new Set(denied.map((d) => d.field.path.join('\u0000')));
+  const insideDenied = (path: readonly string[]) => path.some((_, i) => i > 0 && outermost.has(path.slice(0, i).join('\u0000')));
+  const classified = new Map<string, ClassifiedAccess>();
+  for (const { field, treatment } of reads) {
+    const seen = insideDenied(field.path) ? 'denied' : treatment;
+    const key = `${field.coordinate}\u0000${seen}`;
+    if (!classified.has(key)) classified.set(key, { coordinate: field.coordinate, classification: field.classification!, treatment: seen });
+  }
+  return {
+    denied: denied.filter((d) => !insideDenied(d.field.path)),
+    treated: treated.filter((t) => !insideDenied(t.field.path)),
+    classified: [...classified.values()],
+  };
 }
 
 function conditionHolds(condition: Condition, variables: Readonly<Record<string, unknown>> | undefined, defaults: ReadonlyMap<string, boolean>): boolean {
@@ -47,9 +112,16 @@ function conditionHolds(condition: Condition, variables: Readonly<Record<string,
   return condition.directive === 'include' ? value : !value;
 }
 
-/** A client-facing FORBIDDEN error for one denied field: its path, coordinate and what is missing. */
+/**
+ * The client-facing error for one denied field, with its path and coordinate: FORBIDDEN naming what
+ * is missing, or AUDIT_UNAVAILABLE when only the audit trail stood in the way.
+ */
 export function forbiddenFieldError(denied: DeniedField, options: { rejectsRequest?: boolean } = {}): GraphQLError {
-  return forbiddenError(denied.field.coordinate, denied.denial, { path: denied.field.path, rejectsRequest: options.rejectsRequest });
+  const { field, denial } = denied;
+  if (denial.reason !== 'audit-unavailable') return forbiddenError(field.coordinate, denial, { path: field.path, rejectsRequest: options.rejectsRequest });
+  const extensions: Record<string, unknown> = { code: 'AUDIT_UNAVAILABLE', coordinate: field.coordinate };
+  if (options.rejectsRequest) extensions.http = { status: httpStatusOf('AUDIT_UNAVAILABLE') };
+  return new GraphQLError(`${field.coordinate} cannot be read now: its reads are audited and the audit trail is unavailable`, { path: [...field.path], extensions });
 }
 
 /** Where to put one null back, and on which objects. */
@@ -81,16 +153,20 @@ const typenameField = (alias: string): FieldNode => ({
   name: { kind: Kind.NAME, value: '__typename' },
 });
 
-/** Builds (once per document, operation and set of denied fields) the filtered operation. */
-export function filteredOperation(analysis: OperationAnalysis, denied: readonly DeniedField[], queryHash: string): FilteredOperation {
-  const key = denied.map((d) => d.field.id).join(',');
+/**
+ * Builds (once per document, operation and set of denied fields) the filtered operation. `typedPaths`
+ * are further selection sets (by their owner's path) that must return their object's `__typename`
+ * (treatments narrowed by a type condition read it).
+ */
+export function filteredOperation(analysis: OperationAnalysis, denied: readonly DeniedField[], queryHash: string, typedPaths: readonly (readonly string[])[] = []): FilteredOperation {
+  const key = denied.map((d) => d.field.id).join(',') + (typedPaths.length ? `|${typedPaths.map((p) => p.join('.')).join(',')}` : '');
   const cached = analysis.filtered.get(key) as FilteredOperation | undefined;
   if (cached) return cached;
   const removed = new Set<FieldNode>();
   const nullValues: NullPlacement[] = [];
   const nullItems: NullPlacement[] = [];
   /** Selection sets (by the path of the field owning them) that need the object's __typename. */
-  const typed = new Set<string>();
+  const typed = new Set<string>(typedPaths.map((p) => p.join('\u0000')));
   for (const { field } of denied) {
     const target = field.target;
     if (target.kind === 'value') {

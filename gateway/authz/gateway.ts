@@ -7,8 +7,12 @@ import { REALM } from '../auth/authenticate.js';
 import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import type { OperationState } from '../context.js';
-import { deniedFields, filteredOperation, forbiddenFieldError, restoreNulls } from './enforce.js';
+import type { AuditGate } from '../../lib/classification/model.js';
+import { validateTreatments } from '../../lib/classification/policy.js';
+import type { Pseudonymizer } from '../../lib/classification/pseudonym.js';
+import { decideAccess, filteredOperation, forbiddenFieldError, restoreNulls } from './enforce.js';
 import { takeOverAuthorization } from './takeover.js';
+import { applyTreatments, treatmentPlan } from './treat.js';
 
 export type AuthorizationMode = 'filter' | 'reject';
 
@@ -25,6 +29,10 @@ export interface AuthorizationOptions {
   onDenied?: (coordinate: string) => void;
   /** Wraps the execution of what authorization allowed, after each caller's own decision (execution sharing). */
   aroundExecution?: (execute: GatewayExecutor) => GatewayExecutor;
+  /** Makes the pseudonyms of `pseudonymized` treatments (PSEUDONYM_KEY). */
+  pseudonyms: Pseudonymizer;
+  /** The audit trail's gate: audited classified fields are refused (AUDIT_UNAVAILABLE) while it is closed and not accepting. */
+  audit?: AuditGate;
 }
 
 export interface AuthorizedGateway {
@@ -40,6 +48,9 @@ export interface AuthorizedGateway {
  */
 export function createAuthorizedGateway(supergraph: string | DocumentNode, config: Omit<GatewayConfig, 'supergraphSdl'>, options: AuthorizationOptions): AuthorizedGateway {
   const takeover = takeOverAuthorization(supergraph);
+  // masked and pseudonymized values are strings: a policy file that would put one in a field of
+  // another type stops the gateway here, naming the file, the entry and the field.
+  validateTreatments(options.policies, takeover.document);
   const inner = new ApolloGateway({
     ...config,
     supergraphSdl: takeover.gatewaySdl,
@@ -109,14 +120,16 @@ function enforcement(options: AuthorizationOptions) {
       if (analysis.introspection && principal.kind === 'anonymous' && !options.allowAnonymousIntrospection) {
         return { errors: [requestError('UNAUTHENTICATED', 'Introspection requires authentication', {}, { 'www-authenticate': `Bearer realm="${REALM}"` })] };
       }
-      const denied = deniedFields(analysis, principal, options.policies, variables);
-      if (denied.length === 0) return execute(context);
+      const { denied, treated, classified } = decideAccess(analysis, principal, options.policies, variables, options.audit);
+      // Written forward for the audit trail: every classified field selected, with what the caller got.
+      state.classified = classified;
+      if (denied.length === 0 && treated.length === 0) return execute(context);
 
       for (const d of denied) options.onDenied?.(d.field.coordinate);
       // Written forward for usage and metrics: which fields were denied, and how many errors say so.
       state.denied = denied;
       // Rejected whole: the same errors, with the HTTP status of FORBIDDEN and no data.
-      if (options.mode === 'reject') {
+      if (options.mode === 'reject' && denied.length > 0) {
         const errors = dedupe(denied.map((d) => forbiddenFieldError(d, { rejectsRequest: true })));
         state.forbiddenErrors = errors.length;
         return { errors };
@@ -124,10 +137,27 @@ function enforcement(options: AuthorizationOptions) {
       const errors = dedupe(denied.map((d) => forbiddenFieldError(d)));
       state.forbiddenErrors = errors.length;
       if (denied.some((d) => d.field.target.kind === 'root')) return { data: null, errors };
-      const filtered = filteredOperation(analysis, denied, context.queryHash);
-      const result = await execute({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext);
-      if (result.data) restoreNulls(result.data, filtered);
-      return { ...result, errors: [...errors, ...(result.errors ?? [])] };
+      // Treatments apply to the result, never to what the data products are asked: they see the
+      // operation as it is (minus denied fields), so their shields check the same treatment.
+      const plan = treated.length ? treatmentPlan(analysis, treated) : undefined;
+      const typed = plan?.typedPaths ?? [];
+      const filtered = denied.length || typed.length ? filteredOperation(analysis, denied, context.queryHash, typed) : undefined;
+      const result = await execute(
+        filtered ? ({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext) : context,
+      );
+      let data = result.data;
+      if (data) {
+        if (plan) data = applyTreatments(data, plan, options.pseudonyms);
+        if (filtered) restoreNulls(data, filtered);
+      }
+      const allErrors = [...errors, ...(result.errors ?? [])];
+      return {
+        ...result,
+        ...(data !== result.data ? { data } : {}),
+        ...(allErrors.length ? { errors: allErrors } : {}),
+        // Pseudonyms join only with pseudonyms of the same key: the response names it.
+        ...(plan?.pseudonymizes ? { extensions: { ...result.extensions, pseudonymKeyId: options.pseudonyms.keyId } } : {}),
+      };
     };
 }
 

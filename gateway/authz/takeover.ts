@@ -2,6 +2,8 @@ import { Kind, parse, print, visit, type ConstDirectiveNode, type DocumentNode, 
 import { isEmptyRequirement, type Requirement } from '../../lib/requirements.js';
 import { AUTHORIZATION_SPEC_URLS, indexRequirements, type RequirementIndex } from '../../lib/auth-directives.js';
 import { linksOf } from '../../lib/spec-links.js';
+import { describeClassification, indexClassifications } from '../../lib/classification/index.js';
+import type { Classification } from '../../lib/classification/model.js';
 
 export interface AuthorizationTakeover {
   /** The supergraph for @apollo/gateway: the authorization links no longer marked `for: SECURITY`. */
@@ -10,6 +12,8 @@ export interface AuthorizationTakeover {
   readonly requirements: RequirementIndex;
   /** The specs taken over (empty when the supergraph uses none). */
   readonly features: readonly string[];
+  /** The supergraph as it was given, parsed. */
+  readonly document: DocumentNode;
 }
 
 const TAKEN_OVER = Object.values(AUTHORIZATION_SPEC_URLS);
@@ -25,8 +29,9 @@ export function takeOverAuthorization(supergraph: string | DocumentNode): Author
   const document = typeof supergraph === 'string' ? parse(supergraph) : supergraph;
   const supergraphSdl = typeof supergraph === 'string' ? supergraph : print(supergraph);
   const requirements = indexRequirements(document);
+  const classifications = indexClassifications(document);
   const links = linksOf(document).filter((link) => link.for === 'SECURITY' && TAKEN_OVER.some((url) => link.url.startsWith(url)));
-  if (links.length === 0) return { gatewaySdl: supergraphSdl, requirements, features: [] };
+  if (links.length === 0 && classifications.size === 0) return { gatewaySdl: supergraphSdl, requirements, features: [], document };
   const nodes = new Set<ConstDirectiveNode>(links.map((l) => l.node));
   let typeName = '';
   const rewritten = visit(document, {
@@ -37,9 +42,24 @@ export function takeOverAuthorization(supergraph: string | DocumentNode): Author
     // The data dictionary says who may read what: the sandbox's docs show it next to each field.
     ObjectTypeDefinition: { enter: (node) => void (typeName = node.name.value), leave: (node) => withAccess(node, requirements.types.get(node.name.value), 'this type') },
     InterfaceTypeDefinition: { enter: (node) => void (typeName = node.name.value), leave: (node) => withAccess(node, requirements.types.get(node.name.value), 'this type') },
-    FieldDefinition: (node) => withAccess(node, requirements.fields.get(`${typeName}.${node.name.value}`), 'this field'),
+    FieldDefinition: (node) => {
+      const coordinate = `${typeName}.${node.name.value}`;
+      const classified = withClassification(node, classifications.get(coordinate));
+      return withAccess(classified ?? node, requirements.fields.get(coordinate), 'this field') ?? classified;
+    },
   });
-  return { gatewaySdl: print(rewritten), requirements, features: links.map((l) => l.url) };
+  return { gatewaySdl: print(rewritten), requirements, features: links.map((l) => l.url), document };
+}
+
+/**
+ * Appends "Classification: PII (EMAIL)." to a classified field's description: the data dictionary
+ * says what kind of data a field holds before anyone reads it (before the "Access:" line).
+ */
+function withClassification<T extends { readonly description?: StringValueNode | undefined }>(node: T, classification: Classification | undefined): T | undefined {
+  if (!classification) return undefined;
+  const text = `Classification: ${describeClassification(classification)}.`;
+  const description = node.description?.value ? `${node.description.value}\n\n${text}` : text;
+  return { ...node, description: { kind: Kind.STRING, value: description, block: true } };
 }
 
 /** Appends "Access: ..." to a definition's description when a requirement applies to it. */

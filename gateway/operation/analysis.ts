@@ -31,6 +31,8 @@ export interface OperationAnalysis extends Structure, Coordinates {
   readonly variableDefaults: ReadonlyMap<string, boolean>;
   /** Filtered variants already built, by the set of denied field ids (enforcement's cache). */
   readonly filtered: Map<string, unknown>;
+  /** Treatment plans already built, by the set of treated field ids and treatments (enforcement's cache). */
+  readonly treatments: Map<string, unknown>;
 }
 
 /**
@@ -47,5 +49,6 @@ export function analyzeOperation(schema: GraphQLSchema, document: DocumentNode, 
     guarded: guardedFieldsOf(schema, inlined, facts.requirements),
     variableDefaults: booleanDefaultsOf(operation),
     filtered: new Map(),
+    treatments: new Map(),
   };
 }

@@ -16,6 +16,7 @@ import {
   type OperationDefinitionNode,
   type ValueNode,
 } from 'graphql';
+import type { Classification } from '../../lib/classification/model.js';
 import { combineRequirements, isEmptyRequirement, NO_REQUIREMENT, type Requirement } from '../../lib/requirements.js';
 
 /** What the authorization pass needs to know about requirements (from the supergraph's directives). */
@@ -24,6 +25,8 @@ export interface RequirementLookup {
   field(parent: GraphQLCompositeType, field: string): Requirement;
   /** A type's own rule (type-level directive). */
   type(name: string): Requirement;
+  /** Selecting `Parent.field`: what its value is classified as (`@classification`), if anything. */
+  classification?(parent: GraphQLCompositeType, field: string): Classification | undefined;
 }
 
 /** An @skip/@include condition on a selection, evaluated per request against its variables. */
@@ -40,7 +43,10 @@ export type NullTarget =
   /** `removed` (a non-null child) is removed; every object (of `onTypes`, when given) in the value at `path` becomes null. */
   | { readonly kind: 'items'; readonly removed: FieldNode; readonly path: readonly string[]; readonly onTypes: readonly string[] | undefined };
 
-/** A selection some callers may not read, with everything enforcement needs to deny it. */
+/**
+ * A selection some callers may not read, or whose value is classified, with everything enforcement
+ * needs to deny it or treat its value.
+ */
 export interface GuardedField {
   readonly id: number;
   /** Response keys from the root (aliases, no list indices). */
@@ -49,6 +55,16 @@ export interface GuardedField {
   readonly requirement: Requirement;
   readonly conditions: readonly Condition[];
   readonly target: NullTarget;
+  /** What the field's value is classified as; undefined for an unclassified field. */
+  readonly classification: Classification | undefined;
+  /**
+   * The part of `requirement` a treatment never lifts: the rules of the type the field returns and
+   * of a type condition narrowing to its parent. A caller who misses only the field's own rule may
+   * still read a treated value (policies/access.yaml `treatments`); one who misses these may not.
+   */
+  readonly residual: Requirement;
+  /** Concrete types of the object holding the field, when narrower than its parent field's type (see NullTarget). */
+  readonly onTypes: readonly string[] | undefined;
 }
 
 /** A field of the operation, as null propagation sees it. */
@@ -62,15 +78,15 @@ interface FieldContext {
 }
 
 /**
- * The authorization pass, over an operation whose fragments are inlined: every field with a
- * requirement (its own, its type's, every implementation's through an interface, a union member's
+ * The authorization pass, over an operation whose fragments are inlined: every classified field,
+ * and every field with a requirement (its own, its type's, every implementation's through an interface, a union member's
  * reached through `... on`), with its path, its @skip/@include conditions and where null would go.
  * Targets name nodes of `operation` itself, which enforcement removes when a field is denied.
- * Nothing here depends on who asks: the per-request check is `deniedFields`.
+ * Nothing here depends on who asks: the per-request check is `decideAccess` (authz/enforce.ts).
  */
 export function guardedFieldsOf(schema: GraphQLSchema, operation: OperationDefinitionNode, requirements: RequirementLookup): GuardedField[] {
   const guarded: GuardedField[] = [];
-  const pending: (Pick<GuardedField, 'coordinate' | 'requirement' | 'conditions'> | undefined)[] = [];
+  const pending: (Pick<GuardedField, 'coordinate' | 'requirement' | 'conditions' | 'classification' | 'residual'> | undefined)[] = [];
   const fields: (FieldContext | undefined)[] = [undefined];
   const conditions: (readonly Condition[])[] = [[]];
   /** The type-level rule a type condition on an abstract type brings (no field returns that type). */
@@ -100,7 +116,11 @@ export function guardedFieldsOf(schema: GraphQLSchema, operation: OperationDefin
           const own = [...top(conditions), ...conditionsOf(node.directives)];
           const context: FieldContext = { node, type: definition.type, path: [...(parent?.path ?? []), node.alias?.value ?? name], parent, onTypes: holderTypes(parentType, parent) };
           const requirement = combineRequirements([requirements.field(parentType, name), top(narrowed)]);
-          pending.push(isEmptyRequirement(requirement) ? undefined : { coordinate: `${parentType.name}.${name}`, requirement, conditions: own });
+          const classification = requirements.classification?.(parentType, name);
+          const residual = combineRequirements([requirements.type(getNamedType(definition.type).name), top(narrowed)]);
+          pending.push(
+            isEmptyRequirement(requirement) && !classification ? undefined : { coordinate: `${parentType.name}.${name}`, requirement, conditions: own, classification, residual },
+          );
           fields.push(context);
           conditions.push(own);
           narrowed.push(NO_REQUIREMENT);
@@ -110,7 +130,7 @@ export function guardedFieldsOf(schema: GraphQLSchema, operation: OperationDefin
           // Recorded on the way out, innermost first: the order FORBIDDEN errors have always come in.
           const field = fields.pop()!;
           const entry = pending.pop();
-          if (entry) guarded.push({ id: guarded.length, path: field.path, ...entry, target: nullTarget(field) });
+          if (entry) guarded.push({ id: guarded.length, path: field.path, ...entry, target: nullTarget(field), onTypes: field.onTypes });
           conditions.pop();
           narrowed.pop();
         },

@@ -1,5 +1,6 @@
 import { getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { RequirementIndex } from '../../lib/auth-directives.js';
+import { fieldClassifications, NO_CLASSIFICATIONS, type ClassificationIndex } from '../../lib/classification/index.js';
 import { requestError } from '../../lib/errors.js';
 import { fieldRequirements, NO_REQUIREMENT } from '../../lib/requirements.js';
 import type { CostIndex } from './cost.js';
@@ -15,7 +16,12 @@ export interface OperationFactsCache {
   factsOf(schema: GraphQLSchema, document: DocumentNode, requestedOperationName: string | null | undefined): OperationAnalysis;
 }
 
-export function createOperationFactsCache(requirements: RequirementIndex, cost: CostIndex, limits: { defaultListSize: number; maxFields: number }): OperationFactsCache {
+export function createOperationFactsCache(
+  requirements: RequirementIndex,
+  cost: CostIndex,
+  limits: { defaultListSize: number; maxFields: number },
+  classifications: ClassificationIndex = NO_CLASSIFICATIONS,
+): OperationFactsCache {
   const bySchema = new WeakMap<GraphQLSchema, SchemaFacts>();
   // Apollo Server reuses one parsed DocumentNode per distinct query text, so the document is the key.
   const byDocument = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
@@ -29,7 +35,11 @@ export function createOperationFactsCache(requirements: RequirementIndex, cost: 
       let schemaFacts = bySchema.get(schema);
       if (!schemaFacts) {
         schemaFacts = {
-          requirements: { field: fieldRequirements(schema, requirements), type: (name) => requirements.types.get(name) ?? NO_REQUIREMENT },
+          requirements: {
+            field: fieldRequirements(schema, requirements),
+            type: (name) => requirements.types.get(name) ?? NO_REQUIREMENT,
+            classification: classifications.size ? fieldClassifications(schema, classifications) : undefined,
+          },
           cost,
           defaultListSize: limits.defaultListSize,
           maxFields: limits.maxFields,

@@ -3,6 +3,7 @@ import { CriticalityLevel, diff, type Change } from '@graphql-inspector/core';
 import { parse, type GraphQLSchema } from 'graphql';
 import semver from 'semver';
 import { composeProducts } from '../compose.js';
+import { classificationWarnings, formatClassificationWarning } from '../classification-lint.js';
 import { formatLintProblem, lintSubgraphSchema } from '../schema-lint.js';
 
 export type Severity = 'breaking' | 'dangerous' | 'safe';
@@ -45,6 +46,8 @@ export interface SchemaCheckResult {
   readonly compositionErrors: readonly string[];
   /** The proposal's schema lint problems (scripts/schema-lint.ts), one line each; any of them blocks. */
   readonly lintProblems: readonly string[];
+  /** Fields of the proposal named like personal data without @classification, one line each; they never block. */
+  readonly warnings: readonly string[];
   readonly changes: readonly CheckedChange[];
   readonly blocked: boolean;
   readonly report: string;
@@ -76,11 +79,13 @@ export async function checkSchemaChange(input: SchemaCheckInput): Promise<Schema
   const current = composeProducts();
   if (!current.supergraphSdl) throw new Error(`the current subgraphs do not compose: ${current.errors.join('; ')}`);
   const file = input.proposedFile ?? `schema/${input.subgraph}.graphql (proposed)`;
-  const lintProblems = lintSubgraphSchema(parse(input.proposedSdl)).map((p) => formatLintProblem(file, p));
+  const proposedDocument = parse(input.proposedSdl);
+  const lintProblems = lintSubgraphSchema(proposedDocument).map((p) => formatLintProblem(file, p));
+  const warnings = classificationWarnings(proposedDocument).map((w) => formatClassificationWarning(file, w));
   const proposed = composeProducts({ [input.subgraph]: input.proposedSdl });
   if (!proposed.supergraphSdl) {
-    const report = [`# Schema check: ${input.subgraph}`, '', '**Blocked:** the proposal does not compose with the other subgraphs.', '', ...proposed.errors.map((e) => `- ${e}`), '', ...lintSection(lintProblems)].join('\n');
-    return { compositionErrors: proposed.errors, lintProblems, changes: [], blocked: true, report };
+    const report = [`# Schema check: ${input.subgraph}`, '', '**Blocked:** the proposal does not compose with the other subgraphs.', '', ...proposed.errors.map((e) => `- ${e}`), '', ...lintSection(lintProblems), ...warningSection(warnings)].join('\n');
+    return { compositionErrors: proposed.errors, lintProblems, warnings, changes: [], blocked: true, report };
   }
   const before = apiSchema(current.supergraphSdl);
   const after = apiSchema(proposed.supergraphSdl);
@@ -104,7 +109,7 @@ export async function checkSchemaChange(input: SchemaCheckInput): Promise<Schema
     return { severity, type: String(change.type), message: change.message, coordinate, usage, blocks };
   });
   const blocked = lintProblems.length > 0 || changes.some((c) => c.blocks.length > 0);
-  return { compositionErrors: [], lintProblems, changes, blocked, report: report(input, changes, lintProblems, blocked) };
+  return { compositionErrors: [], lintProblems, warnings, changes, blocked, report: report(input, changes, lintProblems, warnings, blocked) };
 }
 
 /** The house rules compose enforces (priced lists, guarded fields): a proposal breaking one cannot ship. */
@@ -114,8 +119,15 @@ function lintSection(problems: readonly string[]): string[] {
   return [...lines, ...problems.map((p) => `- ${p}. **Blocks.**`), ''];
 }
 
-function report(input: SchemaCheckInput, changes: readonly CheckedChange[], lintProblems: readonly string[], blocked: boolean): string {
-  const lines = [`# Schema check: ${input.subgraph} ${input.currentVersion} -> ${input.proposedVersion}`, '', `Usage window: ${input.windowLabel}. Composition: ok.`, '', ...lintSection(lintProblems)];
+/** Personal data without a classification: worth a look, never a block (names are only a hint). */
+function warningSection(warnings: readonly string[]): string[] {
+  const lines = [`## Personal data warnings (${warnings.length})`, ''];
+  if (warnings.length === 0) return [...lines, 'None.', ''];
+  return [...lines, ...warnings.map((w) => `- ${w}. Classify it with @classification, or ignore this if it is not personal data.`), ''];
+}
+
+function report(input: SchemaCheckInput, changes: readonly CheckedChange[], lintProblems: readonly string[], warnings: readonly string[], blocked: boolean): string {
+  const lines = [`# Schema check: ${input.subgraph} ${input.currentVersion} -> ${input.proposedVersion}`, '', `Usage window: ${input.windowLabel}. Composition: ok.`, '', ...lintSection(lintProblems), ...warningSection(warnings)];
   const section = (title: string, severity: Severity) => {
     const selected = changes.filter((c) => c.severity === severity);
     lines.push(`## ${title} (${selected.length})`, '');

@@ -25,7 +25,7 @@ import {
 } from 'graphql';
 import { buildSchema as buildFederationSchema } from '@apollo/federation-internals';
 import { fieldDefinition, selectableFields, type MaterializedOperation, type NArgument, type NField, type NSelection } from './operation-arbitraries.js';
-import { combineNeeds, satisfies, type AccessFile, type Need, type SupergraphFacts } from './supergraph-facts.js';
+import { combineNeeds, satisfies, treatmentOf, TREATED_SHAPES, type AccessFile, type Need, type SupergraphFacts } from './supergraph-facts.js';
 
 /*
  * The expectations of the property tests, computed from the generated operation itself and the
@@ -298,6 +298,21 @@ export function createOracle(facts: SupergraphFacts, access: AccessFile, limits:
   const isGuarded = (need: Need) => need.authenticated || need.scopes.length > 0 || need.policies.length > 0;
 
   /**
+   * The treatment (masked or pseudonymized) the role gets of `Type.field` when it misses the field's
+   * own rule but meets the rest (its return type's and its type's), per the YAML's treatments;
+   * undefined when the field is not classified or the role gets it denied.
+   */
+  const treatedFor = (role: string | null, type: GraphQLObjectType, name: string): string | undefined => {
+    const classification = facts.classifications.get(`${type.name}.${name}`);
+    if (!classification) return undefined;
+    const definition = fieldDefinition(schema, type, name);
+    const rest = combineNeeds(definition ? facts.typeNeeds.get(getNamedType(definition.type).name) : undefined, facts.typeNeeds.get(type.name));
+    if (!satisfies(access, role, rest)) return undefined;
+    const treatment = treatmentOf(access, role, classification);
+    return treatment === 'masked' || treatment === 'pseudonymized' ? treatment : undefined;
+  };
+
+  /**
    * Walks `data` along the operation: `onField` for every executed field of every object (its
    * value, path and coordinate), `onItem` for every object inside a list. An object's concrete
    * type is its static type, or `__typename` (materialize adds it on abstract types).
@@ -382,6 +397,14 @@ export function createOracle(facts: SupergraphFacts, access: AccessFile, limits:
           if (satisfies(access, role, need)) {
             if (isGuarded(need) && value !== null && value !== undefined) readableProtected += 1;
             return true;
+          }
+          // A classified field the role misses only its own rule for may come back treated, never clear.
+          const treatment = treatedFor(role, object, name);
+          if (treatment) {
+            readableProtected += 1;
+            const shape = TREATED_SHAPES[`${treatment}.${facts.classifications.get(`${object.name}.${name}`)?.kind}`] ?? TREATED_SHAPES[treatment]!;
+            if (value !== null && value !== undefined && !(typeof value === 'string' && shape.test(value))) leaks.push(`${path}: ${object.name}.${name} (${treatment}) = ${JSON.stringify(value).slice(0, 80)}`);
+            return false;
           }
           denied += 1;
           if (value !== null && value !== undefined) leaks.push(`${path}: ${object.name}.${name} = ${JSON.stringify(value).slice(0, 80)}`);

@@ -46,6 +46,8 @@ export interface SupergraphFacts {
   readonly listSizes: ReadonlyMap<string, ListSizeFact>;
   /** `Type.field` -> when it is refused (sunset date and brownout windows), epoch ms. */
   readonly sunsets: ReadonlyMap<string, { readonly from: number; readonly brownouts: readonly (readonly [number, number])[] }>;
+  /** `Type.field` -> its @classification (level, and kind when given). */
+  readonly classifications: ReadonlyMap<string, { readonly level: string; readonly kind: string | undefined }>;
 }
 
 /** The core-schema naming rule: a spec's own directive is `@<as or spec name>`, others `@<as or spec name>__<name>` unless imported. */
@@ -100,6 +102,7 @@ export function readSupergraphFacts(supergraphFile: string): SupergraphFacts {
   const isCost = is('cost', 'cost');
   const isListSize = is('cost', 'listSize');
   const isSunset = is('lifecycle', 'sunset');
+  const isClassification = is('classification', 'classification');
 
   const needOf = (directives: readonly ConstDirectiveNode[] | undefined): Need | undefined => {
     let need: Need = NO_NEED;
@@ -123,6 +126,7 @@ export function readSupergraphFacts(supergraphFile: string): SupergraphFacts {
   const argumentWeights = new Map<string, number>();
   const listSizes = new Map<string, ListSizeFact>();
   const sunsets = new Map<string, { from: number; brownouts: [number, number][] }>();
+  const classifications = new Map<string, { level: string; kind: string | undefined }>();
   for (const definition of document.definitions) {
     if (!('name' in definition) || !definition.name || !('directives' in definition)) continue;
     const type = definition.name.value;
@@ -153,6 +157,11 @@ export function readSupergraphFacts(supergraphFile: string): SupergraphFacts {
         const windows = (Array.isArray(args.brownouts) ? args.brownouts : []).map((w) => String(w).split('/').map((t) => Date.parse(t)) as [number, number]);
         sunsets.set(coordinate, { from: Date.parse(String(args.date)), brownouts: windows });
       }
+      const classification = field.directives?.find(isClassification);
+      if (classification) {
+        const args = argumentsOf(classification);
+        classifications.set(coordinate, { level: String(args.level), kind: args.kind === undefined ? undefined : String(args.kind) });
+      }
       if ('arguments' in field) {
         for (const argument of field.arguments ?? []) {
           const w = weightOf(argument.directives);
@@ -161,12 +170,14 @@ export function readSupergraphFacts(supergraphFile: string): SupergraphFacts {
       }
     }
   }
-  return { schema, fieldNeeds, typeNeeds, fieldWeights, typeWeights, argumentWeights, listSizes, sunsets };
+  return { schema, fieldNeeds, typeNeeds, fieldWeights, typeWeights, argumentWeights, listSizes, sunsets, classifications };
 }
 
 /** policies/access.yaml, as a human wrote it. */
 export interface AccessFile {
   readonly roles: Readonly<Record<string, readonly string[]>>;
+  /** Role -> `LEVEL` or `LEVEL.KIND` -> clear, pseudonymized, masked or denied. */
+  readonly treatments?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly policies: Readonly<Record<string, { readonly anyOf: readonly { readonly roles?: readonly string[]; readonly scopes?: readonly string[] }[] }>>;
 }
 
@@ -189,6 +200,28 @@ export function satisfies(access: AccessFile, role: string | null, need: Need): 
   const clauseHolds = (clause: readonly (readonly string[])[], holds: (item: string) => boolean) => clause.some((all) => all.every(holds));
   return need.scopes.every((c) => clauseHolds(c, (s) => scopes.has(s))) && need.policies.every((c) => clauseHolds(c, policy));
 }
+
+/**
+ * What a caller holding exactly `role` gets of a classified field whose own rule it misses, by the
+ * YAML's header: the role's `LEVEL.KIND` entry, else its `LEVEL` entry, else denied.
+ */
+export function treatmentOf(access: AccessFile, role: string | null, classification: { readonly level: string; readonly kind: string | undefined }): string {
+  if (role === null) return 'denied';
+  const byKey = access.treatments?.[role] ?? {};
+  return (classification.kind ? byKey[`${classification.level}.${classification.kind}`] : undefined) ?? byKey[classification.level] ?? 'denied';
+}
+
+/**
+ * The shapes a treated value may have (README, Personal data): anything else from a treated field
+ * is a leak of the clear value. Written out here, not taken from lib/classification.
+ */
+export const TREATED_SHAPES: Readonly<Record<string, RegExp>> = {
+  pseudonymized: /^pse_[A-Za-z0-9_-]{22}$/,
+  'masked.EMAIL': /^(?:[^@]{0,8}\*\*\*@[^@]+|\*{4})$/u,
+  'masked.PHONE': /^(?:(?:\+\d{1,3} )?\*{6} \d{3}|\*{4})$/,
+  'masked.NAME': /^(?:(?:\S{1,8}\.)(?: \S{1,8}\.)*|\*{4})$/u,
+  masked: /^\*{4}$/,
+};
 
 export function combineNeeds(...needs: readonly (Need | undefined)[]): Need {
   let out: Need = NO_NEED;
