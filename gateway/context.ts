@@ -1,4 +1,5 @@
 import type { BaseContext } from '@apollo/server';
+import type { ClassifiedAccess } from '../lib/classification/model.js';
 import type { Logger } from '../lib/logger.js';
 import type { Principal } from '../lib/principal.js';
 import type { DeniedField } from './authz/enforce.js';
@@ -24,12 +25,14 @@ export interface OperationState {
   denied: readonly DeniedField[];
   /** How many FORBIDDEN errors the executor answered for them (one per denied path and coordinate). */
   forbiddenErrors: number;
+  /** Classified fields the operation read or was refused, with the treatment applied (set by authorization). */
+  classified: readonly ClassifiedAccess[];
   /** Set by the stage that refused the whole operation, for usage and metrics. */
   refusal: 'rate_limited' | 'rejected' | undefined;
 }
 
 export function newOperationState(): OperationState {
-  return { resolved: undefined, cost: undefined, spent: undefined, deprecations: [], denied: [], forbiddenErrors: 0, refusal: undefined };
+  return { resolved: undefined, cost: undefined, spent: undefined, deprecations: [], denied: [], forbiddenErrors: 0, classified: [], refusal: undefined };
 }
 
 /**

@@ -36,3 +36,21 @@ export function atOrAbove(level: ClassificationLevel, threshold: ClassificationL
 export function moreRevealing(a: Treatment, b: Treatment): Treatment {
   return TREATMENTS.indexOf(a) <= TREATMENTS.indexOf(b) ? a : b;
 }
+
+/** One classified field an operation read or was refused, with what the caller saw of it. */
+export interface ClassifiedAccess {
+  /** Schema coordinate, `Type.field`. */
+  readonly coordinate: string;
+  readonly classification: Classification;
+  readonly treatment: Treatment;
+}
+
+/** What the audit trail tells authorization before an operation executes (see gateway/audit). */
+export interface AuditGate {
+  /** Reads of fields classified at or above this level are audited. */
+  readonly level: ClassificationLevel;
+  /** False when a record could not be kept now (store down, queue full). */
+  accepting(): boolean;
+  /** closed: while not accepting, audited fields are refused (FORBIDDEN, code AUDIT_UNAVAILABLE); open: served, and the gap is counted. */
+  readonly failMode: 'closed' | 'open';
+}
