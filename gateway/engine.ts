@@ -31,6 +31,8 @@ import { usageStage } from './pipeline/usage.js';
 import { SubgraphSource } from './subgraph-source.js';
 import { buildSchemaCatalog, type SchemaCatalog } from './usage/catalog.js';
 import type { Usage } from './usage/create.js';
+import type { AuditTrail } from './audit/create.js';
+import { auditStage } from './pipeline/audit.js';
 
 /** Where clients read the deprecation plans (the Link header of deprecated operations). */
 export const DEPRECATIONS_PATH = '/deprecations';
@@ -64,6 +66,7 @@ export interface EngineDeps {
   readonly policies: AccessPolicies;
   readonly limits: Limits;
   readonly usage: Usage;
+  readonly audit: AuditTrail;
   readonly metrics: GatewayMetrics;
   readonly identity: Identity;
   /** Filled as @apollo/gateway builds its data sources: one per subgraph it calls over HTTP. */
@@ -73,7 +76,7 @@ export interface EngineDeps {
 }
 
 export function createEngine(deps: EngineDeps): Engine {
-  const { config, logger, supergraph, policies, limits, usage, metrics, identity, sources, now } = deps;
+  const { config, logger, supergraph, policies, limits, usage, audit, metrics, identity, sources, now } = deps;
   // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
   const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation);
   const { gateway, features } = createAuthorizedGateway(
@@ -84,7 +87,7 @@ export function createEngine(deps: EngineDeps): Engine {
       __exposeQueryPlanExperimental: false,
       buildService: ({ name, url }) => {
         // The owners' usage API and the catalogue: a subgraph of the supergraph answered in-process.
-        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies));
+        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies, audit.reader));
         const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, identity: identity.forCall, metrics });
         sources.set(name, source);
         return source;
@@ -133,6 +136,14 @@ export function createEngine(deps: EngineDeps): Engine {
         ...(usage.recorder
           ? [usageStage({ recorder: usage.recorder, maxClientsPerHour: config.usage.maxClientsPerHour, now, onClientOverflow: (reason) => metrics.usageClientOverflow.inc({ reason }) })]
           : []),
+        // Reads of classified fields (authorization lists them): one record per operation.
+        auditStage({
+          sink: audit.writer,
+          level: config.audit.level,
+          productOf: (coordinate) => usageCatalog?.entry(coordinate)?.product,
+          versionOf: (product) => sources.get(product)?.productVersion,
+          now,
+        }),
       ]),
     ],
   });

@@ -4,6 +4,7 @@ import type { AuditSql, Row } from './sql.js';
 
 /** A query of the trail: newest first, keyset-paginated. */
 export interface AuditQuery {
+  readonly issuer?: string | undefined;
   readonly subject?: string | undefined;
   readonly coordinate?: string | undefined;
   /** Inclusive, ms since the epoch. */
@@ -113,6 +114,10 @@ export function createAuditStore(sql: AuditSql, schema: string): AuditStore {
     async find(query) {
       const params: unknown[] = [new Date(query.since).toISOString(), new Date(query.until).toISOString()];
       const where = ['at >= $1', 'at < $2', "kind = 'access'"];
+      if (query.issuer !== undefined) {
+        params.push(query.issuer);
+        where.push(`issuer = $${params.length}`);
+      }
       if (query.subject !== undefined) {
         params.push(query.subject);
         where.push(`subject = $${params.length}`);
