@@ -30,8 +30,11 @@ export function createPostgresAuditSql(url: string): AuditSql {
     query_timeout: AUDIT_STATEMENT_TIMEOUT_MS,
     connectionTimeoutMillis: AUDIT_STATEMENT_TIMEOUT_MS,
   });
-  // A pooled connection dying while idle (database restarted) must not crash the gateway.
+  // A connection dying (database down, network cut) must not crash the gateway: idle ones report
+  // to the pool, checked-out ones to themselves; the statement in flight fails either way, and
+  // the writer retries it.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return {
     kind: 'postgres',
     async query<T extends Row>(sql: string, params: readonly unknown[] = []) {
