@@ -101,13 +101,15 @@ revoke all on function ${s}.purge(timestamptz) from public;
 
 do $do$
 begin
+  -- Roles belong to the server, not the database (whose advisory lock does not cover them): a
+  -- gateway of another database may be creating the same one right now.
   begin
     create role ${writer} nologin;
-  exception when duplicate_object then null;
+  exception when duplicate_object or unique_violation then null;
   end;
   begin
     create role ${reader} nologin;
-  exception when duplicate_object then null;
+  exception when duplicate_object or unique_violation then null;
   end;
   execute format('grant ${writer}, ${reader} to %I', current_user);
 end

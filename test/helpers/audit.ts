@@ -17,17 +17,22 @@ export async function createScratchAuditDb(baseUrl: string): Promise<{ url: stri
     schema,
     async drop() {
       await scratch.drop();
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      try {
-        const { writer, reader } = auditRoles(schema);
-        await client.query(`drop role if exists ${writer}`);
-        await client.query(`drop role if exists ${reader}`);
-      } finally {
-        await client.end();
-      }
+      await dropAuditRoles(baseUrl, schema);
     },
   };
+}
+
+/** Drops an audit schema's roles (global to the server), once the database that used them is dropped. */
+export async function dropAuditRoles(baseUrl: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  try {
+    const { writer, reader } = auditRoles(schema);
+    await client.query(`drop role if exists ${writer}`);
+    await client.query(`drop role if exists ${reader}`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** An access event as the stage builds them. */
