@@ -149,7 +149,7 @@ describe.skipIf(!databaseUrl)('audit writer with the audit database going down m
     // Nothing silently lost: five records kept and a gap of two, in the order they came.
     expect(await rowsOf(writer.writerId)).toEqual(['a', 'b', 'gap:2', 'c', 'd', 'e']);
     expect((await verify()).breaks).toEqual([]);
-    expect((await metrics.auditRecords.get()).values.find((v) => v.labels.outcome === 'ok')?.value).toBe(6);
+    expect((await metrics.auditRecords.get()).values[0]?.value).toBe(6);
     await trail.close(1_000);
   }, 60_000);
 

@@ -30,7 +30,7 @@ export function openAuditSql(store: GatewayConfig['audit']['store']): Promise<Au
  * paid only once something is audited), and a database that was down at start is picked up when
  * it is back. Until then writes fail, so the gate says "not accepting".
  */
-function lazyStore(open: () => Promise<AuditSql>, schema: string): AuditStore & { opened(): boolean } {
+function lazyStore(kind: AuditStore['kind'], open: () => Promise<AuditSql>, schema: string): AuditStore & { opened(): boolean } {
   let ready: Promise<AuditStore> | undefined;
   let opened: AuditStore | undefined;
   const get = () => {
@@ -52,9 +52,7 @@ function lazyStore(open: () => Promise<AuditSql>, schema: string): AuditStore & 
     return ready;
   };
   return {
-    get kind() {
-      return opened?.kind ?? 'embedded';
-    },
+    kind,
     schema,
     get sql() {
       if (!opened) throw new Error('audit store not open');
@@ -75,7 +73,7 @@ function lazyStore(open: () => Promise<AuditSql>, schema: string): AuditStore & 
 /** The audit trail as configured: store (PostgreSQL or embedded), writer, reader, purge job. */
 export function createAuditTrail(config: Pick<GatewayConfig, 'audit'>, logger: Logger, metrics: GatewayMetrics, now: () => number = Date.now): AuditTrail {
   const settings = config.audit;
-  const store = lazyStore(() => openAuditSql(settings.store), settings.schema);
+  const store = lazyStore(settings.store.kind === 'postgres' ? 'postgres' : 'embedded', () => openAuditSql(settings.store), settings.schema);
   const writer = createAuditWriter({
     store,
     level: settings.level,
@@ -85,7 +83,7 @@ export function createAuditTrail(config: Pick<GatewayConfig, 'audit'>, logger: L
     logger,
     now,
     onWrite: ({ ok, records, queued }) => {
-      if (ok) metrics.auditRecords.inc({ outcome: 'ok' }, records);
+      if (ok) metrics.auditRecords.inc(records);
       else metrics.auditWriteFailures.inc();
       metrics.auditQueueDepth.set(queued);
     },

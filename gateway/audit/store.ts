@@ -1,5 +1,5 @@
 import { hashedFields, type AuditAccess, type AuditEvent, type AuditOutcome, type ChainedRecord } from './model.js';
-import { auditRoles, ensureAuditSchema } from './schema.js';
+import { AUDIT_SCHEMA_PATTERN, auditRoles, ensureAuditSchema } from './schema.js';
 import type { AuditSql, Row } from './sql.js';
 
 /** A query of the trail: newest first, keyset-paginated. */
@@ -90,6 +90,8 @@ export function recordOf(row: Row): ChainedRecord {
 }
 
 export function createAuditStore(sql: AuditSql, schema: string): AuditStore {
+  // Spliced into every statement: only a name the pattern allows.
+  if (!AUDIT_SCHEMA_PATTERN.test(schema)) throw new Error(`invalid audit schema name "${schema}"`);
   const { writer, reader } = auditRoles(schema);
   return {
     kind: sql.kind,
