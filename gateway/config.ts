@@ -11,6 +11,8 @@ import { parseRedisUrl } from '../lib/redis-client.js';
 import { TRACING_ENV, TRACING_SECRET_KEYS, tracingConfigOf, type TracingConfig } from '../lib/tracing/settings.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
+import { CLASSIFICATION_LEVELS, type ClassificationLevel } from '../lib/classification/model.js';
+import { AUDIT_SCHEMA_PATTERN, DEFAULT_AUDIT_SCHEMA } from './audit/schema.js';
 
 /** Defaults, resolved once here and exported so docs and tests can name them. */
 export const DEFAULT_PORT = 4000;
@@ -34,6 +36,12 @@ export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 /** The admin listener's port in production (Prometheus' exporters use the 9xxx range). */
 export const DEFAULT_ADMIN_PORT = 9090;
 export const DEFAULT_CORS_MAX_AGE_S = 600;
+/** Audit trail: reads of fields classified at or above this level are recorded. */
+export const DEFAULT_AUDIT_LEVEL: ClassificationLevel = 'PII';
+export const DEFAULT_AUDIT_QUEUE_MAX = 10_000;
+export const DEFAULT_AUDIT_FLUSH_MS = 1_000;
+export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
+export const DEFAULT_AUDIT_PURGE_INTERVAL_MS = 3_600_000;
 /**
  * A client's W3C trace context continues its trace by default: browser apps and services that
  * trace end to end see the gateway and the data products inside their own traces, which is what
@@ -150,6 +158,16 @@ const envSchema = z.object({
   RESPONSE_CACHE_MAX_BYTES: positiveInt(4 * 1024 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_BYTES),
   RESPONSE_CACHE_MAX_VALUE_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_VALUE_BYTES),
   PERSONAL_DATA_SCOPES: names.default([...DEFAULT_PERSONAL_DATA_SCOPES]),
+  // Audit trail of sensitive access (README "Audit trail").
+  AUDIT_LEVEL: z.enum(CLASSIFICATION_LEVELS).default(DEFAULT_AUDIT_LEVEL),
+  AUDIT_DATABASE_URL: z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'expected postgres://user@host:port/database').optional(),
+  AUDIT_DATA_DIR: z.string().min(1).optional(),
+  AUDIT_SCHEMA: z.string().regex(AUDIT_SCHEMA_PATTERN, 'lower-case letters, digits and _, starting with a letter or _ (at most 41)').default(DEFAULT_AUDIT_SCHEMA),
+  AUDIT_QUEUE_MAX: positiveInt(1_000_000).default(DEFAULT_AUDIT_QUEUE_MAX),
+  AUDIT_FLUSH_MS: positiveInt(60_000).default(DEFAULT_AUDIT_FLUSH_MS),
+  AUDIT_FAIL_MODE: z.enum(['closed', 'open']).default('closed'),
+  AUDIT_RETENTION_DAYS: positiveInt(36_500).default(DEFAULT_AUDIT_RETENTION_DAYS),
+  AUDIT_PURGE_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(DEFAULT_AUDIT_PURGE_INTERVAL_MS),
   ...TRACING_ENV,
   // Personal data: the secret behind pseudonymized values, and its id (see lib/classification/pseudonym.ts).
   PSEUDONYM_KEY: z
@@ -238,6 +256,20 @@ export interface GatewayConfig {
     /** Distinct client name + version pairs recorded per hour (per replica); the rest count as `other`. */
     readonly maxClientsPerHour: number;
   };
+  /** The audit trail of sensitive access: where it is kept, what it records, what happens when it cannot. */
+  readonly audit: {
+    readonly level: ClassificationLevel;
+    /** PostgreSQL (AUDIT_DATABASE_URL), else embedded PGlite on disk (AUDIT_DATA_DIR) or in memory (development only). */
+    readonly store: { readonly kind: 'postgres'; readonly url: string } | { readonly kind: 'embedded'; readonly dataDir: string | undefined };
+    readonly schema: string;
+    readonly queueMax: number;
+    readonly flushIntervalMs: number;
+    /** closed: audited fields are refused while a record cannot be kept; open: served, and the gap is counted and recorded. */
+    readonly failMode: 'closed' | 'open';
+    readonly retentionMs: number;
+    /** Between purges of records past retention; 0: never (purge with `npm run audit -- purge`). */
+    readonly purgeIntervalMs: number;
+  };
   /** OpenTelemetry traces (the standard OTEL_* variables), and whether a client's trace context is continued. */
   readonly tracing: TracingConfig & { readonly traceParent: 'trust' | 'ignore' };
   /** Work done once for several callers (gateway/execution/). */
@@ -275,7 +307,7 @@ export class ConfigError extends Error {
 
 const FLAG_TO_ENV = { supergraph: 'SUPERGRAPH', port: 'PORT', host: 'HOST' } as const;
 /** Never echoed in a configuration error: keys, tokens, and URLs that may hold a password. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'PSEUDONYM_KEY', ...TRACING_SECRET_KEYS]);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'PSEUDONYM_KEY', 'AUDIT_DATABASE_URL', ...TRACING_SECRET_KEYS]);
 
 /**
  * Reads the environment and command-line flags (flags win), validates everything, and throws a
@@ -310,6 +342,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   if (required && issuers.length === 0 && !trustDevIssuer) problems.push('OIDC_ISSUERS: AUTH_REQUIRED is on, so at least one trusted issuer is needed');
   if (mode === 'development' && !isLoopback(e.HOST)) {
     problems.push(developmentOnNetwork('HOST', e.HOST, 'OIDC_ISSUERS (your identity provider) and INTERNAL_SIGNING_KEY (npm run -s keys)'));
+  }
+  if (e.AUDIT_DATABASE_URL && e.AUDIT_DATA_DIR) problems.push('AUDIT_DATA_DIR: set AUDIT_DATABASE_URL or AUDIT_DATA_DIR, not both');
+  // An audit trail that dies with the process proves nothing: production keeps it on disk at least.
+  if (mode === 'production' && !e.AUDIT_DATABASE_URL && !e.AUDIT_DATA_DIR) {
+    problems.push('AUDIT_DATABASE_URL: required in production (or AUDIT_DATA_DIR for an embedded store on disk); the in-memory audit store is for development');
   }
   const adminPort = e.ADMIN_PORT ?? (mode === 'production' ? DEFAULT_ADMIN_PORT : 'off');
   const admin = adminPort === 'off' ? undefined : Object.freeze({ host: e.ADMIN_HOST, port: adminPort });
@@ -362,6 +399,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       key: e.PSEUDONYM_KEY ?? DEVELOPMENT_PSEUDONYM_KEY,
       keyId: e.PSEUDONYM_KEY_ID ?? (e.PSEUDONYM_KEY ? keyIdOf(e.PSEUDONYM_KEY) : 'development'),
       development: !e.PSEUDONYM_KEY,
+    }),
+    audit: Object.freeze({
+      level: e.AUDIT_LEVEL,
+      store: Object.freeze(e.AUDIT_DATABASE_URL ? { kind: 'postgres' as const, url: e.AUDIT_DATABASE_URL } : { kind: 'embedded' as const, dataDir: e.AUDIT_DATA_DIR }),
+      schema: e.AUDIT_SCHEMA,
+      queueMax: e.AUDIT_QUEUE_MAX,
+      flushIntervalMs: e.AUDIT_FLUSH_MS,
+      failMode: e.AUDIT_FAIL_MODE,
+      retentionMs: e.AUDIT_RETENTION_DAYS * 86_400_000,
+      purgeIntervalMs: e.AUDIT_PURGE_INTERVAL_MS,
     }),
   });
 }

@@ -35,6 +35,8 @@ import { usageStage } from './pipeline/usage.js';
 import { SubgraphSource } from './subgraph-source.js';
 import { buildSchemaCatalog, type SchemaCatalog } from './usage/catalog.js';
 import type { Usage } from './usage/create.js';
+import type { AuditTrail } from './audit/create.js';
+import { auditStage } from './pipeline/audit.js';
 
 /** Where clients read the deprecation plans (the Link header of deprecated operations). */
 export const DEPRECATIONS_PATH = '/deprecations';
@@ -68,6 +70,7 @@ export interface EngineDeps {
   readonly policies: AccessPolicies;
   readonly limits: Limits;
   readonly usage: Usage;
+  readonly audit: AuditTrail;
   readonly metrics: GatewayMetrics;
   readonly identity: Identity;
   /** Filled as @apollo/gateway builds its data sources: one per subgraph it calls over HTTP. */
@@ -76,12 +79,12 @@ export interface EngineDeps {
   /** Inbound deduplication and the response cache, shared by the engines of successive supergraphs. */
   readonly sharing: ExecutionSharing;
   readonly now: () => number;
-  /** The audit trail's gate for classified fields, when there is one. */
-  readonly audit?: AuditGate;
+  /** Replaces the audit trail's own gate for classified fields (tests hold it closed). */
+  readonly auditGate?: AuditGate;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
-  const { config, logger, supergraph, policies, limits, usage, metrics, identity, sources, now } = deps;
+  const { config, logger, supergraph, policies, limits, usage, audit, metrics, identity, sources, now } = deps;
   // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
   const sharing = deps.sharing.forSupergraph(supergraph);
   const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation, indexClassifications(supergraph.document));
@@ -94,7 +97,7 @@ export function createEngine(deps: EngineDeps): Engine {
       __exposeQueryPlanExperimental: false,
       buildService: ({ name, url }) => {
         // The owners' usage API and the catalogue: a subgraph of the supergraph answered in-process.
-        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies));
+        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies, audit.reader));
         const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, ...config.subgraphCalls, identity: identity.forCall, metrics });
         sources.set(name, source);
         return source;
@@ -109,7 +112,7 @@ export function createEngine(deps: EngineDeps): Engine {
       onDenied: (coordinate) => metrics.authorizationDenials.inc({ coordinate }),
       aroundExecution: sharing.wrap,
       pseudonyms: createPseudonymizer(config.pseudonyms.key, config.pseudonyms.keyId),
-      audit: deps.audit,
+      audit: deps.auditGate ?? audit.writer,
     },
   );
   let deprecations: DeprecationIndex | undefined;
@@ -147,6 +150,14 @@ export function createEngine(deps: EngineDeps): Engine {
         ...(usage.recorder
           ? [usageStage({ recorder: usage.recorder, maxClientsPerHour: config.usage.maxClientsPerHour, now, onClientOverflow: (reason) => metrics.usageClientOverflow.inc({ reason }) })]
           : []),
+        // Reads of classified fields (authorization lists them): one record per operation.
+        auditStage({
+          sink: audit.writer,
+          level: config.audit.level,
+          productOf: (coordinate) => usageCatalog?.entry(coordinate)?.product,
+          versionOf: (product) => sources.get(product)?.productVersion,
+          now,
+        }),
       ]),
     ],
   });

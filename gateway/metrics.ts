@@ -21,6 +21,11 @@ export interface GatewayMetrics {
   readonly inboundRequestsShared: Counter;
   readonly responseCacheLookups: Counter<'result'>;
   readonly responseCacheStoreFailures: Counter;
+  readonly auditRecords: Counter;
+  readonly auditGapRecords: Counter;
+  readonly auditWriteFailures: Counter;
+  readonly auditQueueDepth: Gauge;
+  readonly auditPurgedRecords: Counter;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -67,6 +72,11 @@ export function createMetrics(): GatewayMetrics {
     }),
     responseCacheLookups: new Counter({ name: 'dpg_response_cache_lookups_total', help: 'Cacheable operations by result: hit (answered from the response cache) or miss (executed).', labelNames: ['result'], registers }),
     responseCacheStoreFailures: new Counter({ name: 'dpg_response_cache_store_failures_total', help: 'Response cache store commands that failed (answered as a miss, the answer not kept).', registers }),
+    auditRecords: new Counter({ name: 'dpg_audit_records_total', help: 'Audit records written to the audit store (gap records included).', registers }),
+    auditGapRecords: new Counter({ name: 'dpg_audit_gap_records_total', help: 'Audit records that could not be kept (queue full while the store was down); a gap record in the chain says how many.', registers }),
+    auditWriteFailures: new Counter({ name: 'dpg_audit_write_failures_total', help: 'Failed audit write attempts (the batch is retried as it was).', registers }),
+    auditQueueDepth: new Gauge({ name: 'dpg_audit_queue_depth', help: 'Audit records waiting for the store.', registers }),
+    auditPurgedRecords: new Counter({ name: 'dpg_audit_purged_records_total', help: 'Audit records deleted by the retention purge.', registers }),
     usageClientOverflow: new Counter({
       name: 'dpg_usage_client_overflow_total',
       help: 'Operations counted under client "other": the hour\'s distinct client name/version pairs were used up (cap), or a new pair came with a refused operation (refused).',

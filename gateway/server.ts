@@ -23,6 +23,7 @@ import type { SubgraphSource } from './subgraph-source.js';
 import { createServing, type ReloadResult } from './serving.js';
 import { createSupergraphSource, loadSupergraph, type LoadedSupergraph } from './supergraph.js';
 import { createUsage } from './usage/create.js';
+import { createAuditTrail } from './audit/create.js';
 
 // @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
 // start. A self-hosted gateway never phones home.
@@ -40,6 +41,10 @@ export interface RunningGateway {
   /** The admin listener's base URL (metrics, health), when there is one. */
   readonly adminUrl: string | undefined;
   lifecycle(): Lifecycle;
+  /** Writes queued audit records to the audit store now; rejects when the store refuses them. */
+  flushAudit(): Promise<void>;
+  /** Purges audit records past retention now (the purge job also runs on its interval). */
+  purgeAudit(): Promise<{ writers: number; rows: number } | undefined>;
   /** Flushes recorded usage to the store now (the recorder also flushes on its own schedule); rejects when the store refuses it. */
   flushUsage(): Promise<void>;
   /** Resolves once the shared stores (rate limits, usage) are connected; rejects when one is not within its connect timeout. */
@@ -60,13 +65,15 @@ export interface RunningGateway {
 
 /** On shutdown, how long recorded usage may take to reach the store. */
 const USAGE_FLUSH_DEADLINE_MS = 5_000;
+/** On shutdown, how long queued audit records may take to reach the audit store. */
+const AUDIT_FLUSH_DEADLINE_MS = 5_000;
 /** Deadline for OIDC discovery and JWKS fetches. */
 const IDENTITY_PROVIDER_TIMEOUT_MS = 5_000;
 
 export interface GatewayOptions {
   /** The one clock of time-dependent rules (sunsets, catalogue freshness, readiness, identity-provider cooldowns), ms since the epoch. @default Date.now */
   now?: () => number;
-  /** The audit trail's gate for classified fields (see AuthorizationOptions.audit); none: nothing is refused for the audit's sake. */
+  /** Replaces the audit trail's gate for classified fields (see AuthorizationOptions.audit); by default the trail's writer is the gate. */
   audit?: AuditGate;
 }
 
@@ -100,6 +107,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   });
   const limits = createLimits(config, new Set(policies.roles.keys()), logger, metrics, now);
   const usage = createUsage(config, logger, metrics, now);
+  const audit = createAuditTrail(config, logger, metrics, now);
   const sources = new Map<string, SubgraphSource>();
   const readiness = createReadiness(sources, now);
   const catalog = createCatalog({
@@ -115,7 +123,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   /** An engine for a supergraph, started: its query planner loaded, its caches built. */
   const prepare = async (next: LoadedSupergraph) => {
     checkSubgraphUrls(next, config.subgraphUrls);
-    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, metrics, identity, sources: new Map(), catalog, sharing, now, audit: options.audit });
+    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, audit, metrics, identity, sources: new Map(), catalog, sharing, now, auditGate: options.audit });
     await engine.start();
     return engine;
   };
@@ -212,6 +220,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     async flushUsage() {
       if (usage.recorder && !(await usage.recorder.flush())) throw new Error('usage flush failed');
     },
+    async flushAudit() {
+      if (!(await audit.flush())) throw new Error('audit flush failed');
+    },
+    purgeAudit: () => audit.purgeNow(),
     reloadSupergraph: () => serving.reload(),
     nextSupergraphReload: () => serving.nextReload(),
     supergraphHash: () => serving.current().supergraph.hash,
@@ -234,6 +246,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         await serving.stop();
         // In-flight requests are done: what they recorded goes to the store before exit.
         await usage.close(USAGE_FLUSH_DEADLINE_MS);
+        await audit.close(AUDIT_FLUSH_DEADLINE_MS);
         await limits.stop();
         await sharing.close();
         state = { phase: 'stopped' };

@@ -58,6 +58,8 @@ const NEEDS: Record<string, Need> = {
   'Query.fieldUsageSeries': { scopes: ['usage:read'] },
   'Query.dataProducts': { authenticated: true },
   'Query.dataProduct': { authenticated: true },
+  'Query.accessAudit': { scopes: ['audit:read'] },
+  'Query.myAccess': { authenticated: true },
 };
 
 /** A query reaching each protected field; `chain` lists the guarded fields on the way, outermost first. */
@@ -93,6 +95,8 @@ const PROBES: Record<string, { query: string; chain: [string[], string][] }> = {
   'Query.fieldUsageSeries': { query: '{ fieldUsageSeries(coordinate: "Customer.id") { hour requests } }', chain: [[['fieldUsageSeries'], 'Query.fieldUsageSeries']] },
   'Query.dataProducts': { query: '{ dataProducts { name } }', chain: [[['dataProducts'], 'Query.dataProducts']] },
   'Query.dataProduct': { query: '{ dataProduct(name: "customer") { name } }', chain: [[['dataProduct'], 'Query.dataProduct']] },
+  'Query.accessAudit': { query: '{ accessAudit(since: "2026-01-01T00:00:00Z", first: 1) { hasNextPage } }', chain: [[['accessAudit'], 'Query.accessAudit']] },
+  'Query.myAccess': { query: '{ myAccess(since: "2026-01-01T00:00:00Z", first: 1) { hasNextPage } }', chain: [[['myAccess'], 'Query.myAccess']] },
 };
 
 /** How schema/customer.graphql classifies the personal data fields (`@classification`). */

@@ -38,7 +38,7 @@ describe('policies/access.yaml validation', () => {
   };
 
   it('accepts the shipped file and a minimal one', () => {
-    expect(policies.roles.size).toBe(7);
+    expect(policies.roles.size).toBe(8);
     expect(parseAccessPolicies(valid, 'x').roles.get('reader')).toEqual(new Set(['a:read']));
   });
 

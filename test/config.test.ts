@@ -43,7 +43,18 @@ describe('gateway configuration', () => {
       tracing: { enabled: false, traceParent: 'trust' },
       execution: { inboundDedup: true, responseCache: undefined, personalDataScopes: new Set(['customer:pii']) },
       pseudonyms: { key: DEVELOPMENT_PSEUDONYM_KEY, keyId: 'development', development: true },
+      audit: { level: 'PII', store: { kind: 'embedded', dataDir: undefined }, schema: 'dpg_audit', queueMax: 10_000, flushIntervalMs: 1000, failMode: 'closed', retentionMs: 365 * 86_400_000, purgeIntervalMs: 3_600_000 },
     });
+  });
+
+  it('audit trail: production refuses the in-memory store, and one store at a time', () => {
+    expect(configError(() => loadConfig({ NODE_ENV: 'production' }, []))).toContain('AUDIT_DATABASE_URL: required in production');
+    expect(configError(() => loadConfig({ AUDIT_DATABASE_URL: 'postgres://a@h/db', AUDIT_DATA_DIR: '/var/audit' }, []))).toContain('AUDIT_DATA_DIR: set AUDIT_DATABASE_URL or AUDIT_DATA_DIR, not both');
+    const message = configError(() => loadConfig({ AUDIT_DATABASE_URL: 'mysql://secret@h/db', AUDIT_SCHEMA: 'Audit;drop', AUDIT_LEVEL: 'SECRET', AUDIT_FAIL_MODE: 'maybe' }, []));
+    for (const key of ['AUDIT_DATABASE_URL', 'AUDIT_SCHEMA', 'AUDIT_LEVEL', 'AUDIT_FAIL_MODE']) expect(message).toContain(key);
+    // A database URL may carry a password: never echoed.
+    expect(message).not.toContain('secret');
+    expect(loadConfig({ AUDIT_DATABASE_URL: 'postgres://a@h/db', AUDIT_LEVEL: 'SENSITIVE_PII', AUDIT_FAIL_MODE: 'open' }, []).audit).toMatchObject({ level: 'SENSITIVE_PII', failMode: 'open', store: { kind: 'postgres', url: 'postgres://a@h/db' } });
   });
 
   it('production never trusts the development issuer and needs its own signing key and an issuer', () => {
@@ -53,7 +64,7 @@ describe('gateway configuration', () => {
     expect(message).toContain('PSEUDONYM_KEY: required in production');
     const key = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const issuers = JSON.stringify([{ issuer: 'https://idp.example.com', audiences: ['gw'] }]);
-    const production = loadConfig({ NODE_ENV: 'production', INTERNAL_SIGNING_KEY: key.replace(/\n/g, '\\n'), OIDC_ISSUERS: issuers, PSEUDONYM_KEY: 'ab'.repeat(32) }, []);
+    const production = loadConfig({ NODE_ENV: 'production', AUDIT_DATABASE_URL: 'postgres://gateway@db/dpg', INTERNAL_SIGNING_KEY: key.replace(/\n/g, '\\n'), OIDC_ISSUERS: issuers, PSEUDONYM_KEY: 'ab'.repeat(32) }, []);
     expect(production.auth).toMatchObject({ trustDevIssuer: false, required: true });
     expect(production.authorization.anonymousIntrospection).toBe(false);
     // Any external issuer also switches the development issuer off, in any mode.
@@ -73,7 +84,7 @@ describe('gateway configuration', () => {
 
   it('lets flags win over the environment and parses SUBGRAPH_URLS', () => {
     const config = loadConfig(
-      { PORT: '5000', SUPERGRAPH: 'a.graphql', SUBGRAPH_URLS: 'customer=http://c:4001/graphql, finance=https://f.example/graphql', NODE_ENV: 'production', AUTH_REQUIRED: 'false', PSEUDONYM_KEY: 'ab'.repeat(32), INTERNAL_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() },
+      { PORT: '5000', SUPERGRAPH: 'a.graphql', SUBGRAPH_URLS: 'customer=http://c:4001/graphql, finance=https://f.example/graphql', NODE_ENV: 'production', AUDIT_DATA_DIR: '/var/lib/audit', AUTH_REQUIRED: 'false', PSEUDONYM_KEY: 'ab'.repeat(32), INTERNAL_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() },
       ['--port', '6000', '--supergraph', 'https://registry.example/supergraph'],
     );
     expect(config).toMatchObject({

@@ -1,5 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getIntrospectionQuery } from 'graphql';
@@ -380,6 +382,8 @@ describe('10. metrics: an admin listener in production, nothing version-revealin
       INTERNAL_SIGNING_KEY: key,
       PSEUDONYM_KEY: randomBytes(32).toString('base64'),
       OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://idp.example.com', audiences: ['gateway'] }]),
+      // Production needs an audit store that outlives the process; nothing is audited here, so it is never opened.
+      AUDIT_DATA_DIR: join(tmpdir(), 'dpg-audit-never-opened'),
       ADMIN_PORT: '0',
       ...extra,
     });

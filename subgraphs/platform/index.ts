@@ -4,6 +4,7 @@ import { parse, type GraphQLSchema } from 'graphql';
 import { gqlError } from '../../lib/errors.js';
 import { fromPackageRoot } from '../../lib/package-root.js';
 import type { AccessPolicies } from '../../lib/policies.js';
+import type { Principal } from '../../lib/principal.js';
 import { protectSchema } from '../kit/shield.js';
 import { DateTimeScalar } from '../kit/scalars.js';
 import type { PublishedProduct } from '../kit/published.js';
@@ -53,6 +54,39 @@ export interface UsageReader {
   now(): number;
 }
 
+/** One audited operation as the audit API returns it. */
+export interface AuditRecordView {
+  at: Date;
+  writerId: string;
+  seq: number;
+  issuer: string | null;
+  subject: string | null;
+  clientName: string | null;
+  clientVersion: string | null;
+  roles: string[];
+  operationName: string | null;
+  documentHash: string | null;
+  accesses: { coordinate: string; level: string; kind: string | null; treatment: string; product: string | null; productVersion: string | null }[];
+  requestId: string;
+  traceId: string | null;
+  outcome: string;
+  hash: string;
+}
+
+export interface AuditPage {
+  records: AuditRecordView[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+/** What the platform subgraph reads of the audit trail: implemented by the gateway over its audit store. */
+export interface AuditReader {
+  /** Newest first; `until` exclusive; `after` a cursor of a previous page. */
+  read(query: { issuer: string | undefined; subject: string | undefined; coordinate: string | undefined; since: Date; until: Date; first: number; after: string | undefined }): Promise<AuditPage>;
+  /** The gateway's clock, ms since the epoch. */
+  now(): number;
+}
+
 type Descriptor = PublishedProduct['descriptor'];
 
 /**
@@ -95,7 +129,10 @@ export const MAX_SERIES_HOURS = 744;
 const HOUR_MS = 3_600_000;
 
 /** The largest page of each list of this API; the SDL's `@listSize` says the same. */
-export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100 } as const;
+export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100, accessAudit: 500 } as const;
+/** The longest window of one audit query, in days: a bounded scan per question. */
+export const MAX_AUDIT_WINDOW_DAYS = 366;
+const DAY_MS = 86_400_000;
 /** Catalogue lists that come from the products' descriptors, capped as the SDL's `@listSize(assumedSize:)` promises. */
 export const CATALOGUE_LIMITS = { accessRoles: 50, exampleOperations: 20, rules: 50, completeness: 100 } as const;
 
@@ -128,11 +165,29 @@ function windowOf(reader: UsageReader, args: { since?: Date | null; until?: Date
   return { since: new Date(Math.min(since, until)), until: new Date(until), client: args.client?.trim().toLowerCase() || undefined };
 }
 
+/** An audit window: since required, until default now (exclusive), at most MAX_AUDIT_WINDOW_DAYS. */
+function auditWindow(reader: AuditReader, args: { since: Date; until?: Date | null }): { since: Date; until: Date } {
+  const until = args.until ?? new Date(reader.now() + 1);
+  if (args.since.getTime() >= until.getTime()) throw gqlError('BAD_USER_INPUT', 'since must be before until', { argument: 'since' });
+  if (until.getTime() - args.since.getTime() > MAX_AUDIT_WINDOW_DAYS * DAY_MS) {
+    throw gqlError('BAD_USER_INPUT', `An audit window may span at most ${MAX_AUDIT_WINDOW_DAYS} days; ask for a shorter one`, { argument: 'since', maximum: MAX_AUDIT_WINDOW_DAYS });
+  }
+  return { since: args.since, until };
+}
+
+/** Who is asking, from the request context (the gateway's, which carries the authenticated principal). */
+function callerOf(context: unknown): { issuer: string; subject: string } | undefined {
+  const principal = (context as { principal?: Principal } | undefined)?.principal;
+  return principal?.kind === 'authenticated' ? { issuer: principal.issuer, subject: principal.subject } : undefined;
+}
+
+type AuditArgs = { since: Date; until?: Date | null; first?: number | null; after?: string | null };
+
 /**
  * The owners' usage API, as a subgraph composed into the supergraph (so the same @requiresScopes
  * rules apply at the gateway) and, defense in depth, guarded by its own shield.
  */
-export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader, policies: AccessPolicies): GraphQLSchema {
+export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader, policies: AccessPolicies, audit: AuditReader): GraphQLSchema {
   const schema = buildSubgraphSchema({
     typeDefs: platformTypeDefs,
     resolvers: {
@@ -167,6 +222,18 @@ export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader
             throw gqlError('BAD_USER_INPUT', `A series may span at most ${MAX_SERIES_HOURS} hours; ask for a shorter window`, { argument: 'since', maximum: MAX_SERIES_HOURS });
           }
           return reader.series(args.coordinate, window);
+        },
+        accessAudit: (_: unknown, args: AuditArgs & { subject?: string | null; coordinate?: string | null }) => {
+          const first = pageSize(args.first, PAGE_LIMITS.accessAudit);
+          return audit.read({ ...auditWindow(audit, args), issuer: undefined, subject: args.subject ?? undefined, coordinate: args.coordinate ?? undefined, first, after: args.after ?? undefined });
+        },
+        myAccess: (_: unknown, args: AuditArgs, context: unknown) => {
+          const first = pageSize(args.first, PAGE_LIMITS.accessAudit);
+          const caller = callerOf(context);
+          // @authenticated already refused anonymous callers; this is defense in depth.
+          if (caller === undefined) throw gqlError('UNAUTHENTICATED', 'myAccess needs a signed-in caller');
+          // Issuer and subject: the same subject at another issuer is someone else.
+          return audit.read({ ...auditWindow(audit, args), ...caller, coordinate: undefined, first, after: args.after ?? undefined });
         },
       },
       FieldUsage: {

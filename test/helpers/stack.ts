@@ -8,6 +8,8 @@ import { createPostgresDb } from '../../subgraphs/kit/db.js';
 import { PRODUCT_NAMES } from '../../subgraphs/kit/data-product.js';
 import { runDataProducts, type RunningDataProducts } from '../../subgraphs/run.js';
 import { seedDatabase } from '../../subgraphs/seed/seed.js';
+import { randomBytes } from 'node:crypto';
+import { dropAuditRoles } from './audit.js';
 import { createScratchDatabase } from './database.js';
 
 export const SUPERGRAPH_FILE = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -30,7 +32,7 @@ const silent = createLogger('test', 'silent');
  * The three data products on port 0 (real PostgreSQL in a scratch database when DATABASE_URL is
  * set, else the embedded default) behind a real gateway on port 0.
  */
-export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalMs?: number): Promise<{ products: RunningDataProducts; cleanup(): Promise<void> }> {
+export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalMs?: number): Promise<{ products: RunningDataProducts; databaseUrl?: string; cleanup(): Promise<void> }> {
   const ports = { customer: 0, finance: 0, product: 0 };
   const base = process.env.DATABASE_URL;
   if (!base) {
@@ -47,6 +49,7 @@ export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalM
   const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs });
   return {
     products,
+    databaseUrl: scratch.url,
     async cleanup() {
       await products.stop();
       await scratch.drop();
@@ -66,11 +69,19 @@ export function gatewayEnv(subgraphUrls: Readonly<Record<string, string>>, env: 
 }
 
 export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number; qualityIntervalMs?: number } = {}): Promise<Stack> {
-  const { products, cleanup } = await startProducts(options.customers, options.qualityIntervalMs);
+  const { products, databaseUrl, cleanup: stopProducts } = await startProducts(options.customers, options.qualityIntervalMs);
   const subgraphUrls = Object.fromEntries(Object.entries(products.subgraphs).map(([name, s]) => [name, s.url]));
+  // With PostgreSQL, the audit trail goes to the products' scratch database, in a schema (and
+  // roles) of this stack's own: no embedded audit store (seconds and hundreds of MB) per gateway.
+  const auditSchema = databaseUrl && !options.env?.AUDIT_DATABASE_URL && !options.env?.AUDIT_DATA_DIR ? `audit_s_${randomBytes(4).toString('hex')}` : undefined;
+  const env = auditSchema ? { AUDIT_DATABASE_URL: databaseUrl!, AUDIT_SCHEMA: auditSchema, ...options.env } : options.env;
+  const cleanup = async () => {
+    await stopProducts();
+    if (auditSchema) await dropAuditRoles(process.env.DATABASE_URL!, auditSchema);
+  };
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, options.env)), silent, { now: options.now });
+    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, env)), silent, { now: options.now });
   } catch (error) {
     await cleanup();
     throw error;
