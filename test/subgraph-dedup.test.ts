@@ -17,8 +17,10 @@ let undeduplicated: RunningGateway;
 const silent = createLogger('test', 'silent');
 const PROPERTY_SEED = Number(process.env.PROPERTY_SEED ?? 20261010);
 
+// Inbound deduplication off: identical operations must each reach the subgraph layer under test
+// (with it on, the gateway joins them before any subgraph call; test/inbound-dedup covers that).
 const start = (env: Record<string, string> = {}) =>
-  startGateway(loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SUPERGRAPH: subgraphs.supergraphPath, SUPERGRAPH_POLL_MS: '0', ...env }), silent);
+  startGateway(loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SUPERGRAPH: subgraphs.supergraphPath, SUPERGRAPH_POLL_MS: '0', INBOUND_DEDUP: 'off', ...env }), silent);
 
 beforeAll(async () => {
   subgraphs = await startLatchedSubgraphs();
