@@ -26,7 +26,7 @@ export interface BenchAuth {
  * process (our gateway fetches it once), one client token, and an Ed25519 key pair for the
  * gateway -> subgraph identity token. Keys live for one run and are never written to disk.
  */
-export async function startBenchAuth(port: number): Promise<BenchAuth> {
+export async function startBenchAuth(port: number, role?: string): Promise<BenchAuth> {
   const issuerKeys = generateKeyPairSync('ed25519');
   const identityKeys = generateKeyPairSync('ed25519');
   const jwk = { ...(await exportJWK(issuerKeys.publicKey)), kid: 'bench-issuer', alg: 'EdDSA', use: 'sig' };
@@ -46,7 +46,9 @@ export async function startBenchAuth(port: number): Promise<BenchAuth> {
   });
   const issuer = `http://127.0.0.1:${port}`;
 
-  const token = await new SignJWT({ scope: BENCH_SCOPES.join(' '), azp: 'bench' })
+  // With a role, the token carries that role alone (policies/access.yaml decides what it reads and
+  // how personal data reaches it: --role data-scientist measures masking and pseudonyms).
+  const token = await new SignJWT(role ? { roles: [role], azp: 'bench' } : { scope: BENCH_SCOPES.join(' '), azp: 'bench' })
     .setProtectedHeader({ alg: 'EdDSA', kid: jwk.kid })
     .setIssuer(issuer)
     .setAudience(BENCH_AUDIENCE)

@@ -72,6 +72,12 @@ export interface BenchReport {
     extraHeaders: string[];
     /** --tracing: ours and the subgraphs exported OpenTelemetry traces. */
     tracing: boolean;
+    /** Where our gateways' audit records went (they run in production mode, which requires a store). */
+    audit: string;
+    /** ours's token: this role instead of the bench's scopes (--role). */
+    role: string | null;
+    /** --ours-env: extra environment for ours and ours-no-usage. */
+    oursEnv: Record<string, string>;
     targetRatio: number;
     readyBoundMs: number;
     /** What each target runs with beyond the common environment (ours-no-usage: ours + USAGE_RECORDING=false). */
@@ -130,6 +136,9 @@ export function formatTables(report: BenchReport): string {
     `${settings.mode}: ${scale.customers} customers, ${settings.connections} connections, warm-up ${settings.warmupS} s, ` +
       `${settings.rounds} rounds x ${settings.roundS} s per target, order rotating per round; ours at LOG_LEVEL=${settings.oursLogLevel}; ` +
       `ours-no-usage = ours + USAGE_RECORDING=false` +
+      `; audit trail: ${settings.audit}` +
+      (settings.role ? `; ours's token: role ${settings.role}` : '') +
+      (Object.keys(settings.oursEnv).length ? `; ours with ${Object.entries(settings.oursEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : '') +
       (settings.tracing ? '; TRACING ON: ours and the subgraphs export every span (--tracing)' : ''),
   );
   lines.push('');

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mergeSorted, quantile, runLoad, type LoadResult } from './load.js';
+import { benchAuditStores } from './audit-store.js';
 import { BENCH_SCOPES, startBenchAuth } from './auth.js';
 import { benchOperations, sendOnce, type BenchOperation } from './operations.js';
 import { startOtlpSink, type SinkCounts } from './otlp-sink.js';
@@ -83,6 +84,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --startup-samples N  process starts per target for the readiness times (quick ${MODES.quick.startupSamples}, default ${MODES.full.startupSamples})
   --only NAME          run one operation (lookup, join or list); repeatable
   --header 'k: v'      extra request header for every target (e.g. authorization); repeatable
+  --role NAME          ours's token carries this role of policies/access.yaml instead of the bench's scopes
+                       (data-scientist: pseudonymized emails and masked names and phones); bare stays clear
+  --ours-env K=V       extra environment for ours and ours-no-usage (e.g. INBOUND_DEDUP=off); repeatable
   --tracing            ours (both) and the subgraphs export OpenTelemetry traces, every request sampled,
                        to a collector stand-in on loopback: ours/bare then includes what tracing costs
   --out FILE           where the JSON goes (default bench/results/latest.json; with --tracing, tracing.json)
@@ -102,6 +106,8 @@ function readArgs(argv: readonly string[]) {
       'startup-samples': { type: 'string' },
       only: { type: 'string', multiple: true },
       header: { type: 'string', multiple: true },
+      role: { type: 'string' },
+      'ours-env': { type: 'string', multiple: true },
       tracing: { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -140,6 +146,13 @@ function parseCli(argv: readonly string[]) {
     if (colon < 1) throw new UsageError(`--header: expected "name: value", got "${header}"`);
     headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
   }
+  const oursEnv: Record<string, string> = {};
+  for (const entry of values['ours-env'] ?? []) {
+    const equals = entry.indexOf('=');
+    if (equals < 1 || !/^[A-Z][A-Z0-9_]*$/.test(entry.slice(0, equals))) throw new UsageError(`--ours-env: expected "NAME=value", got "${entry}"`);
+    oursEnv[entry.slice(0, equals)] = entry.slice(equals + 1);
+  }
+  if (values.role !== undefined && !/^[a-z][a-z0-9-]*$/.test(values.role)) throw new UsageError(`--role: expected a role name of policies/access.yaml, got "${values.role}"`);
   return {
     quick: values.quick,
     customers: int('customers', values.customers, DEFAULT_CUSTOMERS, 1),
@@ -150,6 +163,8 @@ function parseCli(argv: readonly string[]) {
     startupSamples: int('startup-samples', values['startup-samples'], mode.startupSamples, 0),
     only: values.only,
     headers,
+    role: values.role,
+    oursEnv,
     tracing: values.tracing,
     // A traced run is kept apart: latest.json stays the untraced comparison the target is read from.
     out: values.out ?? join(ROOT, values.tracing ? 'bench/results/tracing.json' : 'bench/results/latest.json'),
@@ -208,8 +223,11 @@ async function main(): Promise<number> {
     progress(`tracing on: ours and the subgraphs export to ${sink.url}`);
   }
   const tracingEnv: Record<string, string> = sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {};
-  const auth = await startBenchAuth(issuerPort);
+  const auth = await startBenchAuth(issuerPort, cli.role);
   cleanups.push(() => auth.stop());
+  const auditStores = await benchAuditStores();
+  cleanups.push(() => auditStores.stop());
+  progress(`audit trail: ${auditStores.description}`);
   // The bench's token first, so that a --header authorization replaces it.
   const headers: Record<string, string> = { authorization: auth.authorization, ...cli.headers };
   progress(`starting the subgraphs with ${cli.customers} customers`);
@@ -245,7 +263,7 @@ async function main(): Promise<number> {
   const lookup = benchOperations(customerId, cli.customers)[0]!;
 
   const overrides = Object.entries(subgraphUrls).map(([name, url]) => `${name}=${url}`).join(',');
-  const oursEnv = (port: number, usageRecording: boolean): Record<string, string> => ({
+  const oursEnv = (name: TargetName, port: number, usageRecording: boolean): Record<string, string> => ({
     PORT: String(port),
     HOST: '127.0.0.1',
     SUPERGRAPH: supergraph,
@@ -255,10 +273,12 @@ async function main(): Promise<number> {
     // Several gateways run side by side here: each picks a free port for its admin listener.
     ADMIN_PORT: '0',
     ...auth.gatewayEnv,
+    ...auditStores.envFor(name),
     ...rateLimitsEnv,
     // The default, stated so that ours keeps measuring recording on should the default change.
     USAGE_RECORDING: String(usageRecording),
     ...tracingEnv,
+    ...cli.oursEnv,
   });
   const targets: Record<TargetName, Target> = {
     bare: {
@@ -273,7 +293,7 @@ async function main(): Promise<number> {
       name: 'ours',
       entry: 'dist/gateway/main.js',
       url: `http://127.0.0.1:${oursPort}/graphql`,
-      env: oursEnv(oursPort, true),
+      env: oursEnv('ours', oursPort, true),
       // "gateway ready" is an info line: invisible at the level the load runs at.
       readinessEnv: { LOG_LEVEL: 'info' },
       timedStarts: true,
@@ -283,7 +303,7 @@ async function main(): Promise<number> {
       name: 'ours-no-usage',
       entry: 'dist/gateway/main.js',
       url: `http://127.0.0.1:${noUsagePort}/graphql`,
-      env: oursEnv(noUsagePort, false),
+      env: oursEnv('ours-no-usage', noUsagePort, false),
       readinessEnv: { LOG_LEVEL: 'info' },
       // Readiness is ours's; this one is started once, to be loaded.
       timedStarts: false,
@@ -409,7 +429,10 @@ async function main(): Promise<number> {
       startupSamples: cli.startupSamples,
       oursLogLevel: OURS_LOG_LEVEL,
       extraHeaders: Object.keys(cli.headers),
+      role: cli.role ?? null,
+      oursEnv: cli.oursEnv,
       tracing: cli.tracing,
+      audit: auditStores.description,
       targetRatio: TARGET_RATIO,
       readyBoundMs: READY_BOUND_MS,
       targets: {

@@ -11,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchAuditStores } from '../audit-store.js';
 import { startBenchAuth } from '../auth.js';
 import { mergeSorted, quantile, runLoad } from '../load.js';
 import { cpuMsOf, freePorts, hasTaskset, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type SpawnOptions } from '../processes.js';
@@ -233,6 +234,8 @@ async function main(): Promise<number> {
   if (redis) cleanups.push(() => redis.stop());
   const auth = await startBenchAuth(issuerPort);
   cleanups.push(() => auth.stop());
+  const auditStores = await benchAuditStores();
+  cleanups.push(() => auditStores.stop());
   // Every target gets the same request, token included (bare and Hive ignore it; Hive's inbound
   // deduplication keys on headers, and all of them are the same here as in the public benchmark).
   const headers: Record<string, string> = { authorization: auth.authorization };
@@ -273,6 +276,7 @@ async function main(): Promise<number> {
         LOG_LEVEL: 'warn',
         ADMIN_PORT: '0',
         ...auth.gatewayEnv,
+        ...auditStores.envFor('ours'),
         RATE_LIMITS_FILE: benchRateLimitsFile(),
         ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `benchpublic${process.pid}` } : {}),
         USAGE_RECORDING: 'true',
@@ -374,6 +378,7 @@ async function main(): Promise<number> {
       pinning: pins,
       hiveGatewayVersion: hiveVersion,
       redis: redis ? redis.source : null,
+      audit: auditStores.description,
       targets: TARGET_DESCRIPTIONS,
       queries: Object.fromEntries(operations.map((op) => [op.name, op.description])),
     },

@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { createPurgeJob } from './purge.js';
 import { createAuditReader } from './reader.js';
-import { createEmbeddedAuditSql, createPostgresAuditSql, type AuditSql } from './sql.js';
+import type { AuditSql } from './sql.js';
 import { createAuditStore, type AuditStore } from './store.js';
 import { createAuditWriter, type AuditWriter } from './writer.js';
 
@@ -20,8 +20,10 @@ export interface AuditTrail {
   close(deadlineMs: number): Promise<void>;
 }
 
-export function openAuditSql(store: GatewayConfig['audit']['store']): Promise<AuditSql> {
-  return store.kind === 'postgres' ? Promise.resolve(createPostgresAuditSql(store.url)) : createEmbeddedAuditSql(store.dataDir);
+/** Loaded on first use: a gateway that never audits anything never loads pg or PGlite (about 100 ms of start). */
+export async function openAuditSql(store: GatewayConfig['audit']['store']): Promise<AuditSql> {
+  const { createEmbeddedAuditSql, createPostgresAuditSql } = await import('./sql.js');
+  return store.kind === 'postgres' ? createPostgresAuditSql(store.url) : createEmbeddedAuditSql(store.dataDir);
 }
 
 /**

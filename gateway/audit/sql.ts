@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
 
 export type Row = Record<string, unknown>;
 
@@ -62,6 +61,8 @@ export function createPostgresAuditSql(url: string): AuditSql {
 
 /** Embedded PostgreSQL: in memory, or on disk in `dataDir` (which survives restarts). */
 export async function createEmbeddedAuditSql(dataDir: string | undefined): Promise<AuditSql> {
+  // Loaded here: a gateway whose trail is on PostgreSQL never loads PGlite.
+  const { PGlite } = await import('@electric-sql/pglite');
   const lite = await PGlite.create(dataDir);
   return {
     kind: 'embedded',
