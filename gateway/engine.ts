@@ -25,7 +25,7 @@ import type { AuditGate } from '../lib/classification/model.js';
 import { createPseudonymizer } from '../lib/classification/pseudonym.js';
 import { supportedIntrospectionRule } from './operation/introspection-support.js';
 import { analysisStage } from './pipeline/analysis.js';
-import { demandControlStage } from './pipeline/demand-control.js';
+import { budgetViewsOf, demandControlStage } from './pipeline/demand-control.js';
 import { deprecationStage } from './pipeline/deprecation.js';
 import { hideSuggestionsPlugin } from './pipeline/hide-suggestions.js';
 import { metricsStage } from './pipeline/metrics.js';
@@ -97,7 +97,9 @@ export function createEngine(deps: EngineDeps): Engine {
       __exposeQueryPlanExperimental: false,
       buildService: ({ name, url }) => {
         // The owners' usage API and the catalogue: a subgraph of the supergraph answered in-process.
-        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies, audit.reader));
+        if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies, audit.reader, (context) =>
+            isGatewayContext(context) && context.operation.spent ? budgetViewsOf(context.operation.spent, limits.policy.windowMs, now()) : [],
+          ));
         const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, ...config.subgraphCalls, identity: identity.forCall, metrics });
         sources.set(name, source);
         return source;

@@ -173,6 +173,45 @@ describe.skipIf(!databaseUrl)('audit API through the gateway', () => {
     expect({ data: anonymous.body.data ?? null, codes: codesOf(anonymous) }).toEqual({ data: null, codes: ['FORBIDDEN'] });
   });
 
+  it('myAccess: how often over the whole window (not only the page), per field and treatment, and the caller\'s budgets as this request left them', async () => {
+    const FOOTPRINT = /* GraphQL */ `
+      query Footprint($since: DateTime!) {
+        myAccess(since: $since, first: 1) {
+          records { seq }
+          summary { coordinate treatment reads lastAt }
+          budgets { scope requests remainingRequests cost remainingCost windowSeconds resetsAt }
+        }
+      }
+    `;
+    type Footprint = { myAccess: { records: { seq: number }[]; summary: { coordinate: string; treatment: string; reads: number; lastAt: string }[]; budgets: Record<string, unknown>[] } };
+    const alice = await mintDevToken({ roles: ['marketing-analyst'], subject: 'alice' });
+    const first = await postGraphQL<Footprint>(stack.url, FOOTPRINT, { token: alice, variables: { since: since() } });
+    expect(first.body.errors).toBeUndefined();
+    const mine = first.body.data!.myAccess;
+    expect(mine.records).toEqual([{ seq: 5 }]);
+    // Alice of the development issuer: three email reads, two phone reads; the other issuer's alice is not counted.
+    expect(mine.summary).toEqual([
+      { coordinate: 'Customer.email', treatment: 'clear', reads: 3, lastAt: new Date(base + 2 * 60_000).toISOString() },
+      { coordinate: 'Customer.phone', treatment: 'clear', reads: 2, lastAt: new Date(base + 4 * 60_000).toISOString() },
+    ]);
+    // The budgets are the RateLimit headers' figures, as this very request left them.
+    const policy = /"requests";q=(\d+);w=(\d+), "cost";q=(\d+)/.exec(first.headers.get('ratelimit-policy') ?? '')!;
+    const state = /"requests";r=(\d+);t=\d+, "cost";r=(\d+)/.exec(first.headers.get('ratelimit') ?? '')!;
+    const [caller] = mine.budgets;
+    expect(caller).toEqual({
+      scope: 'caller',
+      requests: Number(policy[1]),
+      remainingRequests: Number(state[1]),
+      cost: Number(policy[3]),
+      remainingCost: Number(state[2]),
+      windowSeconds: Number(policy[2]),
+      resetsAt: expect.any(String),
+    });
+    expect(Date.parse(caller!.resetsAt as string)).toBeGreaterThan(Date.now() - 1_000);
+    const again = await postGraphQL<Footprint>(stack.url, FOOTPRINT, { token: alice, variables: { since: since() } });
+    expect(again.body.data!.myAccess.budgets[0]!.remainingRequests).toBe(Number(state[1]) - 1);
+  });
+
   it('the CLI prints what the API answers, and exits 1 when refused and 2 on a usage error', async () => {
     const api = (await audit(auditor, { subject: 'bob', since: since() })).body.data!.accessAudit.records;
     const cli = spawnTs('scripts/audit.ts', ['--subject', 'bob', '--since', '1d', '--json', '--gateway', stack.url, '--token', auditor], {});

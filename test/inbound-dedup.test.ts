@@ -232,6 +232,37 @@ describe('inbound request deduplication', () => {
     expect(await metric(gateway, 'dpg_inbound_requests_shared_total')).toBe(2);
   });
 
+  it('joined callers each get their own treatment and their own audit record', async () => {
+    const gateway = await gatewayWith();
+    const bearer = await token('data-scientist', 'ada');
+    const alone = await postGraphQL(gateway.url, PERSONAL, { token: bearer });
+    expect(alone.body.errors).toBeUndefined();
+    // Pseudonymized, not clear: 'pse_' and base64url, whatever the shared execution fetched.
+    for (const row of (alone.body.data as { customers: { email: string }[] }).customers) expect(row.email).toMatch(/^pse_[A-Za-z0-9_-]{22}$/);
+    const results = await together(
+      [1, 2, 3].map(() => () => postGraphQL(gateway.url, PERSONAL, { token: bearer })),
+      async () => {
+        await proxy.whenHeld(1);
+        await gateway.whenExecutionCallers(3);
+      },
+    );
+    for (const result of results) expect(result.body).toEqual(alone.body);
+    expect(await metric(gateway, 'dpg_inbound_requests_shared_total')).toBe(2);
+
+    await gateway.flushAudit();
+    const mine = await postGraphQL<{ myAccess: { records: { requestId: string; outcome: string; accesses: { coordinate: string; treatment: string }[] }[] } }>(
+      gateway.url,
+      'query Mine($since: DateTime!) { myAccess(since: $since, first: 10) { records { requestId outcome accesses { coordinate treatment } } } }',
+      { token: bearer, variables: { since: new Date(Date.now() - 3_600_000).toISOString() } },
+    );
+    expect(mine.body.errors).toBeUndefined();
+    const records = mine.body.data!.myAccess.records;
+    // Four reads (the one alone and three joined): four records, one per request.
+    expect(records).toHaveLength(4);
+    expect(new Set(records.map((r) => r.requestId)).size).toBe(4);
+    for (const record of records) expect(record).toEqual({ requestId: expect.any(String), outcome: 'ok', accesses: [{ coordinate: 'Customer.email', treatment: 'pseudonymized' }] });
+  });
+
   it('INBOUND_DEDUP=off: identical concurrent queries each execute', async () => {
     // Subgraph-call deduplication off too: otherwise the two executions' identical customer calls are one call.
     const gateway = await gatewayWith({ INBOUND_DEDUP: 'off', SUBGRAPH_DEDUP: 'off' });

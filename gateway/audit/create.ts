@@ -63,6 +63,7 @@ function lazyStore(kind: AuditStore['kind'], open: () => Promise<AuditSql>, sche
     init: async () => void (await get()),
     insert: async (records) => (await get()).insert(records),
     find: async (query) => (await get()).find(query),
+    summarize: async (query) => (await get()).summarize(query),
     purge: async (before) => (await get()).purge(before),
     opened: () => opened !== undefined,
     close: async () => {

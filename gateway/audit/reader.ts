@@ -41,7 +41,7 @@ function viewOf(record: ChainedRecord): AuditRecordView | undefined {
 }
 
 /** The platform API's view of the store: pages of access records, newest first. */
-export function createAuditReader(store: Pick<AuditStore, 'find'>, now: () => number): AuditReader {
+export function createAuditReader(store: Pick<AuditStore, 'find' | 'summarize'>, now: () => number): AuditReader {
   return {
     now,
     async read(query): Promise<AuditPage> {
@@ -54,6 +54,10 @@ export function createAuditReader(store: Pick<AuditStore, 'find'>, now: () => nu
         hasNextPage: found.length > query.first,
         endCursor: page.length ? cursorOf(page.at(-1)!) : null,
       };
+    },
+    async summarize(query) {
+      const rows = await store.summarize({ issuer: query.issuer, subject: query.subject, since: query.since.getTime(), until: query.until.getTime(), limit: query.limit });
+      return rows.map((row) => ({ coordinate: row.coordinate, treatment: row.treatment, reads: row.reads, lastAt: new Date(row.lastAt) }));
     },
   };
 }

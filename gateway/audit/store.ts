@@ -16,6 +16,25 @@ export interface AuditQuery {
   readonly after?: AuditPosition | undefined;
 }
 
+export interface AuditSummaryQuery {
+  readonly issuer: string;
+  readonly subject: string;
+  /** Inclusive, ms since the epoch. */
+  readonly since: number;
+  /** Exclusive, ms since the epoch. */
+  readonly until: number;
+  readonly limit: number;
+}
+
+export interface AuditSummaryRow {
+  readonly coordinate: string;
+  readonly treatment: string;
+  /** Operations that read (or were refused) the coordinate under this treatment. */
+  readonly reads: number;
+  /** The latest of them, ms since the epoch. */
+  readonly lastAt: number;
+}
+
 export interface AuditPosition {
   readonly at: number;
   readonly writerId: string;
@@ -32,6 +51,8 @@ export interface AuditStore {
   insert(records: readonly ChainedRecord[]): Promise<void>;
   /** Records matching, newest first; read as the SELECT-only reader role. */
   find(query: AuditQuery): Promise<ChainedRecord[]>;
+  /** One subject's reads in a window, counted per classified coordinate and treatment (at most `limit` rows, by coordinate). */
+  summarize(query: AuditSummaryQuery): Promise<AuditSummaryRow[]>;
   /** Deletes whole prefixes of chains older than `before` and anchors them (the purge function). */
   purge(before: number): Promise<{ writers: number; rows: number }>;
   readonly sql: AuditSql;
@@ -141,6 +162,20 @@ export function createAuditStore(sql: AuditSql, schema: string): AuditStore {
           params,
         );
         return rows.map(recordOf);
+      });
+    },
+    async summarize(query) {
+      return sql.transaction(async (tx) => {
+        await tx.query(`set local role ${reader}`);
+        // records_subject_at bounds the scan to the subject's window; an operation counts once per coordinate and treatment.
+        const rows = await tx.query<{ coordinate: string; treatment: string; reads: string | number; last_at: string | Date }>(
+          `select a->>'coordinate' as coordinate, a->>'treatment' as treatment, count(distinct (writer_id, seq)) as reads, max(at) as last_at
+             from ${schema}.records r, jsonb_array_elements(r.accesses) a
+            where r.subject = $1 and r.issuer = $2 and r.at >= $3 and r.at < $4 and r.kind = 'access'
+            group by 1, 2 order by 1, 2 limit $5`,
+          [query.subject, query.issuer, new Date(query.since).toISOString(), new Date(query.until).toISOString(), query.limit],
+        );
+        return rows.map((row) => ({ coordinate: row.coordinate, treatment: row.treatment, reads: Number(row.reads), lastAt: new Date(row.last_at).getTime() }));
       });
     },
     async purge(before) {

@@ -1,3 +1,4 @@
+import type { BudgetView } from '../../subgraphs/platform/index.js';
 import { requestError } from '../../lib/errors.js';
 import type { Principal } from '../../lib/principal.js';
 import type { GatewayContext, OperationState } from '../context.js';
@@ -42,6 +43,22 @@ export function rateLimitHeaders(buckets: readonly Bucket[], windowMs: number, d
     states.push(`"${requests}";r=${state.remainingRequests};t=${t}`, `"${cost}";r=${state.remainingCost};t=${t}`);
   });
   return { 'ratelimit-policy': policies.join(', '), ratelimit: states.join(', ') };
+}
+
+/** The budgets a request spent, as the platform API's `myAccess.budgets` shows them (bucket 0 the caller's, 1 the client's ceiling). */
+export function budgetViewsOf(spent: NonNullable<OperationState['spent']>, windowMs: number, now: number): BudgetView[] {
+  return spent.buckets.map((bucket, i) => {
+    const state = spent.decision.buckets[i]!;
+    return {
+      scope: i === 0 ? 'caller' : 'client',
+      requests: bucket.budget.requests,
+      remainingRequests: state.remainingRequests,
+      cost: bucket.budget.cost,
+      remainingCost: state.remainingCost,
+      windowSeconds: Math.ceil(windowMs / 1000),
+      resetsAt: new Date(now + state.resetMs),
+    };
+  });
 }
 
 export interface DemandControlOptions {

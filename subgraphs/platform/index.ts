@@ -79,10 +79,32 @@ export interface AuditPage {
   endCursor: string | null;
 }
 
+/** How often one caller read one classified coordinate under one treatment in a window. */
+export interface AccessSummaryView {
+  coordinate: string;
+  treatment: string;
+  reads: number;
+  lastAt: Date;
+}
+
+/** One of the caller's rate-limit budgets, as the request asking spent it. */
+export interface BudgetView {
+  /** `caller` (the caller's own budget) or `client` (the ceiling shared by every user of the caller's client). */
+  scope: 'caller' | 'client';
+  requests: number;
+  remainingRequests: number;
+  cost: number;
+  remainingCost: number;
+  windowSeconds: number;
+  resetsAt: Date;
+}
+
 /** What the platform subgraph reads of the audit trail: implemented by the gateway over its audit store. */
 export interface AuditReader {
   /** Newest first; `until` exclusive; `after` a cursor of a previous page. */
   read(query: { issuer: string | undefined; subject: string | undefined; coordinate: string | undefined; since: Date; until: Date; first: number; after: string | undefined }): Promise<AuditPage>;
+  /** One caller's reads in a window, per coordinate and treatment, by coordinate; at most `limit` rows. */
+  summarize(query: { issuer: string; subject: string; since: Date; until: Date; limit: number }): Promise<AccessSummaryView[]>;
   /** The gateway's clock, ms since the epoch. */
   now(): number;
 }
@@ -129,7 +151,7 @@ export const MAX_SERIES_HOURS = 744;
 const HOUR_MS = 3_600_000;
 
 /** The largest page of each list of this API; the SDL's `@listSize` says the same. */
-export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100, accessAudit: 500 } as const;
+export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100, accessAudit: 500, accessSummary: 500 } as const;
 /** The longest window of one audit query, in days: a bounded scan per question. */
 export const MAX_AUDIT_WINDOW_DAYS = 366;
 const DAY_MS = 86_400_000;
@@ -187,7 +209,14 @@ type AuditArgs = { since: Date; until?: Date | null; first?: number | null; afte
  * The owners' usage API, as a subgraph composed into the supergraph (so the same @requiresScopes
  * rules apply at the gateway) and, defense in depth, guarded by its own shield.
  */
-export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader, policies: AccessPolicies, audit: AuditReader): GraphQLSchema {
+export function createPlatformSchema(
+  reader: UsageReader,
+  catalog: CatalogReader,
+  policies: AccessPolicies,
+  audit: AuditReader,
+  /** The asking request's rate-limit budgets, from its context (empty when rate limiting is off). */
+  budgetsOf: (context: unknown) => BudgetView[],
+): GraphQLSchema {
   const schema = buildSubgraphSchema({
     typeDefs: platformTypeDefs,
     resolvers: {
@@ -227,13 +256,20 @@ export function createPlatformSchema(reader: UsageReader, catalog: CatalogReader
           const first = pageSize(args.first, PAGE_LIMITS.accessAudit);
           return audit.read({ ...auditWindow(audit, args), issuer: undefined, subject: args.subject ?? undefined, coordinate: args.coordinate ?? undefined, first, after: args.after ?? undefined });
         },
-        myAccess: (_: unknown, args: AuditArgs, context: unknown) => {
+        myAccess: async (_: unknown, args: AuditArgs, context: unknown) => {
           const first = pageSize(args.first, PAGE_LIMITS.accessAudit);
           const caller = callerOf(context);
           // @authenticated already refused anonymous callers; this is defense in depth.
           if (caller === undefined) throw gqlError('UNAUTHENTICATED', 'myAccess needs a signed-in caller');
           // Issuer and subject: the same subject at another issuer is someone else.
-          return audit.read({ ...auditWindow(audit, args), ...caller, coordinate: undefined, first, after: args.after ?? undefined });
+          const window = auditWindow(audit, args);
+          const page = await audit.read({ ...window, ...caller, coordinate: undefined, first, after: args.after ?? undefined });
+          return {
+            ...page,
+            // Read only when selected (the default resolver calls a function it finds on the source).
+            summary: () => audit.summarize({ ...window, ...caller, limit: PAGE_LIMITS.accessSummary }),
+            budgets: budgetsOf(context),
+          };
         },
       },
       FieldUsage: {
