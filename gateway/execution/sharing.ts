@@ -1,6 +1,8 @@
 import type { GatewayExecutor } from '@apollo/server-gateway-interface';
 import type { DocumentNode } from 'graphql';
 import type { Logger } from '../../lib/logger.js';
+import { indexClassifications } from '../../lib/classification/index.js';
+import { atOrAbove } from '../../lib/classification/model.js';
 import { PLATFORM_SUBGRAPH } from '../../subgraphs/platform/index.js';
 import type { GatewayConfig } from '../config.js';
 import type { OperationState } from '../context.js';
@@ -56,7 +58,8 @@ export function createExecutionSharing(deps: {
   const outcomes = new WeakMap<OperationState, CacheOutcome>();
   return {
     forSupergraph(supergraph) {
-      const reach = createReach(supergraph.document, { personalDataScopes: execution.personalDataScopes, subjectBoundSubgraphs: new Set([PLATFORM_SUBGRAPH]) });
+      const personalFields = new Set([...indexClassifications(supergraph.document)].filter(([, c]) => atOrAbove(c.level, 'PII')).map(([coordinate]) => coordinate));
+      const reach = createReach(supergraph.document, { personalDataScopes: execution.personalDataScopes, subjectBoundSubgraphs: new Set([PLATFORM_SUBGRAPH]), personalFields });
       return {
         wrap: shareExecution({ inflight, cache, reach, generation: supergraph.hash, now: deps.now, outcomes, onShared: () => deps.metrics.inboundRequestsShared.inc() }),
         stage: cache ? cacheHeadersStage({ outcomeOf: (state) => outcomes.get(state), now: deps.now }) : undefined,
