@@ -137,6 +137,8 @@ export function createEngine(deps: EngineDeps): Engine {
     parseOptions: { maxTokens: limits.policy.operation.maxTokens },
     validationRules: [supportedIntrospectionRule],
     formatError: createErrorFormatter(logger),
+    // The JSON of an answer joined callers share is written once (execution/shared-json.ts).
+    stringifyResult: deps.sharing.stringifyResult,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       hideSuggestionsPlugin((context) => canIntrospect(context.principal)),
@@ -169,6 +171,7 @@ export function createEngine(deps: EngineDeps): Engine {
     bodyLimitBytes: config.maxBodyBytes,
     maxBatch: limits.policy.operation.maxBatch,
     nesting: limits.policy.operation,
+    encodeBody: deps.sharing.encodeBody,
     context: (scope) => ({
       requestId: scope.requestId,
       startedAt: scope.startedAt,
