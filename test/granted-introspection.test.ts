@@ -1,12 +1,16 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertValidSchema, buildClientSchema, getIntrospectionQuery, isInterfaceType, isObjectType, type GraphQLSchema, type IntrospectionQuery } from 'graphql';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { loadConfig } from '../gateway/config.js';
 import { EMPTY_VIEW_FIELD } from '../gateway/authz/granted-schema.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
+import { hashOf } from '../gateway/supergraph.js';
 import { createLogger } from '../lib/logger.js';
 import { postGraphQL } from './helpers/http.js';
-import { gatewayEnv, startStack, tokenFor, type Stack } from './helpers/stack.js';
+import { gatewayEnv, startStack, SUPERGRAPH_FILE, tokenFor, type Stack } from './helpers/stack.js';
 
 /*
  * Issue 16 item 3, over HTTP: with INTROSPECTION_VIEW=granted (the default) introspection answers
@@ -145,6 +149,28 @@ describe('INTROSPECTION_VIEW=granted (the default)', () => {
     const objects = (data: { __schema: { types: { fields: unknown[] | null }[] } }) => 1 + data.__schema.types.reduce((n, t) => n + 1 + (t.fields?.length ?? 0), 0);
     expect(before - remainingCost(granted.headers)).toBe(objects(whole.body.data!));
     expect(objects(granted.body.data!)).toBeLessThan(objects(whole.body.data!));
+  });
+});
+
+describe('views and supergraph reloads', () => {
+  it('are rebuilt from each new supergraph: a field that gains a rule leaves the views of those who miss it', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'dpg-granted-')), 'supergraph.graphql');
+    const sdl = readFileSync(SUPERGRAPH_FILE, 'utf8');
+    const country = 'country: String! @join__field(graph: CUSTOMER)';
+    expect(sdl).toContain(country);
+    writeFileSync(file, sdl);
+    const gateway = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls, { SUPERGRAPH: file, SUPERGRAPH_POLL_MS: '0' })), silent);
+    try {
+      const customerFields = async () => (await postGraphQL(gateway.url, '{ t: __type(name: "Customer") { fields { name } } }', as('marketing-analyst'))).body;
+      const shape = (names: string[]) => ({ data: { t: { fields: names.map((name) => ({ name })) } } });
+      expect(await customerFields()).toEqual(shape(['id', 'country', 'signupDate', 'status', 'segments', 'churnRisk']));
+      writeFileSync(file, sdl.replace(country, `${country} @requiresScopes(scopes: [["customer:pii"]])`));
+      expect(['applied', 'unchanged']).toContain((await gateway.reloadSupergraph()).outcome);
+      expect(gateway.supergraphHash()).not.toBe(hashOf(sdl));
+      expect(await customerFields()).toEqual(shape(['id', 'signupDate', 'status', 'segments', 'churnRisk']));
+    } finally {
+      await gateway.stop();
+    }
   });
 });
 
