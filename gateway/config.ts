@@ -55,14 +55,14 @@ export const DEFAULT_RESPONSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 /** A larger answer is not cached (it would crowd out many small ones, and costs a big Redis value). */
 export const DEFAULT_RESPONSE_CACHE_MAX_VALUE_BYTES = 256 * 1024;
 /**
- * Introspection shows each caller the graph its grants may read. The people who introspect are
- * the ones exploring: a data scientist's docs explorer and autocomplete then offer exactly what
- * will answer, not a hundred fields that come back FORBIDDEN. Nothing is hidden that matters for
- * security (a field outside the view still answers FORBIDDEN naming it, and the supergraph is
- * checked in), so tools that need the whole API (code generation across roles, schema checks)
- * read schema/ or run a gateway with INTROSPECTION_VIEW=full.
+ * Introspection shows everyone the whole API schema, each rule in the descriptions, until the
+ * sandbox introspects with the caller's token. `granted` (each caller's own graph) is what a data
+ * scientist's docs explorer and autocomplete should show, but GraphiQL introspects once, when the
+ * page loads, before a token is pasted: under `granted` it would keep the anonymous view (nothing)
+ * until the user refreshes the schema (Shift+Ctrl+R). When the sandbox's sign-in (issue 16) sends
+ * the token with its first introspection, or refetches on a new one, make `granted` the default.
  */
-export const DEFAULT_INTROSPECTION_VIEW = 'granted';
+export const DEFAULT_INTROSPECTION_VIEW: 'granted' | 'full' = 'full';
 /** Scopes that guard personal data: an operation reading such a field is never shared or cached across subjects. */
 export const DEFAULT_PERSONAL_DATA_SCOPES = ['customer:pii'] as const;
 
@@ -239,7 +239,7 @@ export interface GatewayConfig {
     readonly anonymousIntrospection: boolean;
     /**
      * What introspection shows: `granted`, the schema filtered to what the caller may read (per
-     * grant set); `full`, the whole API schema with each rule in the descriptions. Default: granted.
+     * grant set); `full`, the whole API schema with each rule in the descriptions. Default: full.
      */
     readonly introspectionView: 'granted' | 'full';
   };

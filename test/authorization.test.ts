@@ -337,19 +337,17 @@ describe('switches', () => {
 });
 
 describe('the data dictionary names the access rules', () => {
-  // Introspection shows each caller the fields it may read (INTROSPECTION_VIEW=granted, the
-  // default; see granted-introspection.test.ts): admin reads every field named here.
   it('introspection shows what each protected field and type needs', async () => {
     const result = await postGraphQL<{ customer: { fields: { name: string; description: string }[]; description: string } }>(
       stack.url,
       '{ customer: __type(name: "Customer") { description fields { name description } } }',
-      { token: tokens.get('admin')! },
+      { token: tokens.get('marketing-analyst')! },
     );
     const fields = new Map(result.body.data!.customer.fields.map((f) => [f.name, f.description]));
     expect(fields.get('email')).toMatch(/\n\nAccess: reading this field needs scope customer:pii\.$/);
     expect(fields.get('country')).not.toContain('Access:');
     expect(result.body.data!.customer.description).toMatch(/Access: reading this type needs scope customer:read\.$/);
-    const loans = await postGraphQL<{ t: { fields: { name: string; description: string }[] } }>(stack.url, '{ t: __type(name: "LoanRiskAssessment") { fields { name description } } }', { token: tokens.get('admin')! });
+    const loans = await postGraphQL<{ t: { fields: { name: string; description: string }[] } }>(stack.url, '{ t: __type(name: "LoanRiskAssessment") { fields { name description } } }', { token: tokens.get('marketing-analyst')! });
     expect(loans.body.data!.t.fields.find((f) => f.name === 'keyFactors')!.description).toMatch(/Access: reading this field needs policy risk-model-explanations\.$/);
   });
 });

@@ -13,9 +13,9 @@ import { postGraphQL } from './helpers/http.js';
 import { gatewayEnv, startStack, SUPERGRAPH_FILE, tokenFor, type Stack } from './helpers/stack.js';
 
 /*
- * Issue 16 item 3, over HTTP: with INTROSPECTION_VIEW=granted (the default) introspection answers
- * each caller from the graph its grants may read; INTROSPECTION_VIEW=full answers everyone the whole
- * API schema, as before. Views per principal are checked field by field against the enforcement in
+ * Issue 16 item 3, over HTTP: with INTROSPECTION_VIEW=granted introspection answers each caller
+ * from the graph its grants may read; INTROSPECTION_VIEW=full (the default, until the sandbox
+ * introspects with the caller's token) answers everyone the whole API schema, as before. Views per principal are checked field by field against the enforcement in
  * granted-views.test.ts; here, what a client gets.
  */
 
@@ -26,8 +26,9 @@ const silent = createLogger('test', 'silent');
 const INTROSPECTION = getIntrospectionQuery();
 
 beforeAll(async () => {
-  stack = await startStack({ customers: 20 });
-  full = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls, { INTROSPECTION_VIEW: 'full' })), silent);
+  stack = await startStack({ customers: 20, env: { INTROSPECTION_VIEW: 'granted' } });
+  // The default configuration: the full view.
+  full = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls)), silent);
   for (const roles of [['marketing-analyst'], ['admin'], ['admin', 'auditor'], ['data-scientist']]) tokens.set(roles.join('+'), await tokenFor(...roles));
 });
 afterAll(async () => {
@@ -68,7 +69,7 @@ const NOT_FOR_MARKETING_FIELDS = [
 ];
 const NOT_FOR_MARKETING_TYPES = ['AuditRecordConnection', 'ClientUsage', 'FieldUsage', 'LineItem', 'LoanRiskAssessment', 'Money', 'RiskFactor', 'Transaction', 'UsagePoint'];
 
-describe('INTROSPECTION_VIEW=granted (the default)', () => {
+describe('INTROSPECTION_VIEW=granted', () => {
   it('marketing-analyst: the standard introspection query answers a valid schema with no field the role may not read', async () => {
     const { schema: whole } = await introspect(full.url, 'marketing-analyst');
     const { schema } = await introspect(stack.url, 'marketing-analyst');
@@ -159,7 +160,7 @@ describe('views and supergraph reloads', () => {
     const country = 'country: String! @join__field(graph: CUSTOMER)';
     expect(sdl).toContain(country);
     writeFileSync(file, sdl);
-    const gateway = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls, { SUPERGRAPH: file, SUPERGRAPH_POLL_MS: '0' })), silent);
+    const gateway = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls, { SUPERGRAPH: file, SUPERGRAPH_POLL_MS: '0', INTROSPECTION_VIEW: 'granted' })), silent);
     try {
       const customerFields = async () => (await postGraphQL(gateway.url, '{ t: __type(name: "Customer") { fields { name } } }', as('marketing-analyst'))).body;
       const shape = (names: string[]) => ({ data: { t: { fields: names.map((name) => ({ name })) } } });
@@ -174,7 +175,13 @@ describe('views and supergraph reloads', () => {
   });
 });
 
-describe('INTROSPECTION_VIEW=full', () => {
+describe('INTROSPECTION_VIEW=full, the default', () => {
+  it('is the default; another value stops the gateway naming the key', () => {
+    expect(loadConfig(gatewayEnv(stack.subgraphUrls)).authorization.introspectionView).toBe('full');
+    expect(loadConfig(gatewayEnv(stack.subgraphUrls, { INTROSPECTION_VIEW: 'granted' })).authorization.introspectionView).toBe('granted');
+    expect(() => loadConfig(gatewayEnv(stack.subgraphUrls, { INTROSPECTION_VIEW: 'partial' }))).toThrow(/INTROSPECTION_VIEW/);
+  });
+
   it('answers every caller the whole API schema, as before, with each rule in the descriptions', async () => {
     const { data: marketing } = await introspect(full.url, 'marketing-analyst');
     expect((await introspect(full.url, 'admin')).data).toEqual(marketing);

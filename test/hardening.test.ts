@@ -60,9 +60,7 @@ describe('1. introspection counts toward every operation limit', () => {
   });
 
   it('introspection is priced: the cost charged is exactly the objects and list items it returns', async () => {
-    // Priced from the full schema (an upper bound of every granted view): exact for a caller who
-    // may read all of it. A view's price: granted-introspection.test.ts.
-    const token = await mintDevToken({ roles: ['admin', 'auditor'], clientId: 'attack-kit', subject: 'intro-cost' });
+    const token = await analyst('intro-cost');
     const first = await postGraphQL(stack.url, '{ __typename }', { token });
     const result = await postGraphQL<{ __schema: unknown }>(stack.url, `{ ${INTROSPECT} }`, { token });
     expect(result.status).toBe(200);
