@@ -2,6 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { composeServices } from '@apollo/composition';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { canonicalJson, executionKey, grantSetOf } from '../gateway/execution/ke
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import type { Principal } from '../lib/principal.js';
+import { dropAuditRoles } from './helpers/audit.js';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.js';
 import { postGraphQL, type GraphQLResult } from './helpers/http.js';
 import { writeLimits } from './helpers/limits.js';
@@ -34,6 +36,8 @@ const BUDGET = 100;
 let products: Awaited<ReturnType<typeof startProducts>>;
 let proxy: CountingProxy;
 const gateways: RunningGateway[] = [];
+/** Run after the gateways and products stop. */
+const afterCleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   products = await startProducts();
@@ -43,6 +47,7 @@ afterAll(async () => {
   for (const gateway of gateways) await gateway.stop();
   await proxy?.stop();
   await products?.cleanup();
+  for (const cleanup of afterCleanups) await cleanup();
 });
 
 async function gatewayWith(env: Record<string, string> = {}, now?: () => number): Promise<RunningGateway> {
@@ -233,7 +238,12 @@ describe('inbound request deduplication', () => {
   });
 
   it('joined callers each get their own treatment and their own audit record', async () => {
-    const gateway = await gatewayWith();
+    // With PostgreSQL, the trail goes to the products' scratch database (a schema of its own,
+    // whose roles are dropped afterwards); else the embedded store, which takes seconds to start.
+    const auditSchema = products.databaseUrl ? `audit_i_${randomBytes(4).toString('hex')}` : undefined;
+    if (auditSchema) afterCleanups.push(() => dropAuditRoles(process.env.DATABASE_URL!, auditSchema));
+    // The customer product's call is held until every caller joined: a loaded machine must not turn that into a timeout.
+    const gateway = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '120000', ...(auditSchema ? { AUDIT_DATABASE_URL: products.databaseUrl!, AUDIT_SCHEMA: auditSchema } : {}) });
     const bearer = await token('data-scientist', 'ada');
     const alone = await postGraphQL(gateway.url, PERSONAL, { token: bearer });
     expect(alone.body.errors).toBeUndefined();
@@ -261,7 +271,7 @@ describe('inbound request deduplication', () => {
     expect(records).toHaveLength(4);
     expect(new Set(records.map((r) => r.requestId)).size).toBe(4);
     for (const record of records) expect(record).toEqual({ requestId: expect.any(String), outcome: 'ok', accesses: [{ coordinate: 'Customer.email', treatment: 'pseudonymized' }] });
-  });
+  }, 120_000);
 
   it('INBOUND_DEDUP=off: identical concurrent queries each execute', async () => {
     // Subgraph-call deduplication off too: otherwise the two executions' identical customer calls are one call.
