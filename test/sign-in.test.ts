@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../gateway/config.js';
+import { ConfigError, loadConfig } from '../gateway/config.js';
 import { SANDBOX_CLIENT_NAME } from '../gateway/sandbox/index.js';
 import { DEV_SIGN_IN_TTL_S, DEV_TOKEN_PATH } from '../gateway/sign-in/dev-token.js';
+import { signInConnectSources, signInPageConfig } from '../gateway/sign-in/index.js';
 import { startGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import { DEFAULT_POLICIES_FILE, loadAccessPolicies } from '../lib/policies.js';
@@ -96,6 +97,53 @@ async function runTab(page: Page, origin: string, operation: string): Promise<{ 
   const response = await answered;
   return { request: response.request(), body: (await response.json()) as { data?: Record<string, unknown>; errors?: unknown } };
 }
+
+describe('browserClient in OIDC_ISSUERS', () => {
+  const configError = (issuers: unknown): string => {
+    try {
+      loadConfig({ OIDC_ISSUERS: JSON.stringify(issuers) }, []);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('is validated once, at start, with openid as the default scope', () => {
+    const config = loadConfig({ OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://login.example.com/realms/acme', audiences: ['gw'], browserClient: { clientId: 'pages' } }]) }, []);
+    expect(config.auth.issuers[0]!.browserClient).toEqual({ clientId: 'pages', scopes: ['openid'] });
+    for (const bad of [
+      { clientId: '' },
+      { clientId: 'pages', scopes: [] },
+      { clientId: 'pages', scopes: ['openid profile'] },
+      { clientId: 'pages', resource: 'not a url' },
+      { clientId: 'pages', clientSecret: 'a page cannot keep one' },
+    ]) {
+      expect(configError([{ issuer: 'https://i.example', audiences: ['gw'], browserClient: bad }]), JSON.stringify(bad)).toContain('OIDC_ISSUERS');
+    }
+    // Tokens of a page travel over TLS, unless the issuer is on this machine.
+    expect(configError([{ issuer: 'http://idp.example.com', audiences: ['gw'], browserClient: { clientId: 'pages' } }])).toContain('needs an https issuer');
+    expect(loadConfig({ OIDC_ISSUERS: JSON.stringify([{ issuer: 'http://127.0.0.1:8080', audiences: ['gw'], browserClient: { clientId: 'pages' } }]) }, []).auth.issuers).toHaveLength(1);
+  });
+
+  it('offers only the issuers with a browser client, and lets the pages call their origins only', () => {
+    const config = signInPageConfig({
+      issuers: loadConfig({
+        OIDC_ISSUERS: JSON.stringify([
+          { issuer: 'https://login.example.com/realms/acme', audiences: ['gw'], browserClient: { clientId: 'pages', scopes: ['openid', 'offline_access'], resource: 'https://gw.example.com' } },
+          { issuer: 'https://machines.example.com', audiences: ['gw'] },
+        ]),
+      }).auth.issuers,
+      devRoles: undefined,
+    });
+    expect(config).toEqual({
+      issuers: [{ issuer: 'https://login.example.com/realms/acme', label: 'login.example.com', clientId: 'pages', scopes: ['openid', 'offline_access'], resource: 'https://gw.example.com', insecure: false }],
+      dev: null,
+    });
+    expect(signInConnectSources(config)).toEqual(['https://login.example.com']);
+    expect(signInPageConfig({ issuers: [], devRoles: ['admin'] }).dev).toEqual({ roles: ['admin'], tokenPath: DEV_TOKEN_PATH });
+  });
+});
 
 describe('sign-in through an OpenID provider (authorization code + PKCE)', () => {
   let idp: LoginProvider | undefined;
