@@ -301,27 +301,34 @@ describe('usage page: in the browser', () => {
     }
   });
 
-  it('shows UNAUTHENTICATED for a session the gateway refuses, then asks to sign in again; tokens stay in sessionStorage only', async () => {
+  it('shows UNAUTHENTICATED for a token the gateway refuses, then renews it and carries on; tokens stay in sessionStorage only', async () => {
     const page = await browser!.newPage({ viewport: { width: 1360, height: 1100 } });
     try {
-      // A session from an issuer this gateway does not offer, with a token it cannot verify and no refresh token.
+      // A development session whose token the gateway cannot verify (as after a restart with new keys).
       await page.addInitScript(() => {
         const now = Date.now();
-        (globalThis as unknown as PageGlobals).sessionStorage.setItem(
+        const { sessionStorage } = globalThis as unknown as PageGlobals;
+        if (sessionStorage.length > 0) return;
+        sessionStorage.setItem(
           'dpg.sign-in.session.v1',
-          JSON.stringify({ kind: 'oidc', issuer: 'https://gone.example', subject: 'x', label: 'x', roles: [], role: null, accessToken: 'not-a-jwt', refreshToken: null, issuedAt: now, expiresAt: now + 3_600_000 }),
+          JSON.stringify({ kind: 'dev', issuer: 'development', subject: 'stale', label: 'dev:data-product-owner', roles: ['data-product-owner'], role: 'data-product-owner', accessToken: 'not-a-jwt', refreshToken: null, issuedAt: now, expiresAt: now + 3_600_000 }),
         );
       });
+      const statuses: string[] = [];
+      page.on('response', async (response) => {
+        if (response.url().endsWith('/graphql')) statuses.push(String(response.status()));
+      });
+      const renewed = page.waitForResponse((r) => r.url().endsWith('/sign-in/dev-token'));
       await page.goto(`${base}/usage`);
-      await page.waitForSelector('#status[data-state="error"][data-code="UNAUTHENTICATED"]');
-      await page.waitForSelector('#sign-in[data-status="expired"]');
-      expect(await page.textContent('#sign-in-notice')).toMatch(/sign in again/);
-      expect(await page.$$('table#fields tbody tr')).toHaveLength(0);
+      expect((await renewed).status()).toBe(200);
+      await page.waitForSelector('#product option[value="customer"]', { state: 'attached' });
+      expect(statuses[0]).toBe('401');
+      expect(await page.textContent('#sign-in-user')).toBe('dev:data-product-owner');
       const storage = await page.evaluate(() => {
         const { sessionStorage, localStorage } = globalThis as unknown as PageGlobals;
         return { session: sessionStorage.length, local: localStorage.length };
       });
-      expect(storage).toEqual({ session: 0, local: 0 });
+      expect(storage).toEqual({ session: 1, local: 0 });
     } finally {
       await page.close();
     }

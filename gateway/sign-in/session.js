@@ -107,12 +107,17 @@ export function createSession(config, { redirectPath }) {
   /** Discovery documents, fetched once per page view. */
   const metadata = new Map();
   let current = storage.read(SESSION_KEY);
-  let status = current ? 'signed-in' : 'signed-out';
   let notice = null;
   let renewing = null;
   let timer;
 
   const issuerOf = (id) => config.issuers.find((issuer) => issuer.issuer === id);
+  // A session this page cannot renew (its issuer no longer offered, development sign-in gone) is forgotten.
+  if (current && !(current.kind === 'dev' ? config.dev : issuerOf(current.issuer))) {
+    storage.remove(SESSION_KEY);
+    current = null;
+  }
+  let status = current ? 'signed-in' : 'signed-out';
   const protocolOptions = (issuer) => (issuer.insecure ? { [oauth.allowInsecureRequests]: true } : {});
 
   function snapshot() {
