@@ -10,7 +10,7 @@ export const DEFAULT_CLIENT_ID_CLAIMS = ['azp', 'client_id', 'cid'] as const;
 const claimPath = z.string().regex(/^[A-Za-z0-9_$:-]+(?:\.[A-Za-z0-9_$:-]+)*$/, 'a dot-separated claim path such as realm_access.roles');
 
 /** An OAuth scope token (RFC 6749 section 3.3): printable ASCII without spaces, quotes or backslashes. */
-const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'an OAuth scope such as openid (no spaces, quotes or backslashes)');
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'browserClient.scopes: each an OAuth scope such as openid (no spaces, quotes or backslashes)');
 
 /** Scopes a browser client asks for when none are configured: an ID token, whose claims name the signed-in user. */
 export const DEFAULT_BROWSER_SCOPES = ['openid'] as const;
@@ -22,11 +22,11 @@ export const DEFAULT_BROWSER_SCOPES = ['openid'] as const;
 const browserClientSchema = z
   .object({
     /** The public client registered at the issuer, with `<gateway>/graphql` and `<gateway>/usage` as redirect URIs. */
-    clientId: z.string().min(1).max(256),
+    clientId: z.string().min(1, 'browserClient.clientId: the id of the public client registered at the issuer').max(256, 'browserClient.clientId: at most 256 characters'),
     /** Scopes requested at sign-in; `offline_access` (where the issuer wants it) gets a refresh token. */
-    scopes: z.array(scopeToken).min(1).default([...DEFAULT_BROWSER_SCOPES]),
+    scopes: z.array(scopeToken).min(1, 'browserClient.scopes: at least one scope (openid by default)').default([...DEFAULT_BROWSER_SCOPES]),
     /** RFC 8707 resource indicator sent with the authorization request, for issuers that need one to issue the gateway's audience. */
-    resource: z.string().url().optional(),
+    resource: z.string().url('browserClient.resource: an absolute URI (RFC 8707)').optional(),
   })
   .strict();
 
