@@ -94,6 +94,8 @@ export async function startLoginProvider(options: { accounts: Readonly<Record<st
         claims: { openid: ['sub'], profile: ['name'] },
         scopes: ['openid', 'profile', 'offline_access'],
         pkce: { required: () => true },
+        // Lifetimes in seconds (oidc-provider asks for each to be chosen).
+        ttl: { AccessToken: LOGIN_ACCESS_TOKEN_TTL_S, IdToken: 3_600, RefreshToken: 86_400, Interaction: 600, Session: 3_600, Grant: 86_400 },
         // A public client gets refresh tokens (rotated on each use) without asking for offline_access.
         issueRefreshToken: (_ctx: unknown, c: ProviderClient) => c.grantTypeAllowed('refresh_token'),
         // The page at a redirect URI's origin may call the token endpoint.
