@@ -128,6 +128,7 @@ describe('browserClient in OIDC_ISSUERS', () => {
     ]) {
       expect(configError([{ issuer: 'https://i.example', audiences: ['gw'], browserClient: bad }]), JSON.stringify(bad)).toContain('OIDC_ISSUERS');
     }
+    expect(configError([{ issuer: 'not a url', audiences: ['gw'], browserClient: { clientId: 'pages' } }])).toContain('OIDC_ISSUERS');
     // Tokens of a page travel over TLS, unless the issuer is on this machine.
     expect(configError([{ issuer: 'http://idp.example.com', audiences: ['gw'], browserClient: { clientId: 'pages' } }])).toContain('needs an https issuer');
     expect(loadConfig({ OIDC_ISSUERS: JSON.stringify([{ issuer: 'http://127.0.0.1:8080', audiences: ['gw'], browserClient: { clientId: 'pages' } }]) }, []).auth.issuers).toHaveLength(1);

@@ -54,8 +54,10 @@ const issuerSchema = z
   .strict()
   .superRefine((issuer, ctx) => {
     // A page's tokens travel to the token endpoint: only over TLS, unless the issuer is on this very machine.
+    // Refinements run even when a field failed (the issuer's own URL issue is reported already).
+    if (!issuer.browserClient || !URL.canParse(issuer.issuer)) return;
     const url = new URL(issuer.issuer);
-    if (issuer.browserClient && url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
       ctx.addIssue({ code: 'custom', path: ['browserClient'], message: `sign-in in the browser needs an https issuer (or a loopback one), got ${issuer.issuer}` });
     }
   });
