@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -319,6 +320,29 @@ describe('development sign-in (npm start defaults)', () => {
 
   afterAll(async () => {
     await stack?.stop();
+  });
+
+  it('serves the sign-in code from node_modules and this repository, nothing from a CDN', async () => {
+    const require = createRequire(import.meta.url);
+    const cases = [
+      ['/sign-in/session.js', 'text/javascript; charset=utf-8', fileURLToPath(new URL('../gateway/sign-in/session.js', import.meta.url))],
+      ['/sign-in/widget.js', 'text/javascript; charset=utf-8', fileURLToPath(new URL('../gateway/sign-in/widget.js', import.meta.url))],
+      ['/sign-in/sign-in.css', 'text/css; charset=utf-8', fileURLToPath(new URL('../gateway/sign-in/sign-in.css', import.meta.url))],
+      ['/sign-in/oauth4webapi.js', 'text/javascript; charset=utf-8', require.resolve('oauth4webapi')],
+    ] as const;
+    for (const [path, type, file] of cases) {
+      const res = await fetch(`${origin}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toBe(type);
+      expect(res.headers.get('cache-control'), path).toBe('no-cache');
+      expect(res.headers.get('content-security-policy'), path).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(await res.text(), path).toBe(readFileSync(file, 'utf8'));
+      const again = await fetch(`${origin}${path}`, { headers: { 'if-none-match': res.headers.get('etag')! } });
+      expect(again.status, path).toBe(304);
+    }
+    // The session module imports oauth4webapi from the gateway, by a relative name.
+    expect(readFileSync(cases[0][2], 'utf8')).toContain("from './oauth4webapi.js'");
+    expect((await fetch(`${origin}/sign-in/other.js`)).status).toBe(404);
   });
 
   it('mints a development token for a role of the policy file, for same-origin JSON requests only', async () => {
