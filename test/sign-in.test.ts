@@ -306,6 +306,33 @@ describe('sign-in through an OpenID provider (authorization code + PKCE)', () =>
       await page.context().close();
     }
   }, 120_000);
+  it('a cancelled sign-in and a forged callback leave the user signed out, told why, with a clean address bar', async () => {
+    const { page, blocked, problems } = await openPage([origin, idp!.issuer]);
+    const tokenCalls: string[] = [];
+    page.on('request', (request) => {
+      if (request.url() === `${idp!.issuer}/token`) tokenCalls.push(request.postData() ?? '');
+    });
+    try {
+      await page.goto(`${origin}/usage`);
+      await page.getByRole('button', { name: `Sign in with ${new URL(idp!.issuer).host}` }).click();
+      await page.locator('input[name="login"]').waitFor();
+      await page.getByRole('link', { name: '[ Cancel ]' }).click();
+      await expect.poll(() => page.locator('#sign-in-notice').textContent()).toMatch(/^Sign-in failed: the issuer answered access_denied/);
+      expect(await page.locator('#sign-in').getAttribute('data-status')).toBe('signed-out');
+      expect(page.url()).toBe(`${origin}/usage`);
+
+      // A callback this tab did not start (no PKCE verifier, no state of its own): nothing is exchanged.
+      await page.goto(`${origin}/usage?code=forged&state=forged&iss=${encodeURIComponent(idp!.issuer)}`);
+      await expect.poll(() => page.locator('#sign-in-notice').textContent()).toMatch(/not started here/);
+      expect(page.url()).toBe(`${origin}/usage`);
+      expect(await storedSession(page)).toBeNull();
+      expect(tokenCalls).toEqual([]);
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.context().close();
+    }
+  }, 60_000);
 });
 
 describe('development sign-in (npm start defaults)', () => {
