@@ -251,6 +251,8 @@ describe('sign-in through an OpenID provider (authorization code + PKCE)', () =>
       // Every call since sign-in (the schema fetched again as dana included) carried the session.
       const since = graphqlCalls.filter((request) => bearerOf(request) !== undefined);
       expect(since.length).toBeGreaterThan(1);
+      // GraphiQL fetched the schema again as dana (under INTROSPECTION_VIEW=granted, her view of the graph).
+      expect(since.some((request) => (request.postData() ?? '').includes('IntrospectionQuery'))).toBe(true);
       for (const request of since) expect(request.headers()['apollographql-client-name']).toBe(SANDBOX_CLIENT_NAME);
 
       // Sign-out forgets the tokens: the next run is anonymous.
