@@ -52,6 +52,7 @@ COPY subgraphs/finance/descriptor.yaml ./subgraphs/finance/
 COPY subgraphs/product/descriptor.yaml ./subgraphs/product/
 COPY gateway/sandbox/*.js gateway/sandbox/*.css ./gateway/sandbox/
 COPY gateway/usage-page/*.html gateway/usage-page/*.js gateway/usage-page/*.css ./gateway/usage-page/
+COPY gateway/sign-in/*.js gateway/sign-in/*.css ./gateway/sign-in/
 
 # The files stay owned by root, read-only to the app: nothing under /app is written at run time.
 USER node

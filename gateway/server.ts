@@ -145,7 +145,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     metrics,
     logger,
   });
-  const pages = createPages(config, catalog, logger);
+  const pages = createPages(config, catalog, logger, [...policies.roles.keys()]);
 
   // Routes.
   const graphql: Handler = async (req, res, scope) => {
@@ -183,6 +183,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       [DEPRECATIONS_PATH]: json(200, () => ({ deprecations: deprecationsDocument(serving.current().engine.deprecations()) })),
       ...(config.publicMetrics ? { '/metrics': serveMetrics(true) } : {}),
       ...health,
+      ...pages.routes,
     },
     pages.handle,
   );

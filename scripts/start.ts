@@ -39,8 +39,8 @@ async function main(): Promise<void> {
       `  curl -s ${gateway.url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
       `    -d '${body}'`,
       '',
-      `Sandbox (GraphiQL, with every product's examples): open ${gateway.url} in a browser`,
-      `Usage for owners: ${gateway.url.replace(/\/graphql$/, '/usage')} (token: npm run -s token -- --role data-product-owner)`,
+      `Sandbox (GraphiQL, with every product's examples): open ${gateway.url} in a browser and sign in as a role`,
+      `Usage for owners: ${gateway.url.replace(/\/graphql$/, '/usage')} (sign in as data-product-owner)`,
       '',
     ].join('\n') + '\n',
   );

@@ -131,6 +131,11 @@ describe('the compiled build, laid out as the runtime image', () => {
     const usageScript = await fetch(new URL('/usage/app.js', url));
     expect(usageScript.status).toBe(200);
     expect(await usageScript.text()).toBe(readFileSync(resolve(ROOT, 'gateway/usage-page/app.js'), 'utf8'));
+    // The pages' sign-in: its own module, and oauth4webapi from the production node_modules.
+    const session = await fetch(new URL('/sign-in/session.js', url));
+    expect(session.status).toBe(200);
+    expect(await session.text()).toBe(readFileSync(resolve(ROOT, 'gateway/sign-in/session.js'), 'utf8'));
+    expect((await fetch(new URL('/sign-in/oauth4webapi.js', url))).status).toBe(200);
 
     gateway.child.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);

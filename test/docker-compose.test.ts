@@ -534,7 +534,7 @@ const RUNTIME_CONTEXT_FILES: readonly RegExp[] = [
   /^schema\/[^/]+\.graphql$/,
   /^policies\/[^/]+\.yaml$/,
   /^subgraphs\/[^/]+\/descriptor\.yaml$/,
-  /^gateway\/(?:sandbox|usage-page)\/[^/]+\.(?:js|css|html)$/,
+  /^gateway\/(?:sandbox|usage-page|sign-in)\/[^/]+\.(?:js|css|html)$/,
 ];
 
 /** Folders whose TypeScript the build compiles: any other file in them is read at run time. */

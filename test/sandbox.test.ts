@@ -27,11 +27,11 @@ const examples: SandboxExample[] = PRODUCT_NAMES.flatMap((product) =>
 );
 
 describe('sandbox tabs', () => {
-  it('opens with how to get and paste a token, then one tab per example with its description as a comment', () => {
+  it('opens with how to sign in, then one tab per example with its description as a comment', () => {
     const tabs = sandboxTabs(examples);
     expect(tabs).toHaveLength(examples.length + 1);
-    expect(tabs[0]!.query).toContain('npm run -s token -- --role data-scientist');
-    expect(tabs[0]!.query).toContain('{"authorization": "Bearer <token>"}');
+    expect(tabs[0]!.query).toContain('# 1. Sign in (the bar above). Every tab runs as you.');
+    expect(tabs[0]!.query).not.toContain('token');
     examples.forEach((example, i) => {
       const query = tabs[i + 1]!.query;
       expect(query.startsWith(`# ${example.product} · ${example.name}\n# ${example.description}\n`)).toBe(true);
@@ -107,7 +107,12 @@ describe('sandbox over HTTP', () => {
     // No URL to any other host, and no inline script (only the JSON data block).
     expect(page).not.toMatch(/(?:https?:)?\/\/[a-z0-9.-]+/i);
     const inline = [...page.matchAll(/<script(?![^>]*\ssrc=)([^>]*)>/g)].map((m) => m[1]!.trim());
-    expect(inline).toEqual(['type="application/json" id="sandbox-config"']);
+    expect(inline).toEqual(['type="application/json" id="sandbox-config"', 'type="application/json" id="sign-in-config"']);
+    // On embedded defaults: development sign-in as any role of the policy file, no issuer.
+    const signIn = JSON.parse(/<script type="application\/json" id="sign-in-config">(.*?)<\/script>/s.exec(page)![1]!) as { issuers: unknown[]; dev: { roles: string[]; tokenPath: string } };
+    expect(signIn.issuers).toEqual([]);
+    expect(signIn.dev.roles).toContain('data-scientist');
+    expect(signIn.dev.tokenPath).toBe('/sign-in/dev-token');
     for (const example of examples) expect(page).toContain(example.name);
     // A fresh nonce per response.
     const again = await fetch(stack!.url, { headers: { accept: BROWSER_ACCEPT } });
@@ -115,7 +120,10 @@ describe('sandbox over HTTP', () => {
   });
 
   it('serves every script and stylesheet from memory, typed, fingerprinted and cacheable', async () => {
-    const { scripts, styles } = assetsOf(html);
+    const { scripts, styles: allStyles } = assetsOf(html);
+    // The sign-in bar's style is shared with the usage page (see the sign-in test); the rest is the sandbox's own.
+    expect(allStyles).toContain('/sign-in/sign-in.css');
+    const styles = allStyles.filter((style) => style !== '/sign-in/sign-in.css');
     expect(scripts.map((s) => s.split('?')[0])).toEqual([
       '/graphql/sandbox/react.production.min.js',
       '/graphql/sandbox/react-dom.production.min.js',
@@ -246,19 +254,19 @@ describe('sandbox in a browser, offline', () => {
     return { page, blocked, errors };
   }
 
-  it('runs an example with a pasted token, shows the docs, and needs nothing but the gateway', async () => {
+  it('runs an example as a role signed in with one click, shows the docs, and needs nothing but the gateway', async () => {
     const token = await tokenFor('data-scientist');
     const { page, blocked, errors } = await openSandbox();
 
     // The welcome tab (the catalogue query), then one tab per example, titled by its operation name.
     await expect.poll(() => page.locator('.graphiql-tab').allInnerTexts()).toEqual(['DataProducts', ...examples.map((e) => e.name)]);
     const queryEditor = page.locator('.graphiql-query-editor .CodeMirror');
-    await expect.poll(() => queryEditor.innerText()).toContain('npm run -s token -- --role data-scientist');
+    await expect.poll(() => queryEditor.innerText()).toContain('Sign in (the bar above)');
 
-    // Paste the token into the headers editor (open from the start), then open the example tab.
-    const headersEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
-    await headersEditor.click();
-    await page.keyboard.insertText(JSON.stringify({ authorization: `Bearer ${token}` }));
+    // Development sign-in: pick a role, one click; no token to paste.
+    await page.selectOption('#dev-role', 'data-scientist');
+    await page.click('#dev-sign-in');
+    await expect.poll(() => page.locator('#sign-in-user').textContent()).toBe('dev:data-scientist');
 
     // The catalogue first, as the README tells a newcomer: which data products exist, who owns them.
     const catalogRun = page.waitForResponse((r) => r.request().method() === 'POST' && (r.request().postData() ?? '').includes('query DataProducts'));
@@ -272,8 +280,6 @@ describe('sandbox in a browser, offline', () => {
     const example = examples.find((e) => e.product === 'customer' && e.name === 'CustomersInCountry')!;
     await page.locator('.graphiql-tab', { hasText: example.name }).click();
     await expect.poll(() => queryEditor.innerText()).toContain(`# ${example.description}`);
-    // The tab starts with the headers pasted in the other one.
-    await expect.poll(() => headersEditor.innerText()).toContain('"authorization"');
 
     // Run it with Ctrl-Enter.
     const isRun = (request: Request) => request.method() === 'POST' && new URL(request.url()).pathname === '/graphql' && (request.postData() ?? '').includes(`query ${example.name}`);
@@ -282,7 +288,9 @@ describe('sandbox in a browser, offline', () => {
     await page.keyboard.press('Control+Enter');
     const response = await responded;
     expect(response.status()).toBe(200);
-    expect(response.request().headers()['authorization']).toBe(`Bearer ${token}`);
+    const sent = (response.request().headers()['authorization'] ?? '').replace(/^Bearer /, '');
+    expect(JSON.parse(Buffer.from(sent.split('.')[1] ?? '', 'base64url').toString('utf8'))).toMatchObject({ sub: 'dev:data-scientist', roles: ['data-scientist'] });
+    expect(response.request().headers()['apollographql-client-name']).toBe('sandbox');
     expect(response.request().headers()['content-type']).toMatch(/^application\/json/);
     // Never the previous tab's operation name (GraphiQL settles it 100 ms after a tab switch).
     expect([undefined, example.name]).toContain((JSON.parse(response.request().postData()!) as { operationName?: string }).operationName);
@@ -330,7 +338,7 @@ describe('sandbox in a browser, offline', () => {
     expect(blocked).toEqual([]);
     expect(errors).toEqual([]);
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__cspViolations)).toEqual([]);
-    // The token lives as long as the page: neither tabs nor history keep it.
+    // The token lives in the tab's sessionStorage: neither tabs nor history (localStorage) keep it.
     const stored = await page.evaluate(() => {
       const storage = (globalThis as unknown as PageGlobals).localStorage;
       const values: string[] = [];
@@ -338,7 +346,7 @@ describe('sandbox in a browser, offline', () => {
       return values;
     });
     expect(stored.length).toBeGreaterThan(0);
-    expect(stored.filter((value) => value.includes(token.slice(-24)))).toEqual([]);
+    expect(stored.filter((value) => value.includes(sent.slice(-24)))).toEqual([]);
     await page.context().close();
   }, 90_000);
 });

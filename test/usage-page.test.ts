@@ -48,7 +48,7 @@ const FIELD_USAGE = `query ($product: String!, $since: DateTime) {
 /** What the tests read inside the page (the test files compile without the DOM library). */
 interface PageGlobals {
   Chart?: { getChart(id: string): { config: { type: string }; data: { datasets: { label: string; data: number[] }[] } } | undefined };
-  sessionStorage: { length: number };
+  sessionStorage: { length: number; setItem(key: string, value: string): void };
   localStorage: { length: number };
 }
 interface CanvasLike {
@@ -113,12 +113,15 @@ function watch(page: Page): string[] {
   return problems;
 }
 
-async function openWithToken(token: string): Promise<{ page: Page; problems: string[] }> {
+/** The page, signed in as `role` with development sign-in (one click, no token pasted). */
+async function openAs(role: string): Promise<{ page: Page; problems: string[] }> {
   const page = await browser!.newPage({ viewport: { width: 1360, height: 1100 } });
   const problems = watch(page);
   const response = await page.goto(`${base}/usage`);
   expect(response?.status()).toBe(200);
-  await page.fill('#token', token);
+  await page.selectOption('#dev-role', role);
+  await page.click('#dev-sign-in');
+  await page.waitForSelector('#sign-in[data-status="signed-in"]');
   return { page, problems };
 }
 
@@ -136,8 +139,9 @@ describe('usage page: HTTP', () => {
     expect(csp).not.toContain('unsafe-inline');
     expect(csp).not.toContain('unsafe-eval');
     const html = await response.text();
-    for (const id of ['token', 'product', 'window', 'client', 'load', 'status', 'fields', 'series']) expect(html).toContain(`id="${id}"`);
-    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+    for (const id of ['sign-in', 'product', 'window', 'client', 'load', 'status', 'fields', 'series']) expect(html).toContain(`id="${id}"`);
+    // No inline script: the only script without src is the sign-in configuration, a JSON data block.
+    expect([...html.matchAll(/<script(?![^>]*\bsrc=)([^>]*)>/gi)].map((m) => m[1]!.trim())).toEqual(['type="application/json" id="sign-in-config"']);
     expect(html).not.toMatch(/\son[a-z]+\s*=/i);
     expect(html).not.toMatch(/https?:\/\//);
   });
@@ -194,7 +198,7 @@ describe('usage page: HTTP', () => {
 
 describe('usage page: in the browser', () => {
   it('shows exactly the API counts, marks unused fields, sorts, and draws the series of a clicked row', async () => {
-    const { page, problems } = await openWithToken(ownerToken);
+    const { page, problems } = await openAs('data-product-owner');
     try {
       await page.waitForSelector('#product option[value="customer"]', { state: 'attached' });
       await page.selectOption('#product', 'customer');
@@ -281,8 +285,8 @@ describe('usage page: in the browser', () => {
     }
   });
 
-  it('shows FORBIDDEN in the status line and no rows for a token without usage:read', async () => {
-    const { page } = await openWithToken(analystToken);
+  it('shows FORBIDDEN in the status line and no rows for a user without usage:read', async () => {
+    const { page } = await openAs('marketing-analyst');
     try {
       await page.waitForSelector('#status[data-code="FORBIDDEN"]');
       await page.click('#load');
@@ -297,11 +301,29 @@ describe('usage page: in the browser', () => {
     }
   });
 
-  it('shows UNAUTHENTICATED for a token the gateway cannot verify, and keeps the token in sessionStorage only', async () => {
-    const { page } = await openWithToken('not-a-jwt');
+  it('shows UNAUTHENTICATED for a token the gateway refuses, then renews it and carries on; tokens stay in sessionStorage only', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1360, height: 1100 } });
     try {
-      await page.waitForSelector('#status[data-state="error"][data-code="UNAUTHENTICATED"]');
-      expect(await page.$$('table#fields tbody tr')).toHaveLength(0);
+      // A development session whose token the gateway cannot verify (as after a restart with new keys).
+      await page.addInitScript(() => {
+        const now = Date.now();
+        const { sessionStorage } = globalThis as unknown as PageGlobals;
+        if (sessionStorage.length > 0) return;
+        sessionStorage.setItem(
+          'dpg.sign-in.session.v1',
+          JSON.stringify({ kind: 'dev', issuer: 'development', subject: 'stale', label: 'dev:data-product-owner', roles: ['data-product-owner'], role: 'data-product-owner', accessToken: 'not-a-jwt', refreshToken: null, issuedAt: now, expiresAt: now + 3_600_000 }),
+        );
+      });
+      const statuses: string[] = [];
+      page.on('response', async (response) => {
+        if (response.url().endsWith('/graphql')) statuses.push(String(response.status()));
+      });
+      const renewed = page.waitForResponse((r) => r.url().endsWith('/sign-in/dev-token'));
+      await page.goto(`${base}/usage`);
+      expect((await renewed).status()).toBe(200);
+      await page.waitForSelector('#product option[value="customer"]', { state: 'attached' });
+      expect(statuses[0]).toBe('401');
+      expect(await page.textContent('#sign-in-user')).toBe('dev:data-product-owner');
       const storage = await page.evaluate(() => {
         const { sessionStorage, localStorage } = globalThis as unknown as PageGlobals;
         return { session: sessionStorage.length, local: localStorage.length };

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { Kind, parse } from 'graphql';
 import { fromPackageRoot } from '../../lib/package-root.js';
 import { contentSecurityPolicy, serveAsset, servePage, staticAsset, type StaticAsset } from '../../lib/static-assets.js';
+import { jsonForHtml, signInAsset, signInConfigBlock, signInConnectSources, type SignInPageConfig } from '../sign-in/index.js';
 
 /** One example operation of a data product, as its descriptor lists it (`spec.exampleOperations[]`). */
 export interface SandboxExample {
@@ -41,6 +42,12 @@ export interface SandboxOptions {
    * @default false
    */
   readonly apolloSandbox?: boolean;
+  /**
+   * How users sign in (GraphiQL only): the issuers offered, and in development the roles to sign in
+   * as. Their tokens go with every operation the sandbox runs.
+   * @default no sign-in
+   */
+  readonly signIn?: SignInPageConfig;
 }
 
 /** Where the sandbox page is: the GraphQL endpoint itself, for browser navigations. */
@@ -48,6 +55,9 @@ export const SANDBOX_PATH = '/graphql';
 /** Where its scripts and styles are. */
 export const SANDBOX_ASSET_PREFIX = '/graphql/sandbox/';
 export const DEFAULT_SANDBOX_ENDPOINT = '/graphql';
+/** The sandbox's operations carry this client name (`apollographql-client-name`): usage tells exploration from applications. */
+export const SANDBOX_CLIENT_NAME = 'sandbox';
+const NO_SIGN_IN: SignInPageConfig = { issuers: [], dev: null };
 
 /** Apollo's embeddable Sandbox, major version 2 (the one @apollo/server's own landing page uses). */
 export const APOLLO_SANDBOX_SCRIPT = 'https://embeddable-sandbox.cdn.apollographql.com/v2/embeddable-sandbox.umd.production.min.js';
@@ -66,15 +76,17 @@ const APOLLO_SANDBOX_FRAME_ORIGIN = 'https://sandbox.embed.apollographql.com';
  * - no inline script: the page's own script is a file, its configuration a JSON data block
  *   (never executed).
  * - no `'unsafe-eval'`: neither the GraphiQL 3 UMD build nor React evaluates strings.
+ * - `connect-src`: this origin (or the endpoint's), and the origin of each issuer users sign in at
+ *   (discovery and the token call), nothing else.
  * The browser test drives the page (run, docs, a dialog) and asserts that no violation is reported.
  */
-export function graphiqlCsp(endpoint: string, styleNonce: string): string {
+export function graphiqlCsp(endpoint: string, styleNonce: string, signInSources: readonly string[] = []): string {
   return contentSecurityPolicy({
     'script-src': "'self'",
     'style-src': `'self' 'nonce-${styleNonce}'`,
     'font-src': "'self' data:",
     'img-src': "'self' data:",
-    'connect-src': connectSources(endpoint),
+    'connect-src': [connectSources(endpoint), ...signInSources].join(' '),
   });
 }
 
@@ -100,21 +112,13 @@ function connectSources(endpoint: string): string {
 
 const WELCOME = `# Welcome to the data product sandbox.
 #
-# 1. Get a token. In development:
-#      npm run -s token -- --role data-scientist
-#    (elsewhere: an access token from your identity provider)
-# 2. Paste it into the Headers editor below, as JSON:
-#      {"authorization": "Bearer <token>"}
-#    Example tabs and new tabs start with the last headers
-#    you entered.
-# 3. Run with the pink run button or Ctrl-Enter.
+# 1. Sign in (the bar above). Every tab runs as you.
+# 2. Run with the pink run button or Ctrl-Enter.
 #
 # This tab lists the data products (the catalogue); the other
 # tabs are their example operations.
 # The docs (book icon, top left) describe every type and
-# field, deprecations included. No docs? Introspection may
-# need a token: paste one, then re-fetch the schema (circular
-# arrows, bottom left, or Shift-Ctrl-R).
+# field, deprecations included, as far as you may read them.
 
 query DataProducts {
   # Which data products exist, who owns them, and how they are doing.
@@ -201,6 +205,8 @@ export function sandboxHandler(options: SandboxOptions): (req: IncomingMessage, 
 
   const assets = loadAssets(apollo ? APOLLO_FILES : GRAPHIQL_FILES);
   const url = (name: string) => assets.get(`${SANDBOX_ASSET_PREFIX}${name}`)!.url;
+  const signIn = options.signIn ?? NO_SIGN_IN;
+  const signInSources = signInConnectSources(signIn);
   const tabs = sandboxTabs(options.examples);
   const storageNamespace = `dpg-sandbox:${createHash('sha256').update(JSON.stringify(tabs)).digest('base64url').slice(0, 12)}`;
 
@@ -209,7 +215,8 @@ export function sandboxHandler(options: SandboxOptions): (req: IncomingMessage, 
   const render = (): { html: string; csp: string } => {
     if (apollo) return { html: apolloHtml, csp: apolloSandboxCsp(endpoint) };
     const styleNonce = randomBytes(16).toString('base64');
-    return { html: graphiqlPage({ endpoint, tabs, storageNamespace, styleNonce }, url), csp: graphiqlCsp(endpoint, styleNonce) };
+    const config: GraphiqlConfig = { endpoint, tabs, storageNamespace, styleNonce, clientName: SANDBOX_CLIENT_NAME, redirectPath: SANDBOX_PATH };
+    return { html: graphiqlPage(config, signIn, url), csp: graphiqlCsp(endpoint, styleNonce, signInSources) };
   };
 
   return (req, res) => {
@@ -261,11 +268,6 @@ export function prefersHtml(accept: string | undefined): boolean {
   return html > 0 && JSON_TYPES.every((type) => html > quality(type));
 }
 
-/** JSON for a `<script type="application/json">` data block: nothing in it can close the element. */
-function jsonForHtml(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-}
-
 function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 }
@@ -280,6 +282,10 @@ interface GraphiqlConfig {
   readonly storageNamespace: string;
   /** This response's CSP nonce, for the `<style>` GraphiQL's dialogs add. */
   readonly styleNonce: string;
+  /** `apollographql-client-name` of every operation. */
+  readonly clientName: string;
+  /** This page's path: where the issuer sends the user back after sign-in. */
+  readonly redirectPath: string;
 }
 
 /** The document head both sandbox pages share, with their stylesheets. */
@@ -297,15 +303,17 @@ ${stylesheets.map((href) => `  <link rel="stylesheet" href="${escapeAttribute(hr
 <body>`;
 }
 
-function graphiqlPage(config: GraphiqlConfig, url: (name: string) => string): string {
-  return `${pageStart([url('graphiql.min.css'), url('sandbox.css')])}
+function graphiqlPage(config: GraphiqlConfig, signIn: SignInPageConfig, url: (name: string) => string): string {
+  return `${pageStart([url('graphiql.min.css'), signInAsset('sign-in.css'), url('sandbox.css')])}
+  <header id="sign-in" class="sign-in sandbox-bar" aria-label="Sign-in"></header>
   <div id="sandbox"><p class="sandbox-loading">Loading the sandbox…</p></div>
   <noscript><p class="sandbox-loading">The sandbox needs JavaScript.</p></noscript>
   <script type="application/json" id="sandbox-config">${jsonForHtml(config)}</script>
+  ${signInConfigBlock(signIn)}
   <script src="${escapeAttribute(url('react.production.min.js'))}"></script>
   <script src="${escapeAttribute(url('react-dom.production.min.js'))}"></script>
   <script src="${escapeAttribute(url('graphiql.min.js'))}"></script>
-  <script src="${escapeAttribute(url('sandbox.js'))}"></script>
+  <script type="module" src="${escapeAttribute(url('sandbox.js'))}"></script>
 </body>
 </html>
 `;

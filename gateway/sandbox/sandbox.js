@@ -1,10 +1,15 @@
 // The sandbox page: GraphiQL (its UMD build and React's, served by the gateway) over this
-// gateway's GraphQL endpoint. Plain browser JavaScript, no build step; the gateway hands the
-// configuration over in the page's JSON data block #sandbox-config (the CSP allows no inline script).
-(function () {
-  'use strict';
+// gateway's GraphQL endpoint, with the signed-in user's token on every request. An ES module
+// without a build step (React and GraphiQL are the classic scripts before it); the gateway hands
+// the configuration over in the page's JSON data blocks #sandbox-config and #sign-in-config (the CSP
+// allows no inline script).
+import { createSession, readSignInConfig } from '/sign-in/session.js';
+import { mountSignIn } from '/sign-in/widget.js';
 
+{
   var config = JSON.parse(document.getElementById('sandbox-config').textContent);
+  var session = createSession(readSignInConfig(), { redirectPath: config.redirectPath });
+  mountSignIn(document.getElementById('sign-in'), session);
   var h = React.createElement;
 
   // GraphiQL's dialogs add a <style> element while open (react-remove-scroll); the library takes
@@ -75,12 +80,43 @@
   // GraphiQL works out the operation name 100 ms after an edit or a tab switch: run sooner and it
   // sends the previous tab's name with this tab's document, which the server must refuse. A name
   // the document does not define is dropped (a one-operation document then runs that operation).
-  function fetcher(params, options) {
+  function withOperationName(params) {
     if (params.operationName) {
       var names = operationNames(params.query);
-      if (names && names.indexOf(params.operationName) < 0) params = Object.assign({}, params, { operationName: undefined });
+      if (names && names.indexOf(params.operationName) < 0) return Object.assign({}, params, { operationName: undefined });
     }
-    return send(params, options);
+    return params;
+  }
+
+  function unauthenticated(result) {
+    return Boolean(result && Array.isArray(result.errors) && result.errors.some(function (e) { return e && e.extensions && e.extensions.code === 'UNAUTHENTICATED'; }));
+  }
+
+  /**
+   * Every operation (each tab, the examples, the catalogue, GraphiQL's introspection) runs as the
+   * signed-in user, and says it comes from the sandbox, so owners can tell exploration from
+   * application traffic in usage. Headers typed into the editor win: whoever types a token means it.
+   */
+  async function fetcher(params, options) {
+    var token = await session.accessToken();
+    var headers = Object.assign(
+      { 'apollographql-client-name': config.clientName },
+      token ? { authorization: 'Bearer ' + token } : {},
+      (options && options.headers) || {},
+    );
+    var result = await send(withOperationName(params), Object.assign({}, options, { headers: headers }));
+    if (!token) return result;
+    // A token the gateway refuses (revoked, its keys rotated): renew it, or ask to sign in again.
+    if (result && typeof result[Symbol.asyncIterator] === 'function') {
+      return (async function* () {
+        for await (var part of result) {
+          if (unauthenticated(part)) void session.rejected(token);
+          yield part;
+        }
+      })();
+    }
+    if (unauthenticated(result)) void session.rejected(token);
+    return result;
   }
 
   /** A headers editor value worth sharing: a JSON object with at least one header. */
@@ -93,11 +129,23 @@
     }
   }
 
-  // GraphiQL keeps headers per tab. A data scientist pastes a token once, in whichever tab is
-  // open, and expects the examples to use it: tabs not opened yet (and new ones) start with the
-  // last headers entered. Headers are never stored (shouldPersistHeaders false, its setting
-  // hidden, and history scrubbed above): a token lives as long as the page.
+  /** The session's identity: changes on sign-in and sign-out, not when a token is renewed. */
+  function useIdentity() {
+    var state = React.useState(session.snapshot().identity);
+    React.useEffect(function () {
+      return session.subscribe(function (view) { state[1](view.identity); });
+    }, []);
+    return state[0];
+  }
+
+  // GraphiQL keeps headers per tab. Someone who adds a header once, in whichever tab is open,
+  // expects the examples to use it: tabs not opened yet (and new ones) start with the last headers
+  // entered. Headers are never stored (shouldPersistHeaders false, its setting hidden, and history
+  // scrubbed above): a header lives as long as the page.
   function Sandbox() {
+    var identity = useIdentity();
+    // A new fetcher when someone else signs in: GraphiQL fetches the schema again, as that user.
+    var run = React.useMemo(function () { return function (params, options) { return fetcher(params, options); }; }, [identity]);
     var state = React.useState('');
     var sharedHeaders = state[0];
     var setSharedHeaders = state[1];
@@ -106,12 +154,11 @@
       if (isHeaders(text)) queueMicrotask(function () { setSharedHeaders(text); });
     }, []);
     return h(GraphiQL, {
-      fetcher: fetcher,
+      fetcher: run,
       storage: storage,
       defaultTabs: config.tabs,
       defaultHeaders: sharedHeaders,
       onEditHeaders: onEditHeaders,
-      defaultEditorToolsVisibility: 'headers',
       shouldPersistHeaders: false,
       showPersistHeadersSettings: false,
       inputValueDeprecation: true,
@@ -119,4 +166,5 @@
   }
 
   ReactDOM.createRoot(document.getElementById('sandbox')).render(h(Sandbox));
-})();
+  void session.start();
+}

@@ -1,18 +1,17 @@
-// Per-field usage page for data product owners. Plain browser JavaScript (ES2020), no build step:
-// it calls the gateway's usage queries on /graphql with the token the owner pastes and draws the
+// Per-field usage page for data product owners. Plain browser JavaScript (an ES module), no build
+// step: it calls the gateway's usage queries on /graphql as the signed-in owner and draws the
 // hourly series with Chart.js (served by the gateway at /usage/chart.umd.js, window.Chart).
-'use strict';
+import { createSession, readSignInConfig } from '/sign-in/session.js';
+import { mountSignIn } from '/sign-in/widget.js';
 
 (() => {
-  /** sessionStorage only: the token dies with the tab and is never written to disk by us. */
-  const TOKEN_KEY = 'dpg.usage.token';
+  /** This page's path: where the issuer sends the owner back after sign-in. */
+  const PAGE_PATH = '/usage';
   /** The page's own calls show up in usage under this client name, apart from real apps. */
   const CLIENT_NAME = 'usage-page';
   const HOUR_MS = 3_600_000;
   /** Window picker value -> hours back from now. */
   const WINDOW_HOURS = { '24h': 24, '7d': 24 * 7, '30d': 24 * 30 };
-  /** Typing a token waits this long before asking for the products, so a paste is one request. */
-  const TOKEN_DEBOUNCE_MS = 300;
   /** Longest server message shown in the status line (server messages are already masked). */
   const MAX_MESSAGE = 300;
 
@@ -33,9 +32,9 @@
 
   /** What to tell an owner beyond the server's message, by error code. */
   const HINTS = {
-    NO_TOKEN: 'Paste a bearer token first.',
-    UNAUTHENTICATED: 'The token is missing, invalid or expired: paste a fresh one.',
-    FORBIDDEN: 'This token lacks the usage:read scope (roles data-product-owner or admin).',
+    NO_TOKEN: 'Sign in first (above).',
+    UNAUTHENTICATED: 'Your sign-in is no longer valid: sign in again.',
+    FORBIDDEN: 'You lack the usage:read scope (roles data-product-owner or admin).',
     NETWORK_ERROR: 'Check that the gateway is running and try again.',
   };
 
@@ -49,8 +48,7 @@
   };
   const ui = {
     form: $('#controls'),
-    token: $('#token'),
-    forget: $('#forget'),
+    signIn: $('#sign-in'),
     product: $('#product'),
     window: $('#window'),
     client: $('#client'),
@@ -102,9 +100,11 @@
     return error instanceof DOMException && error.name === 'AbortError';
   }
 
+  const session = createSession(readSignInConfig(), { redirectPath: PAGE_PATH });
+
   async function graphql(query, variables, signal) {
-    const token = ui.token.value.trim();
-    if (!token) throw new ApiError('NO_TOKEN', 'No token.');
+    const token = await session.accessToken();
+    if (!token) throw new ApiError('NO_TOKEN', 'Not signed in.');
     let response;
     try {
       response = await fetch('/graphql', {
@@ -137,6 +137,8 @@
       const first = errors[0] || {};
       const extensions = first.extensions || {};
       const code = typeof extensions.code === 'string' ? extensions.code : `HTTP_${response.status}`;
+      // Revoked, or signed by keys the gateway no longer has: renew it, or ask to sign in again.
+      if (code === 'UNAUTHENTICATED') void session.rejected(token);
       let message = typeof first.message === 'string' ? first.message : 'Request failed.';
       if (code === 'RATE_LIMITED' && extensions.retryAfter != null) message += ` Retry in ${extensions.retryAfter} s.`;
       throw new ApiError(code, message);
@@ -214,7 +216,7 @@
       return state.productsLoaded;
     } catch (error) {
       if (isAbort(error)) return false;
-      resetProducts(error instanceof ApiError && error.code === 'NO_TOKEN' ? 'Enter a token first' : 'Not available');
+      resetProducts(error instanceof ApiError && error.code === 'NO_TOKEN' ? 'Sign in first' : 'Not available');
       clearTable();
       showError(error);
       return false;
@@ -509,51 +511,31 @@
   // ---------------------------------------------------------------------------------------------
   // Wiring
 
-  let tokenTimer;
-  function onTokenInput() {
-    const token = ui.token.value.trim();
-    try {
-      if (token) sessionStorage.setItem(TOKEN_KEY, token);
-      else sessionStorage.removeItem(TOKEN_KEY);
-    } catch {
-      // Storage disabled: the token still works for this page view.
-    }
-    clearTimeout(tokenTimer);
+  /** Who the table was loaded for: another identity (or none) starts over. */
+  let shownIdentity = null;
+  function onSession(view) {
+    if (view.status === 'busy' || view.identity === shownIdentity) return;
+    shownIdentity = view.identity;
     state.productsLoaded = false;
     clearTable();
-    if (!token) {
+    if (!view.identity) {
       state.inflight.products?.abort();
-      resetProducts('Enter a token first');
-      setStatus('idle', 'Paste a token and pick a data product.');
+      resetProducts('Sign in first');
+      setStatus('idle', 'Sign in and pick a data product.');
       return;
     }
-    tokenTimer = setTimeout(() => void loadProducts(), TOKEN_DEBOUNCE_MS);
-  }
-
-  function onForget() {
-    ui.token.value = '';
-    onTokenInput();
-    ui.token.focus();
+    void loadProducts();
   }
 
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
     void loadUsage();
   });
-  ui.token.addEventListener('input', onTokenInput);
-  ui.forget.addEventListener('click', onForget);
   ui.table.querySelector('thead').addEventListener('click', onSort);
   ui.tbody.addEventListener('click', onRowActivate);
   ui.tbody.addEventListener('keydown', onRowActivate);
 
-  let saved = null;
-  try {
-    saved = sessionStorage.getItem(TOKEN_KEY);
-  } catch {
-    saved = null;
-  }
-  if (saved) {
-    ui.token.value = saved;
-    void loadProducts();
-  }
+  mountSignIn(ui.signIn, session);
+  session.subscribe(onSession);
+  void session.start();
 })();
