@@ -96,6 +96,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const supergraph = await loadSupergraph(config.supergraph, supergraphSource);
   checkSubgraphUrls(supergraph, config.subgraphUrls);
   const policies = loadAccessPolicies(config.authorization.policiesFile);
+  // Which operations each client may send, and the trusted documents: a manifest that cannot be read stops the start here.
+  const documents = await createDocuments(config, logger, now);
 
   // Components.
   const metrics = createMetrics();
@@ -114,8 +116,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const limits = createLimits(config, new Set(policies.roles.keys()), logger, metrics, now);
   const usage = createUsage(config, logger, metrics, now);
   const audit = createAuditTrail(config, logger, metrics, now);
-  // Trusted documents are read (and checked) before anything listens: a manifest that cannot be read stops the start.
-  const documents = await createDocuments(config, logger, now);
   const sources = new Map<string, SubgraphSource>();
   const readiness = createReadiness(sources, now);
   const catalog = createCatalog({
