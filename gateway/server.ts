@@ -96,11 +96,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const supergraph = await loadSupergraph(config.supergraph, supergraphSource);
   checkSubgraphUrls(supergraph, config.subgraphUrls);
   const policies = loadAccessPolicies(config.authorization.policiesFile);
-  // Which operations each client may send, and the trusted documents: a manifest that cannot be read stops the start here.
-  const documents = await createDocuments(config, logger, now);
 
   // Components.
   const metrics = createMetrics();
+  // Which operations each client may send, and the trusted documents: a manifest that cannot be read stops the start here.
+  const documents = await createDocuments(config, logger, metrics, now);
   const identity = createIdentity(config);
   const authenticate = createAuthenticator({
     issuers: config.auth.issuers,

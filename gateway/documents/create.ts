@@ -3,6 +3,7 @@ import { requestError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Principal } from '../../lib/principal.js';
 import type { GatewayConfig } from '../config.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { clientIdentity } from '../usage/clients.js';
 import { invalidDocuments, type InvalidDocument } from './check.js';
 import { sha256Hex } from './manifest.js';
@@ -51,7 +52,12 @@ export interface Documents {
 const LOGGED_INVALID = 20;
 
 /** Reads the manifests once (refusing the gateway's start when they cannot be read) and returns the component. */
-export async function createDocuments(config: GatewayConfig, logger: Logger, now: () => number): Promise<Documents> {
+export async function createDocuments(
+  config: GatewayConfig,
+  logger: Logger,
+  metrics: Pick<GatewayMetrics, 'untrustedOperations' | 'trustedDocuments' | 'trustedDocumentsReloads'>,
+  now: () => number,
+): Promise<Documents> {
   const { documents: settings } = config;
   const policy: OperationsPolicy = loadOperationsPolicy(settings.policyFile, config.mode);
   const source: ManifestsSource | undefined = settings.source ? createManifestsSource(settings.source) : undefined;
@@ -67,6 +73,9 @@ export async function createDocuments(config: GatewayConfig, logger: Logger, now
 
   const report = () => {
     invalid = schema ? invalidDocuments(trusted.manifests, schema) : [];
+    const invalidHashes = new Set(invalid.map((d) => d.hash)).size;
+    metrics.trustedDocuments.set({ state: 'invalid' }, invalidHashes);
+    metrics.trustedDocuments.set({ state: 'valid' }, trusted.size - invalidHashes);
     const withoutManifest = policy.trustedOnly.filter((client) => !trusted.hasManifest(client));
     if (withoutManifest.length) logger.warn({ clients: withoutManifest }, 'trusted-only clients without a manifest: every operation they send is refused');
     if (invalid.length) {
@@ -100,6 +109,7 @@ export async function createDocuments(config: GatewayConfig, logger: Logger, now
   const reload = () => {
     const round = chain.then(async () => {
       const result = await attempt();
+      metrics.trustedDocumentsReloads.inc({ outcome: result.outcome });
       if (result.outcome === 'applied') logger.info({ fingerprint: result.fingerprint, documents: result.documents, invalid: result.invalid.length }, 'trusted documents reloaded');
       else if (result.outcome === 'refused') logger.error({ reason: result.reason, serving: trusted.fingerprint }, 'trusted documents refused; the current ones stay');
       return result;
@@ -120,12 +130,14 @@ export async function createDocuments(config: GatewayConfig, logger: Logger, now
         const { query, extensions } = operation as { query?: unknown; extensions?: { persistedQuery?: { sha256Hash?: unknown } } };
         if (typeof query === 'string' && query !== '') {
           if (client.id === undefined || !trusted.trusts(client.id, sha256Hex(query))) {
+            metrics.untrustedOperations.inc({ code: 'OPERATION_NOT_TRUSTED' });
             throw requestError('OPERATION_NOT_TRUSTED', 'This client may run only the documents of its manifest (trusted documents); this one is not among them');
           }
           continue;
         }
         const hash = extensions?.persistedQuery?.sha256Hash;
         if (typeof hash === 'string' && (client.id === undefined || !trusted.trusts(client.id, hash))) {
+          metrics.untrustedOperations.inc({ code: 'PERSISTED_QUERY_NOT_FOUND' });
           // As @apollo/server answers an unknown hash: 200, never cached on the way (a GET's answer could be).
           throw requestError('PERSISTED_QUERY_NOT_FOUND', 'PersistedQueryNotFound', {}, { 'cache-control': 'private, no-cache, must-revalidate' });
         }
