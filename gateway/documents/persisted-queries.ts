@@ -48,7 +48,7 @@ export function createPersistedQueries(options: PersistedQueriesOptions): Persis
   const { apq, redis, trusted } = options;
   const memory = apq ? createMemoryCacheStore({ maxBytes: apq.memoryMaxBytes, now: options.now }) : undefined;
   const shared: ResponseCacheStore | undefined =
-    apq && redis.url ? createRedisCacheStore({ url: redis.url, commandTimeoutMs: redis.commandTimeoutMs, logger: options.logger, onFailure: () => undefined }) : undefined;
+    apq && redis.url ? createRedisCacheStore({ url: redis.url, commandTimeoutMs: redis.commandTimeoutMs, logger: options.logger, onFailure: () => undefined, what: 'persisted query' }) : undefined;
   const hashOf = (key: string) => {
     const hash = key.startsWith(APOLLO_PREFIX) ? key.slice(APOLLO_PREFIX.length) : key;
     return SHA256.test(hash) ? hash : undefined;
