@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +188,31 @@ describe('manifests', () => {
     const refused = await gateway.reloadDocuments();
     expect(refused).toEqual({ outcome: 'refused', reason: expect.stringContaining('the id is not the SHA-256 of its document') });
     expect(await byHash(gateway.url, sha256(TITLES), webApp)).toMatchObject({ status: 200 });
+  });
+
+  it('from a URL: one bundle of every client\'s manifests, polled with If-None-Match', async () => {
+    let bundle = JSON.stringify({ 'web-app': { '1.0.0': JSON.parse(apolloManifest([TITLES])) as unknown } });
+    const conditional: (string | undefined)[] = [];
+    const registry = createServer((req, res) => {
+      const etag = `"${sha256(bundle).slice(0, 8)}"`;
+      conditional.push(req.headers['if-none-match']);
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', etag }).end(bundle);
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => registry.close(() => resolve())));
+    const address = registry.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/manifests.json`;
+    const fromUrl = await start({ TRUSTED_DOCUMENTS: url, OPERATIONS_POLICY_FILE: policyFile({ 'web-app': 'trusted-only' }) });
+    expect(await byHash(fromUrl.url, sha256(TITLES), webApp)).toMatchObject({ status: 200, body: { data: { books: BOOKS } } });
+    expect(await fromUrl.reloadDocuments()).toMatchObject({ outcome: 'unchanged', documents: 1 });
+    bundle = JSON.stringify({ 'web-app': { '1.0.0': JSON.parse(apolloManifest([TITLES])) as unknown, '1.1.0': { [sha256(RATINGS)]: RATINGS } } });
+    expect(await fromUrl.reloadDocuments()).toMatchObject({ outcome: 'applied', documents: 2, invalid: [] });
+    expect(await byHash(fromUrl.url, sha256(RATINGS), webApp)).toMatchObject({ status: 200 });
+    expect(conditional).toEqual([undefined, `"${sha256(JSON.stringify({ 'web-app': { '1.0.0': JSON.parse(apolloManifest([TITLES])) as unknown } })).slice(0, 8)}"`, expect.any(String)]);
   });
 
   it('bounds: more documents than TRUSTED_DOCUMENTS_MAX_DOCUMENTS, or a larger one, stop the start with a clear message', async () => {
