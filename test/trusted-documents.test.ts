@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { loadConfig } from '../gateway/config.js';
-import { ManifestError } from '../gateway/documents/manifest.js';
+import { ManifestError, parseManifest } from '../gateway/documents/manifest.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import { postGraphQL, type GraphQLResult } from './helpers/http.js';
@@ -213,6 +213,19 @@ describe('manifests', () => {
     expect(await fromUrl.reloadDocuments()).toMatchObject({ outcome: 'applied', documents: 2, invalid: [] });
     expect(await byHash(fromUrl.url, sha256(RATINGS), webApp)).toMatchObject({ status: 200 });
     expect(conditional).toEqual([undefined, `"${sha256(JSON.stringify({ 'web-app': { '1.0.0': JSON.parse(apolloManifest([TITLES])) as unknown } })).slice(0, 8)}"`, expect.any(String)]);
+  });
+
+  it('reads the shapes clients\' tooling writes, and names what is wrong with the others', () => {
+    const meta = { client: 'web-app', version: '1.0.0', where: 'm.json' };
+    const limits = { maxDocumentBytes: 1024 };
+    const entry = { hash: sha256(TITLES), body: TITLES };
+    expect([...parseManifest(JSON.parse(apolloManifest([TITLES])), meta, limits).documents.values()]).toEqual([{ ...entry, name: 'Titles' }]);
+    // Relay (SHA256) and GraphQL Codegen: bare hex, or the "sha256:" prefix of GraphQL over HTTP's documentId.
+    expect([...parseManifest({ [sha256(TITLES)]: TITLES }, meta, limits).documents.values()]).toEqual([{ ...entry, name: undefined }]);
+    expect([...parseManifest({ [`sha256:${sha256(TITLES)}`]: TITLES }, meta, limits).documents.values()]).toEqual([{ ...entry, name: undefined }]);
+    expect(() => parseManifest({ format: 'apollo-persisted-query-manifest', version: 2, operations: [] }, meta, limits)).toThrow('m.json: expected format "apollo-persisted-query-manifest", version 1 and an operations array');
+    expect(() => parseManifest([TITLES], meta, limits)).toThrow(ManifestError);
+    expect(() => parseManifest({ [sha256(TITLES)]: 42 }, meta, limits)).toThrow('the document is not a non-empty string');
   });
 
   it('bounds: more documents than TRUSTED_DOCUMENTS_MAX_DOCUMENTS, or a larger one, stop the start with a clear message', async () => {
