@@ -70,5 +70,6 @@ describe.skipIf(!canRun)('automatic persisted queries in Redis', () => {
     }
     for (const replica of replicas) replica.child.kill('SIGTERM');
     expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
-  });
+    // Two gateway processes starting through tsx on a shared 2-core machine.
+  }, 120_000);
 });
