@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { composeServices } from '@apollo/composition';
+import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { loadConfig } from '../gateway/config.js';
@@ -170,6 +172,24 @@ describe('manifests', () => {
     });
     const result = await byHash(gateway.url, sha256(BROKEN), webApp);
     expect(result).toMatchObject({ status: 400, body: { errors: [{ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] } });
+  });
+
+  it('a new supergraph that breaks a trusted document: the document is reported, the supergraph served', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dpg-manifests-'));
+    writeManifest(dir, 'web-app', '1.0.0', apolloManifest([TITLES, RATINGS]));
+    const supergraphFile = join(dir, 'supergraph.graphql');
+    copyFileSync(toy.supergraphPath, supergraphFile);
+    const reloading = await start({ SUPERGRAPH: supergraphFile, SUPERGRAPH_POLL_MS: '0', TRUSTED_DOCUMENTS: dir });
+    expect(reloading.trustedDocuments()).toMatchObject({ documents: 2, invalid: [] });
+    // The books product renames Book.title.
+    const link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])';
+    const composed = composeServices([
+      { name: 'books', url: toy.urls.books, typeDefs: parse(`${link}\ntype Book @key(fields: "id") { id: ID! name: String! }\ntype Query { books: [Book!]! }`) },
+      { name: 'reviews', url: toy.urls.reviews, typeDefs: parse(`${link}\ntype Book @key(fields: "id") { id: ID! rating: Float }`) },
+    ]);
+    writeFileSync(supergraphFile, composed.supergraphSdl!);
+    expect(await reloading.reloadSupergraph()).toMatchObject({ outcome: 'applied' });
+    expect(reloading.trustedDocuments().invalid).toEqual([{ client: 'web-app', version: '1.0.0', hash: sha256(TITLES), name: 'Titles', errors: ['Cannot query field "title" on type "Book".'] }]);
   });
 
   it('a new version\'s manifest is served without a restart; every deployed version counts', async () => {
