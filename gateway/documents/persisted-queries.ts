@@ -1,6 +1,7 @@
 import type { PersistedQueryOptions } from '@apollo/server';
 import type { Logger } from '../../lib/logger.js';
 import { createMemoryCacheStore, createRedisCacheStore, type ResponseCacheStore } from '../execution/cache-store.js';
+import { sha256Hex } from './manifest.js';
 import type { TrustedDocuments } from './trusted.js';
 
 /** @apollo/server's persisted query cache (its KeyValueCache of query texts). */
@@ -63,7 +64,9 @@ export function createPersistedQueries(options: PersistedQueriesOptions): Persis
       const local = await memory.get(storeKey);
       if (local !== undefined || !shared) return local;
       const registered = await shared.get(storeKey);
-      if (registered !== undefined) await memory.set(storeKey, registered, apq!.ttlS * 1000);
+      // What another process wrote is checked once, as it enters this one: a hash names its text.
+      if (registered === undefined || sha256Hex(registered) !== hash) return undefined;
+      await memory.set(storeKey, registered, apq!.ttlS * 1000);
       return registered;
     },
     async set(key, value, setOptions) {
