@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { loadConfig } from '../gateway/config.js';
 import { ManifestError, parseManifest } from '../gateway/documents/manifest.js';
+import { DEFAULT_OPERATIONS_POLICY_FILE, loadOperationsPolicy, OperationsPolicyError, parseOperationsPolicy } from '../gateway/documents/policy.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
+import { ANONYMOUS, type Principal } from '../lib/principal.js';
 import { createLogger } from '../lib/logger.js';
 import { postGraphQL, type GraphQLResult } from './helpers/http.js';
 import { startToySubgraphs, type Toy } from './helpers/toy-subgraphs.js';
@@ -254,5 +256,36 @@ describe('manifests', () => {
     await expect(start({ TRUSTED_DOCUMENTS: dir, TRUSTED_DOCUMENTS_MAX_DOCUMENTS: '1' })).rejects.toThrow(ManifestError);
     await expect(start({ TRUSTED_DOCUMENTS: dir, TRUSTED_DOCUMENTS_MAX_DOCUMENTS: '1' })).rejects.toThrow(/2 documents in 1 manifests, over TRUSTED_DOCUMENTS_MAX_DOCUMENTS \(1\)/);
     await expect(start({ TRUSTED_DOCUMENTS: dir, TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES: '20' })).rejects.toThrow(/over TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES \(20\)/);
+  });
+});
+
+describe('policies/operations.yaml', () => {
+  const client = (clientId: string | undefined): Principal => ({ kind: 'authenticated', issuer: 'https://idp.test', subject: 's', clientId, roles: new Set(), scopes: new Set() });
+
+  it('ships open in both modes: no client that worked before is refused after an upgrade', () => {
+    for (const mode of ['development', 'production'] as const) {
+      const shipped = loadOperationsPolicy(DEFAULT_OPERATIONS_POLICY_FILE, mode);
+      expect([shipped.policyOf(ANONYMOUS), shipped.policyOf(client('web-portal')), shipped.policyOf(client(undefined))]).toEqual(['open', 'open', 'open']);
+    }
+  });
+
+  it('keys on the token\'s client id; the mode\'s default covers the rest, anonymous callers and tokens without one', () => {
+    const raw = { default: { production: 'trusted-only', development: 'open' }, clients: { notebooks: 'open', 'web-portal': 'trusted-only' } };
+    const production = parseOperationsPolicy(raw, 'ops.yaml', 'production');
+    expect([production.policyOf(client('notebooks')), production.policyOf(client('web-portal')), production.policyOf(client('other')), production.policyOf(client(undefined)), production.policyOf(ANONYMOUS)]).toEqual([
+      'open',
+      'trusted-only',
+      'trusted-only',
+      'trusted-only',
+      'trusted-only',
+    ]);
+    expect(production.trustedOnly).toEqual(['web-portal']);
+    // Client ids are looked up as data, never as object keys.
+    expect(parseOperationsPolicy(raw, 'ops.yaml', 'development').policyOf(client('__proto__'))).toBe('open');
+  });
+
+  it('names the file and the entry of a mistake', () => {
+    expect(() => parseOperationsPolicy({ default: { production: 'closed', development: 'open' } }, 'ops.yaml', 'production')).toThrow(OperationsPolicyError);
+    expect(() => parseOperationsPolicy({ default: { production: 'open', development: 'open' }, clients: { web: 'strict' } }, 'ops.yaml', 'production')).toThrow(/^ops\.yaml: clients\.web: /);
   });
 });
