@@ -3,7 +3,7 @@ import type { ClassifiedAccess } from '../lib/classification/model.js';
 import type { Logger } from '../lib/logger.js';
 import type { Principal } from '../lib/principal.js';
 import type { DeniedField } from './authz/enforce.js';
-import type { RequestClient } from './documents/create.js';
+import type { RequestClient } from './documents/admission.js';
 import type { Deprecation } from './deprecation/index.js';
 import type { Bucket, Decision } from './limits/store.js';
 import type { OperationAnalysis } from './operation/analysis.js';

@@ -1,27 +1,14 @@
 import type { GraphQLSchema } from 'graphql';
-import { requestError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Principal } from '../../lib/principal.js';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { clientIdentity } from '../usage/clients.js';
+import { refusalError, refusalOf, requestClient, type RequestClient } from './admission.js';
 import { invalidDocuments, type InvalidDocument } from './check.js';
-import { sha256Hex } from './manifest.js';
 import { createPersistedQueries, type PersistedQueries } from './persisted-queries.js';
-import { loadOperationsPolicy, type OperationPolicy, type OperationsPolicy } from './policy.js';
+import { loadOperationsPolicy, type OperationsPolicy } from './policy.js';
 import { createManifestsSource, type ManifestsSource } from './source.js';
 import { buildTrustedDocuments, NO_TRUSTED_DOCUMENTS, type TrustedDocuments } from './trusted.js';
-
-/** Who sends a request, as far as operations go: computed once per request, carried in its context. */
-export interface RequestClient {
-  /** The token's client id: verified, and what safelisting keys on; undefined for anonymous callers and tokens without one. */
-  readonly id: string | undefined;
-  /** As usage labels it: the apollographql-client-name header, else the client id (the caller's word: decides nothing). */
-  readonly name: string;
-  readonly version: string;
-  /** What the client may send (policies/operations.yaml). */
-  readonly policy: OperationPolicy;
-}
 
 /** What one reload of the trusted documents did. */
 export type DocumentsReloadResult =
@@ -119,29 +106,12 @@ export async function createDocuments(
   };
 
   return {
-    clientOf(principal, header) {
-      const { name, version } = clientIdentity({ get: header }, principal);
-      return { id: principal.kind === 'authenticated' ? principal.clientId : undefined, name, version, policy: policy.policyOf(principal) };
-    },
+    clientOf: (principal, header) => requestClient(principal, header, policy),
     admit(client, operations) {
-      if (client.policy === 'open') return;
-      for (const operation of operations) {
-        if (operation === null || typeof operation !== 'object') continue; // @apollo/server refuses it as it is
-        const { query, extensions } = operation as { query?: unknown; extensions?: { persistedQuery?: { sha256Hash?: unknown } } };
-        if (typeof query === 'string' && query !== '') {
-          if (client.id === undefined || !trusted.trusts(client.id, sha256Hex(query))) {
-            metrics.untrustedOperations.inc({ code: 'OPERATION_NOT_TRUSTED' });
-            throw requestError('OPERATION_NOT_TRUSTED', 'This client may run only the documents of its manifest (trusted documents); this one is not among them');
-          }
-          continue;
-        }
-        const hash = extensions?.persistedQuery?.sha256Hash;
-        if (typeof hash === 'string' && (client.id === undefined || !trusted.trusts(client.id, hash))) {
-          metrics.untrustedOperations.inc({ code: 'PERSISTED_QUERY_NOT_FOUND' });
-          // As @apollo/server answers an unknown hash: 200, never cached on the way (a GET's answer could be).
-          throw requestError('PERSISTED_QUERY_NOT_FOUND', 'PersistedQueryNotFound', {}, { 'cache-control': 'private, no-cache, must-revalidate' });
-        }
-      }
+      const refusal = refusalOf(client, operations, trusted);
+      if (!refusal) return;
+      metrics.untrustedOperations.inc({ code: refusal });
+      throw refusalError(refusal);
     },
     persistedQueries,
     setSchema(next) {
