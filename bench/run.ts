@@ -13,7 +13,8 @@ import { BENCH_SCOPES, startBenchAuth } from './auth.js';
 import { benchOperations, sendOnce, type BenchOperation } from './operations.js';
 import { startOtlpSink, type SinkCounts } from './otlp-sink.js';
 import { benchRateLimitsFile, benchRedis } from './rate-limits.js';
-import { cpuMsOf, freePorts, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type Memory } from './processes.js';
+import { gitCommit, runBenchMain, type BenchLifecycle } from './lifecycle.js';
+import { cpuMsOf, freePorts, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, type BenchProcess, type Memory } from './processes.js';
 import { formatTables, type BenchReport, type OperationResult, type StartupSample, type TargetName } from './report.js';
 import { countRecorded, judgeUsage, type UsageCheck } from './usage-check.js';
 import { roundOrder } from './rounds.js';
@@ -178,6 +179,8 @@ class UsageError extends Error {}
 class BenchAbort extends Error {}
 
 const t0 = performance.now();
+/** This run's processes and cleanups (set when the run starts). */
+let lifecycle: BenchLifecycle;
 const progress = (text: string) => process.stderr.write(`bench [${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -206,7 +209,7 @@ async function main(): Promise<number> {
     number,
   ];
   const redis = await benchRedis(redisPort);
-  if (redis) cleanups.push(() => redis.stop());
+  if (redis) lifecycle.onExit(() => redis.stop());
   progress(redis ? `ours limits through Redis (${redis.source}: ${redis.url})` : 'no Redis here (no REDIS_URL, no redis-server): ours limits in-process');
   // Both of our gateways share the Redis and the key prefix (rate-limit counters no bench request can
   // exhaust; usage counts, which only ours writes: the usage check reads them back at the end).
@@ -219,14 +222,14 @@ async function main(): Promise<number> {
   // the protocol is the default http/protobuf) to a stand-in collector; bare has no tracing to turn on.
   const sink = cli.tracing ? await startOtlpSink(sinkPort) : undefined;
   if (sink) {
-    cleanups.push(() => sink.stop());
+    lifecycle.onExit(() => sink.stop());
     progress(`tracing on: ours and the subgraphs export to ${sink.url}`);
   }
   const tracingEnv: Record<string, string> = sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {};
   const auth = await startBenchAuth(issuerPort, cli.role);
-  cleanups.push(() => auth.stop());
+  lifecycle.onExit(() => auth.stop());
   const auditStores = await benchAuditStores();
-  cleanups.push(() => auditStores.stop());
+  lifecycle.onExit(() => auditStores.stop());
   progress(`audit trail: ${auditStores.description}`);
   // The bench's token first, so that a --header authorization replaces it.
   const headers: Record<string, string> = { authorization: auth.authorization, ...cli.headers };
@@ -353,7 +356,7 @@ async function main(): Promise<number> {
 
   const client = { headers, connections: cli.connections };
   const interrupt = new AbortController();
-  activeLoad = interrupt;
+  lifecycle.activeLoad = interrupt;
   const results: OperationResult[] = [];
   const redisPid = redis?.pid;
   const counted = async (target: Target, op: BenchOperation, durationS: number) => {
@@ -386,7 +389,7 @@ async function main(): Promise<number> {
     }
     results.push(...summarize(op, runs, memory));
   }
-  activeLoad = undefined;
+  lifecycle.activeLoad = undefined;
 
   // Every gateway flushes the usage it recorded when it stops: stop them (by pid), then count in Redis.
   await Promise.all(Object.values(targets).map((target) => target.process!.stop()));
@@ -634,53 +637,21 @@ function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-function gitCommit(): string | null {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head}+dirty` : head;
-  } catch {
-    return null;
-  }
-}
-
-/** What else to undo on any exit (the JWKS server). */
-const cleanups: (() => Promise<void>)[] = [];
-async function stopEverything(): Promise<void> {
-  await stopAll();
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup().catch(() => undefined)));
-}
-
-let activeLoad: AbortController | undefined;
-let interrupted = false;
-function onSignal(signal: NodeJS.Signals) {
-  if (interrupted) return;
-  interrupted = true;
-  progress(`${signal}: stopping every process this run started`);
-  activeLoad?.abort();
-  void stopEverything().finally(() => process.exit(130));
-}
 
 // `--public` is a different benchmark with its own options (bench/public/run.ts); without it, this one.
 if (process.argv.slice(2).includes('--public')) {
   const { runPublicBench } = await import('./public/run.js');
   runPublicBench();
 } else {
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', killAllNow);
-
-  main()
-    .then(async (code) => {
-      await stopEverything();
-      process.exit(code);
-    })
-    .catch(async (error: unknown) => {
-      if (interrupted) return; // the signal handler stops everything and exits
-      const known = error instanceof BenchAbort || error instanceof UsageError;
-      process.stderr.write(`bench: ${known ? '' : 'failed: '}${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
-      if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
-      await stopEverything();
-      process.exit(error instanceof UsageError ? 2 : 1);
-    });
+  runBenchMain({
+    label: 'bench',
+    progress,
+    usage: USAGE,
+    main: (run) => {
+      lifecycle = run;
+      return main();
+    },
+    isUsageError: (error) => error instanceof UsageError,
+    isAbort: (error) => error instanceof BenchAbort,
+  });
 }

@@ -67,6 +67,15 @@ export const DEFAULT_APQ_TTL_S = 86_400;
 export const DEFAULT_APQ_MEMORY_MAX_BYTES = 32 * 1024 * 1024;
 /** A larger document is run but not registered as an automatic persisted query. */
 export const DEFAULT_APQ_MAX_DOCUMENT_BYTES = 64 * 1024;
+/**
+ * Introspection shows everyone the whole API schema, each rule in the descriptions, until the
+ * sandbox introspects with the caller's token. `granted` (each caller's own graph) is what a data
+ * scientist's docs explorer and autocomplete should show, but GraphiQL introspects once, when the
+ * page loads, before a token is pasted: under `granted` it would keep the anonymous view (nothing)
+ * until the user refreshes the schema (Shift+Ctrl+R). When the sandbox's sign-in (issue 16) sends
+ * the token with its first introspection, or refetches on a new one, make `granted` the default.
+ */
+export const DEFAULT_INTROSPECTION_VIEW: 'granted' | 'full' = 'full';
 /** Scopes that guard personal data: an operation reading such a field is never shared or cached across subjects. */
 export const DEFAULT_PERSONAL_DATA_SCOPES = ['customer:pii'] as const;
 
@@ -137,6 +146,7 @@ const envSchema = z.object({
   AUTH_REQUIRED: bool.optional(),
   AUTHZ_MODE: z.enum(['filter', 'reject']).default('filter'),
   ANONYMOUS_INTROSPECTION: bool.optional(),
+  INTROSPECTION_VIEW: z.enum(['granted', 'full']).default(DEFAULT_INTROSPECTION_VIEW),
   CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(DEFAULT_CLOCK_TOLERANCE_S),
   JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_JWKS_COOLDOWN_MS),
   MAX_TOKEN_BYTES: positiveInt(65_536).default(DEFAULT_MAX_TOKEN_BYTES),
@@ -250,6 +260,11 @@ export interface GatewayConfig {
     readonly policiesFile: string;
     /** Default: on in development, off in production. */
     readonly anonymousIntrospection: boolean;
+    /**
+     * What introspection shows: `granted`, the schema filtered to what the caller may read (per
+     * grant set); `full`, the whole API schema with each rule in the descriptions. Default: full.
+     */
+    readonly introspectionView: 'granted' | 'full';
   };
   /** Signs the identity forwarded to subgraphs; undefined: the development key (development mode only). */
   readonly internalSigningKey: KeyObject | undefined;
@@ -431,6 +446,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       mode: e.AUTHZ_MODE,
       policiesFile: e.POLICIES_FILE,
       anonymousIntrospection: e.ANONYMOUS_INTROSPECTION ?? mode === 'development',
+      introspectionView: e.INTROSPECTION_VIEW,
     }),
     internalSigningKey: e.INTERNAL_SIGNING_KEY,
     redis: Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }),

@@ -9,6 +9,7 @@ import type { AccessPolicies } from '../lib/policies.js';
 import { ANONYMOUS, type Principal } from '../lib/principal.js';
 import { createPlatformSchema, PLATFORM_SUBGRAPH, type CatalogReader } from '../subgraphs/platform/index.js';
 import { createAuthorizedGateway } from './authz/gateway.js';
+import { createIntrospectionViews } from './authz/introspection-views.js';
 import type { GatewayConfig } from './config.js';
 import { isGatewayContext, newOperationState, type GatewayContext } from './context.js';
 import { indexDeprecations, type DeprecationIndex } from './deprecation/index.js';
@@ -92,7 +93,11 @@ export function createEngine(deps: EngineDeps): Engine {
   const { config, logger, supergraph, policies, limits, usage, audit, metrics, identity, sources, now } = deps;
   // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
   const sharing = deps.sharing.forSupergraph(supergraph);
-  const facts = createOperationFactsCache(indexRequirements(supergraph.document), indexCost(supergraph.document), limits.policy.operation, indexClassifications(supergraph.document));
+  const requirements = indexRequirements(supergraph.document);
+  const classifications = indexClassifications(supergraph.document);
+  const facts = createOperationFactsCache(requirements, indexCost(supergraph.document), limits.policy.operation, classifications);
+  // INTROSPECTION_VIEW=granted: each grant set's view of this supergraph, built when first asked for.
+  const views = config.authorization.introspectionView === 'granted' ? createIntrospectionViews({ requirements, classifications, policies }) : undefined;
   if (config.pseudonyms.development) logger.warn('PSEUDONYM_KEY is not set: pseudonyms use the public development key (anyone can recompute them); production requires a key of its own');
   const { gateway, features } = createAuthorizedGateway(
     supergraph.document,
@@ -120,6 +125,7 @@ export function createEngine(deps: EngineDeps): Engine {
       aroundExecution: sharing.wrap,
       pseudonyms: createPseudonymizer(config.pseudonyms.key, config.pseudonyms.keyId),
       audit: deps.auditGate ?? audit.writer,
+      introspection: views,
     },
   );
   let deprecations: DeprecationIndex | undefined;
@@ -129,6 +135,7 @@ export function createEngine(deps: EngineDeps): Engine {
     servedSchema = apiSchema;
     usageCatalog = buildSchemaCatalog(supergraph.document, apiSchema, [PLATFORM_SUBGRAPH]);
     deprecations = indexDeprecations(supergraph.document, apiSchema);
+    views?.update(apiSchema);
   });
   const canIntrospect = (principal: Principal) => principal.kind === 'authenticated' || config.authorization.anonymousIntrospection;
 
@@ -146,6 +153,8 @@ export function createEngine(deps: EngineDeps): Engine {
     parseOptions: { maxTokens: limits.policy.operation.maxTokens },
     validationRules: [supportedIntrospectionRule],
     formatError: createErrorFormatter(logger),
+    // The JSON of an answer joined callers share is written once (execution/shared-json.ts).
+    stringifyResult: deps.sharing.stringifyResult,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       hideSuggestionsPlugin((context) => canIntrospect(context.principal)),
@@ -178,6 +187,7 @@ export function createEngine(deps: EngineDeps): Engine {
     bodyLimitBytes: config.maxBodyBytes,
     maxBatch: limits.policy.operation.maxBatch,
     nesting: limits.policy.operation,
+    encodeBody: deps.sharing.encodeBody,
     context: (scope, req, operations) => {
       const client = deps.documents.clientOf(scope.principal, (name) => {
         const value = req.headers[name];

@@ -150,6 +150,8 @@ export interface GraphQLHandlerOptions<TContext extends BaseContext, TScope> {
    * request with its code's status, before anything is parsed.
    */
   context: (scope: TScope, req: IncomingMessage, operations: readonly unknown[]) => TContext | Promise<TContext>;
+  /** The bytes of a response body (UTF-8); a caller may reuse the bytes of bodies it knows are shared. @default Buffer.from */
+  encodeBody?: (body: string) => Buffer;
 }
 
 const DOCUMENT_ID = /^(?:sha256:)?([0-9a-f]{64})$/;
@@ -188,6 +190,7 @@ export function graphqlHandler<TContext extends BaseContext, TScope>(
   options: GraphQLHandlerOptions<TContext, TScope>,
 ): (req: IncomingMessage, res: ServerResponse, scope: TScope) => Promise<void> {
   const { server, bodyLimitBytes } = options;
+  const encodeBody = options.encodeBody ?? ((body: string) => Buffer.from(body, 'utf8'));
   return async (req, res, scope) => {
     const method = (req.method ?? 'GET').toUpperCase();
     const headers = new HeaderMap();
@@ -218,7 +221,11 @@ export function graphqlHandler<TContext extends BaseContext, TScope>(
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
-      res.end(response.body.string);
+      // Encoded once: Node would otherwise scan the string for its byte length, then encode it
+      // again to write it (a profile put 10% of the gateway's time in that scan on large answers).
+      const bytes = encodeBody(response.body.string);
+      res.setHeader('content-length', bytes.length);
+      res.end(bytes);
       return;
     }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);

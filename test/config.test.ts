@@ -31,7 +31,7 @@ describe('gateway configuration', () => {
       shutdownGraceMs: 10_000,
       logLevel: 'info',
       auth: { issuers: [], trustDevIssuer: true, required: false, clockToleranceS: 5, jwksCooldownMs: 30_000, maxTokenBytes: 8192 },
-      authorization: { mode: 'filter', policiesFile: 'policies/access.yaml', anonymousIntrospection: true },
+      authorization: { mode: 'filter', policiesFile: 'policies/access.yaml', anonymousIntrospection: true, introspectionView: 'full' },
       internalSigningKey: undefined,
       redis: { url: undefined, keyPrefix: 'dpg', commandTimeoutMs: 250 },
       rateLimits: { enabled: true, failMode: 'open', file: 'policies/rate-limits.yaml' },

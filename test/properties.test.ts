@@ -34,6 +34,8 @@ import { readAccessFile, readSupergraphFacts, type AccessFile, type SupergraphFa
  * what each property exercised.
  */
 
+/** A safety net, not a measure: a property's runs take seconds, more on a loaded machine. */
+const PROPERTY_TIMEOUT_MS = 180_000;
 const SEED = Number(process.env.PROPERTY_SEED ?? 20_261_010);
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
 const PATH = process.env.PROPERTY_PATH;
@@ -510,18 +512,18 @@ function limits(subject: Subject, runs: number): Property {
 describe('properties over generated operations (issue 10)', () => {
   describe(PRODUCTS, () => {
     // Authorization is the cheapest per run, and a leak may concern one role and one field only: three times the runs.
-    it('authorization: no field the role may not read comes back non-null', () => runProperty(products, authorization(products, 3 * RUNS)));
-    it('errors: codes of the closed set, no engine text, the status of the code', () => runProperty(products, errors(products, RUNS)));
-    it('cost: the cost charged is never below the list items returned', () => runProperty(products, cost(products, RUNS)));
-    it('limits: an operation over a limit is refused, never served', () => runProperty(products, limits(products, RUNS)));
+    it('authorization: no field the role may not read comes back non-null', () => runProperty(products, authorization(products, 3 * RUNS)), PROPERTY_TIMEOUT_MS);
+    it('errors: codes of the closed set, no engine text, the status of the code', () => runProperty(products, errors(products, RUNS)), PROPERTY_TIMEOUT_MS);
+    it('cost: the cost charged is never below the list items returned', () => runProperty(products, cost(products, RUNS)), PROPERTY_TIMEOUT_MS);
+    it('limits: an operation over a limit is refused, never served', () => runProperty(products, limits(products, RUNS)), PROPERTY_TIMEOUT_MS);
   });
 
   // Ours have no interface or union; a catalogue that has both, with rules on their members, so
   // that the properties also hold through `... on`. Smaller, so fewer runs.
   describe(CATALOGUE, () => {
-    it('authorization: no field the role may not read comes back non-null', () => runProperty(abstract, authorization(abstract, RUNS)));
-    it('errors: codes of the closed set, no engine text, the status of the code', () => runProperty(abstract, errors(abstract, Math.ceil(RUNS / 2))));
-    it('cost: the cost charged is never below the list items returned', () => runProperty(abstract, cost(abstract, Math.ceil(RUNS / 2))));
-    it('limits: an operation over a limit is refused, never served', () => runProperty(abstract, limits(abstract, Math.ceil(RUNS / 2))));
+    it('authorization: no field the role may not read comes back non-null', () => runProperty(abstract, authorization(abstract, RUNS)), PROPERTY_TIMEOUT_MS);
+    it('errors: codes of the closed set, no engine text, the status of the code', () => runProperty(abstract, errors(abstract, Math.ceil(RUNS / 2))), PROPERTY_TIMEOUT_MS);
+    it('cost: the cost charged is never below the list items returned', () => runProperty(abstract, cost(abstract, Math.ceil(RUNS / 2))), PROPERTY_TIMEOUT_MS);
+    it('limits: an operation over a limit is refused, never served', () => runProperty(abstract, limits(abstract, Math.ceil(RUNS / 2))), PROPERTY_TIMEOUT_MS);
   });
 });

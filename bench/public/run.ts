@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { benchAuditStores } from '../audit-store.js';
 import { startBenchAuth } from '../auth.js';
 import { mergeSorted, quantile, runLoad } from '../load.js';
-import { cpuMsOf, freePorts, hasTaskset, killAllNow, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, stopAll, type BenchProcess, type SpawnOptions } from '../processes.js';
+import { gitCommit, runBenchMain, type BenchLifecycle } from '../lifecycle.js';
+import { cpuMsOf, freePorts, hasTaskset, machineBusyCpuMs, memoryOf, ROOT, spawnEntry, type BenchProcess, type SpawnOptions } from '../processes.js';
 import { benchRateLimitsFile, benchRedis } from '../rate-limits.js';
 import { BUSY_MACHINE_PERCENT } from '../report.js';
 import { roundAmount, roundOrder } from '../rounds.js';
@@ -125,6 +126,8 @@ function parseCli(argv: readonly string[]) {
 }
 
 const t0 = performance.now();
+/** This run's processes and cleanups (set when the run starts). */
+let lifecycle: BenchLifecycle;
 const progress = (text: string) => process.stderr.write(`bench --public [${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -231,11 +234,11 @@ async function main(): Promise<number> {
   const supergraph = writePublicSupergraph(subgraphUrls);
 
   const redis = await benchRedis(redisPort);
-  if (redis) cleanups.push(() => redis.stop());
+  if (redis) lifecycle.onExit(() => redis.stop());
   const auth = await startBenchAuth(issuerPort);
-  cleanups.push(() => auth.stop());
+  lifecycle.onExit(() => auth.stop());
   const auditStores = await benchAuditStores();
-  cleanups.push(() => auditStores.stop());
+  lifecycle.onExit(() => auditStores.stop());
   // Every target gets the same request, token included (bare and Hive ignore it; Hive's inbound
   // deduplication keys on headers, and all of them are the same here as in the public benchmark).
   const headers: Record<string, string> = { authorization: auth.authorization };
@@ -310,7 +313,7 @@ async function main(): Promise<number> {
   for (const target of Object.values(targets)) idleMemory[target.name] = (await memoryOf(target.process!.pid))?.rssMb;
 
   const interrupt = new AbortController();
-  activeLoad = interrupt;
+  lifecycle.activeLoad = interrupt;
   const rows: PublicRow[] = [];
   for (const op of operations) {
     // The warm-up also sizes each target's rounds: as many requests as it answered in roundS seconds.
@@ -351,7 +354,7 @@ async function main(): Promise<number> {
       );
     }
   }
-  activeLoad = undefined;
+  lifecycle.activeLoad = undefined;
   const ratios = publicRatios(rows);
 
   const report = {
@@ -488,48 +491,18 @@ async function quietCallCounts(origins: Readonly<Record<string, string>>): Promi
   }
 }
 
-function gitCommit(): string | null {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head}+dirty` : head;
-  } catch {
-    return null;
-  }
-}
-
-const cleanups: (() => Promise<void>)[] = [];
-async function stopEverything(): Promise<void> {
-  await stopAll();
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup().catch(() => undefined)));
-}
-
-let activeLoad: AbortController | undefined;
-let interrupted = false;
-function onSignal(signal: NodeJS.Signals) {
-  if (interrupted) return;
-  interrupted = true;
-  progress(`${signal}: stopping every process this run started`);
-  activeLoad?.abort();
-  void stopEverything().finally(() => process.exit(130));
-}
 
 /** Runs the public benchmark and exits with its code (0, 1 when requests failed or a check did not pass, 2 on a bad option). */
 export function runPublicBench(): void {
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', killAllNow);
-  main()
-    .then(async (code) => {
-      await stopEverything();
-      process.exit(code);
-    })
-    .catch(async (error: unknown) => {
-      if (interrupted) return;
-      const known = error instanceof BenchAbort || error instanceof UsageError;
-      process.stderr.write(`bench --public: ${known ? '' : 'failed: '}${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
-      if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
-      await stopEverything();
-      process.exit(error instanceof UsageError ? 2 : 1);
-    });
+  runBenchMain({
+    label: 'bench --public',
+    progress,
+    usage: USAGE,
+    main: (run) => {
+      lifecycle = run;
+      return main();
+    },
+    isUsageError: (error) => error instanceof UsageError,
+    isAbort: (error) => error instanceof BenchAbort,
+  });
 }

@@ -156,13 +156,20 @@ const typenameField = (alias: string): FieldNode => ({
 /**
  * Builds (once per document, operation and set of denied fields) the filtered operation. `typedPaths`
  * are further selection sets (by their owner's path) that must return their object's `__typename`
- * (treatments narrowed by a type condition read it).
+ * (treatments narrowed by a type condition read it). `answeredElsewhere` are root introspection
+ * selections the caller's granted view answers (authz/introspection.ts): removed, no null put back.
  */
-export function filteredOperation(analysis: OperationAnalysis, denied: readonly DeniedField[], queryHash: string, typedPaths: readonly (readonly string[])[] = []): FilteredOperation {
-  const key = denied.map((d) => d.field.id).join(',') + (typedPaths.length ? `|${typedPaths.map((p) => p.join('.')).join(',')}` : '');
+export function filteredOperation(
+  analysis: OperationAnalysis,
+  denied: readonly DeniedField[],
+  queryHash: string,
+  typedPaths: readonly (readonly string[])[] = [],
+  answeredElsewhere: ReadonlySet<FieldNode> = new Set(),
+): FilteredOperation {
+  const key = denied.map((d) => d.field.id).join(',') + (typedPaths.length ? `|${typedPaths.map((p) => p.join('.')).join(',')}` : '') + (answeredElsewhere.size ? '|introspection' : '');
   const cached = analysis.filtered.get(key) as FilteredOperation | undefined;
   if (cached) return cached;
-  const removed = new Set<FieldNode>();
+  const removed = new Set<FieldNode>(answeredElsewhere);
   const nullValues: NullPlacement[] = [];
   const nullItems: NullPlacement[] = [];
   /** Selection sets (by the path of the field owning them) that need the object's __typename. */

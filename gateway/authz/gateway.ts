@@ -11,6 +11,8 @@ import type { AuditGate } from '../../lib/classification/model.js';
 import { validateTreatments } from '../../lib/classification/policy.js';
 import type { Pseudonymizer } from '../../lib/classification/pseudonym.js';
 import { decideAccess, filteredOperation, forbiddenFieldError, restoreNulls } from './enforce.js';
+import { createIntrospectionSplitter, executeIntrospection, mergeData } from './introspection.js';
+import type { IntrospectionViews } from './introspection-views.js';
 import { takeOverAuthorization } from './takeover.js';
 import { applyTreatments, treatmentPlan } from './treat.js';
 
@@ -33,6 +35,11 @@ export interface AuthorizationOptions {
   pseudonyms: Pseudonymizer;
   /** The audit trail's gate: audited classified fields are refused (AUDIT_UNAVAILABLE) while it is closed and not accepting. */
   audit?: AuditGate;
+  /**
+   * INTROSPECTION_VIEW=granted: `__schema` and `__type` are answered from the caller's view of the
+   * schema. Undefined: from the full API schema, by @apollo/gateway.
+   */
+  introspection?: IntrospectionViews;
 }
 
 export interface AuthorizedGateway {
@@ -110,6 +117,7 @@ function enforcer(options: AuthorizationOptions) {
 }
 
 function enforcement(options: AuthorizationOptions) {
+  const splitIntrospection = createIntrospectionSplitter();
   return (execute: GatewayExecutor): GatewayExecutor =>
     async (context) => {
       // The analysis stage resolved the operation before anything executes; the executor only reads it.
@@ -123,7 +131,11 @@ function enforcement(options: AuthorizationOptions) {
       const { denied, treated, classified } = decideAccess(analysis, principal, options.policies, variables, options.audit);
       // Written forward for the audit trail: every classified field selected, with what the caller got.
       state.classified = classified;
-      if (denied.length === 0 && treated.length === 0) return execute(context);
+      // Granted introspection: the view answers `__schema`/`__type`, @apollo/gateway the rest (if any).
+      const view = analysis.introspection ? options.introspection?.viewOf(principal) : undefined;
+      const split = view ? splitIntrospection(analysis) : undefined;
+      if (view && split && !split.remote) return executeIntrospection(view, split, variables);
+      if (denied.length === 0 && treated.length === 0 && !split) return execute(context);
 
       for (const d of denied) options.onDenied?.(d.field.coordinate);
       // Written forward for usage and metrics: which fields were denied, and how many errors say so.
@@ -141,16 +153,18 @@ function enforcement(options: AuthorizationOptions) {
       // operation as it is (minus denied fields), so their shields check the same treatment.
       const plan = treated.length ? treatmentPlan(analysis, treated) : undefined;
       const typed = plan?.typedPaths ?? [];
-      const filtered = denied.length || typed.length ? filteredOperation(analysis, denied, context.queryHash, typed) : undefined;
-      const result = await execute(
-        filtered ? ({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext) : context,
-      );
+      const filtered = denied.length || typed.length || split ? filteredOperation(analysis, denied, context.queryHash, typed, split?.removed) : undefined;
+      const [result, local] = await Promise.all([
+        execute(filtered ? ({ ...context, document: filtered.document, queryHash: filtered.queryHash, operation: filtered.document.definitions[0] } as GatewayGraphQLRequestContext) : context),
+        view && split ? executeIntrospection(view, split, variables) : undefined,
+      ]);
       let data = result.data;
       if (data) {
         if (plan) data = applyTreatments(data, plan, options.pseudonyms);
         if (filtered) restoreNulls(data, filtered);
+        if (local && split) data = mergeData(split.keys, local.data, data);
       }
-      const allErrors = [...errors, ...(result.errors ?? [])];
+      const allErrors = [...errors, ...(local?.errors ?? []), ...(result.errors ?? [])];
       return {
         ...result,
         ...(data !== result.data ? { data } : {}),

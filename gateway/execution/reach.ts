@@ -7,7 +7,7 @@ export interface OperationReach {
   readonly products: ReadonlySet<string>;
   /**
    * Its answer may depend on who asks, not only on what the caller may read: it selects a field
-   * guarded by a personal-data scope, a field of a subgraph the gateway answers from the caller's
+   * guarded by a personal-data scope or classified as personal data, a field of a subgraph the gateway answers from the caller's
    * identity (the platform API), or a field whose owner the supergraph does not name. Such an
    * answer is shared and cached within one subject only.
    */
@@ -19,6 +19,8 @@ export interface ReachOptions {
   readonly personalDataScopes: ReadonlySet<string>;
   /** Subgraphs whose answers may be computed from the caller's identity (the gateway's own platform subgraph). */
   readonly subjectBoundSubgraphs: ReadonlySet<string>;
+  /** Fields classified as personal data (`@classification` at PII or above), whatever scope guards them. */
+  readonly personalFields?: ReadonlySet<string>;
 }
 
 /**
@@ -43,6 +45,7 @@ function reachOf(analysis: OperationAnalysis, owners: (coordinate: string) => re
   const byPath = new Map<string, string>();
   for (const [coordinate, paths] of analysis.coordinatePaths) {
     if (coordinate.includes('(')) continue; // an argument: its field is listed too
+    if (options.personalFields?.has(coordinate)) subjectBound = true;
     for (const path of paths) byPath.set(path, coordinate);
   }
   const depth = (path: string) => path.split('.').length;

@@ -7,6 +7,7 @@ import type { InflightSharing } from './inflight.js';
 import { executionKey, grantSetOf, subjectOf } from './key.js';
 import type { OperationReach } from './reach.js';
 import type { ResponseCache } from './response-cache.js';
+import type { SharedJson } from './shared-json.js';
 
 /** What the response cache did for one operation, for its response headers. */
 export type CacheOutcome =
@@ -30,6 +31,8 @@ export interface ShareExecutionOptions {
   readonly outcomes: WeakMap<OperationState, CacheOutcome>;
   /** Called once per caller that joined another's execution. */
   onShared(): void;
+  /** Told about data delivered to several callers, whose JSON is then written once. */
+  readonly json: Pick<SharedJson, 'markShared'>;
 }
 
 type Answer = { readonly result: GatewayExecutionResult; readonly outcome: CacheOutcome };
@@ -80,15 +83,20 @@ export function shareExecution(options: ShareExecutionOptions): (execute: Gatewa
       options.outcomes.set(state, value.outcome);
       if (ttlMs !== undefined) cache.stats.record(reach.products, value.outcome.kind === 'hit');
     }
-    // Authorization writes into the data it gets back (nulls for denied fields): never into another caller's.
-    return callers > 1 ? copyOf(value.result) : value.result;
+    // Authorization writes into the data it gets back when it removed fields (nulls where they
+    // were): such a caller gets its own copy. Otherwise nothing writes into the data (treatments
+    // copy on write), and a large answer is not cloned once per caller.
+    if (callers === 1) return value.result;
+    const copy = copyOf(value.result, state.denied.length > 0);
+    if (copy.data === value.result.data) options.json.markShared(copy.data);
+    return copy;
   };
 }
 
-/** A deep copy of an execution result: data and extensions are JSON-like, errors are rebuilt. */
-function copyOf(result: GatewayExecutionResult): GatewayExecutionResult {
+/** A copy of an execution result: the data deep (JSON-like) when the caller writes into it, else shared; extensions copied, errors rebuilt. */
+function copyOf(result: GatewayExecutionResult, copyData: boolean): GatewayExecutionResult {
   return {
-    ...(result.data !== undefined ? { data: result.data === null ? null : structuredClone(result.data) } : {}),
+    ...(result.data !== undefined ? { data: result.data === null || !copyData ? result.data : structuredClone(result.data) } : {}),
     ...(result.errors ? { errors: result.errors.map(copyError) } : {}),
     ...(result.extensions ? { extensions: structuredClone(result.extensions) } : {}),
   };

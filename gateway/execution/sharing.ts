@@ -1,6 +1,8 @@
 import type { GatewayExecutor } from '@apollo/server-gateway-interface';
 import type { DocumentNode } from 'graphql';
 import type { Logger } from '../../lib/logger.js';
+import { indexClassifications } from '../../lib/classification/index.js';
+import { atOrAbove } from '../../lib/classification/model.js';
 import { PLATFORM_SUBGRAPH } from '../../subgraphs/platform/index.js';
 import type { GatewayConfig } from '../config.js';
 import type { OperationState } from '../context.js';
@@ -11,6 +13,7 @@ import { createInflightSharing, type InflightSharing } from './inflight.js';
 import { createReach } from './reach.js';
 import { createResponseCache, type ResponseCache } from './response-cache.js';
 import { shareExecution, type CacheOutcome } from './share.js';
+import { createSharedJson, type SharedJson } from './shared-json.js';
 
 /** What one supergraph's engine takes from the process-wide sharing: its executor wrapper and its response stage. */
 export interface EngineSharing {
@@ -27,6 +30,10 @@ export interface ExecutionSharing {
   forSupergraph(supergraph: { readonly document: DocumentNode; readonly hash: string }): EngineSharing;
   /** The catalogue's cache hit rate of a product; null before any lookup (and with the cache off). */
   hitRate(product: string): number | null;
+  /** Apollo Server's `stringifyResult`: the JSON of an answer several callers share is written once. */
+  readonly stringifyResult: SharedJson['stringifyResult'];
+  /** The bytes of a response body: a shared body's are encoded once. */
+  readonly encodeBody: SharedJson['encodeBody'];
   /** Resolves once `count` callers wait on executions at once (tests). */
   whenCallers(count: number): Promise<void>;
   ready(): Promise<void>;
@@ -41,6 +48,7 @@ export function createExecutionSharing(deps: {
   freshnessMinutesOf(product: string): number | undefined;
 }): ExecutionSharing {
   const { execution } = deps.config;
+  const json = createSharedJson();
   const inflight: InflightSharing | undefined = execution.inboundDedup ? createInflightSharing() : undefined;
   const cache: ResponseCache | undefined = execution.responseCache
     ? createResponseCache({
@@ -56,12 +64,15 @@ export function createExecutionSharing(deps: {
   const outcomes = new WeakMap<OperationState, CacheOutcome>();
   return {
     forSupergraph(supergraph) {
-      const reach = createReach(supergraph.document, { personalDataScopes: execution.personalDataScopes, subjectBoundSubgraphs: new Set([PLATFORM_SUBGRAPH]) });
+      const personalFields = new Set([...indexClassifications(supergraph.document)].filter(([, c]) => atOrAbove(c.level, 'PII')).map(([coordinate]) => coordinate));
+      const reach = createReach(supergraph.document, { personalDataScopes: execution.personalDataScopes, subjectBoundSubgraphs: new Set([PLATFORM_SUBGRAPH]), personalFields });
       return {
-        wrap: shareExecution({ inflight, cache, reach, generation: supergraph.hash, now: deps.now, outcomes, onShared: () => deps.metrics.inboundRequestsShared.inc() }),
+        wrap: shareExecution({ inflight, cache, reach, generation: supergraph.hash, now: deps.now, outcomes, json, onShared: () => deps.metrics.inboundRequestsShared.inc() }),
         stage: cache ? cacheHeadersStage({ outcomeOf: (state) => outcomes.get(state), now: deps.now }) : undefined,
       };
     },
+    stringifyResult: json.stringifyResult,
+    encodeBody: json.encodeBody,
     hitRate: (product) => cache?.stats.hitRate(product) ?? null,
     whenCallers: (count) => inflight?.whenCallers(count) ?? Promise.reject(new Error('INBOUND_DEDUP is off')),
     ready: async () => cache?.store.ready(),

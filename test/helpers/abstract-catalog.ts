@@ -14,7 +14,7 @@ import { parse } from 'graphql';
  * scope on a union member, a policy), nested abstract lists and cycles. For the property tests,
  * which must hold through `... on` as much as through plain fields.
  */
-const CATALOG = /* GraphQL */ `
+export const CATALOG = /* GraphQL */ `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@requiresScopes", "@policy", "@authenticated"])
 
   "Something in the catalogue."
