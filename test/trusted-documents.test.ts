@@ -165,6 +165,23 @@ describe('an open client', () => {
   });
 });
 
+describe('automatic persisted queries in memory', () => {
+  it('a document over APQ_MAX_DOCUMENT_BYTES runs but is not registered; APQ=off registers nothing, trusted documents still answer by hash', async () => {
+    const query = '{ books { id title } }';
+    const register = { query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } };
+    const dir = mkdtempSync(join(tmpdir(), 'dpg-manifests-'));
+    writeManifest(dir, 'web-app', '1.0.0', apolloManifest([TITLES]));
+    const settings: Record<string, string>[] = [{ APQ_MAX_DOCUMENT_BYTES: String(query.length - 1) }, { APQ: 'off' }];
+    for (const env of settings) {
+      const gw = await start({ TRUSTED_DOCUMENTS: dir, ...env });
+      const sent = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(register) });
+      expect({ status: sent.status, body: await sent.json() }).toEqual({ status: 200, body: { data: { books: BOOKS } } });
+      expect((await byHash(gw.url, sha256(query), notebook)).body).toEqual(notFound.body);
+      expect(await byHash(gw.url, sha256(TITLES), notebook)).toMatchObject({ status: 200, body: { data: { books: BOOKS } } });
+    }
+  });
+});
+
 describe('manifests', () => {
   it('a document that does not validate against the supergraph is reported, and kept (it answers its validation error)', async () => {
     expect(gateway.trustedDocuments()).toEqual({
