@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** One operation the bench sends, as the exact JSON body every request carries. */
 export interface BenchOperation {
   readonly name: string;
@@ -7,16 +9,20 @@ export interface BenchOperation {
   readonly rootCoordinate: string;
   /** Beyond "data and no errors": the answer has the rows the operation is meant to load. */
   readonly hasRows: (data: Record<string, unknown>) => boolean;
+  /** Sent once to each target before the operation is checked and loaded (an automatic persisted query's registration). */
+  readonly register?: string;
 }
 
 const LOOKUP = /* GraphQL */ `query Lookup($id: ID!) { customer(id: $id) { id name email country status } }`;
 const JOIN = /* GraphQL */ `query Join { customers(first: 20) { id name transactions(first: 5) { id amount product { name price } } } }`;
 const LIST = /* GraphQL */ `query List { customers(first: 100) { id name country status segments { name score } } }`;
 
+const LOOKUP_HASH = createHash('sha256').update(LOOKUP).digest('hex');
+
 const rows = (data: Record<string, unknown>) => (Array.isArray(data.customers) ? data.customers.length : 0);
 
 /**
- * The three operations, the lookup pointed at a customer id that exists in the seeded data; the
+ * The operations (the lookup twice: as a document and by its persisted hash), the lookup pointed at a customer id that exists in the seeded data; the
  * pages expect full pages unless fewer customers were seeded.
  */
 export function benchOperations(customerId: string, customers: number): readonly BenchOperation[] {
@@ -25,6 +31,17 @@ export function benchOperations(customerId: string, customers: number): readonly
       name: 'lookup',
       description: 'single-product lookup: customer(id) with 5 scalar fields (customer only)',
       body: JSON.stringify({ query: LOOKUP, operationName: 'Lookup', variables: { id: customerId } }),
+      rootCoordinate: 'Query.customer',
+      hasRows: (data) => data.customer !== null && typeof data.customer === 'object',
+    },
+    {
+      // The lookup by its hash only (Apollo's automatic persisted queries, registered once): what a
+      // client sending persisted documents costs, on both targets (bare: Apollo Server's own
+      // in-memory APQ; ours: trusted documents first, then its APQ store).
+      name: 'lookup-persisted',
+      description: 'the lookup sent as a persisted query hash (registered once), no document text',
+      body: JSON.stringify({ operationName: 'Lookup', variables: { id: customerId }, extensions: { persistedQuery: { version: 1, sha256Hash: LOOKUP_HASH } } }),
+      register: JSON.stringify({ query: LOOKUP, operationName: 'Lookup', variables: { id: customerId }, extensions: { persistedQuery: { version: 1, sha256Hash: LOOKUP_HASH } } }),
       rootCoordinate: 'Query.customer',
       hasRows: (data) => data.customer !== null && typeof data.customer === 'object',
     },

@@ -11,6 +11,7 @@ import { parseRedisUrl } from '../lib/redis-client.js';
 import { TRACING_ENV, TRACING_SECRET_KEYS, tracingConfigOf, type TracingConfig } from '../lib/tracing/settings.js';
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
+import { DEFAULT_OPERATIONS_POLICY_FILE } from './documents/policy.js';
 import { CLASSIFICATION_LEVELS, type ClassificationLevel } from '../lib/classification/model.js';
 import { AUDIT_SCHEMA_PATTERN, DEFAULT_AUDIT_SCHEMA } from './audit/schema.js';
 
@@ -54,6 +55,18 @@ export const DEFAULT_TRACE_PARENT = 'trust';
 export const DEFAULT_RESPONSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 /** A larger answer is not cached (it would crowd out many small ones, and costs a big Redis value). */
 export const DEFAULT_RESPONSE_CACHE_MAX_VALUE_BYTES = 256 * 1024;
+/** Between checks of TRUSTED_DOCUMENTS for new manifests, jittered by 10 % (as the supergraph's). */
+export const DEFAULT_TRUSTED_DOCUMENTS_POLL_MS = 10_000;
+/** Documents of every manifest together: far above any app's set of operations, far below what would hurt a replica's memory. */
+export const DEFAULT_TRUSTED_DOCUMENTS_MAX_DOCUMENTS = 10_000;
+/** One trusted document's bytes: a generous screen of an app, well under MAX_BODY_BYTES. */
+export const DEFAULT_TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES = 64 * 1024;
+/** Automatic persisted queries are kept this long after their registration (Redis TTL, memory expiry). */
+export const DEFAULT_APQ_TTL_S = 86_400;
+/** Budget of the in-process APQ store (and of each replica's copy in front of Redis), bytes of documents. */
+export const DEFAULT_APQ_MEMORY_MAX_BYTES = 32 * 1024 * 1024;
+/** A larger document is run but not registered as an automatic persisted query. */
+export const DEFAULT_APQ_MAX_DOCUMENT_BYTES = 64 * 1024;
 /**
  * Introspection shows everyone the whole API schema, each rule in the descriptions, until the
  * sandbox introspects with the caller's token. `granted` (each caller's own graph) is what a data
@@ -168,6 +181,16 @@ const envSchema = z.object({
   RESPONSE_CACHE_MAX_BYTES: positiveInt(4 * 1024 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_BYTES),
   RESPONSE_CACHE_MAX_VALUE_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_RESPONSE_CACHE_MAX_VALUE_BYTES),
   PERSONAL_DATA_SCOPES: names.default([...DEFAULT_PERSONAL_DATA_SCOPES]),
+  // Operations as first-class: trusted documents per client, safelisting, shared automatic persisted queries.
+  TRUSTED_DOCUMENTS: z.string().min(1).optional(),
+  TRUSTED_DOCUMENTS_POLL_MS: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_TRUSTED_DOCUMENTS_POLL_MS),
+  TRUSTED_DOCUMENTS_MAX_DOCUMENTS: positiveInt(1_000_000).default(DEFAULT_TRUSTED_DOCUMENTS_MAX_DOCUMENTS),
+  TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES: positiveInt(16 * 1024 * 1024).default(DEFAULT_TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES),
+  OPERATIONS_POLICY_FILE: z.string().min(1).default(DEFAULT_OPERATIONS_POLICY_FILE),
+  APQ: bool.default(true),
+  APQ_TTL_S: positiveInt(30 * 86_400).default(DEFAULT_APQ_TTL_S),
+  APQ_MEMORY_MAX_BYTES: positiveInt(4 * 1024 * 1024 * 1024).default(DEFAULT_APQ_MEMORY_MAX_BYTES),
+  APQ_MAX_DOCUMENT_BYTES: positiveInt(16 * 1024 * 1024).default(DEFAULT_APQ_MAX_DOCUMENT_BYTES),
   // Audit trail of sensitive access (README "Audit trail").
   AUDIT_LEVEL: z.enum(CLASSIFICATION_LEVELS).default(DEFAULT_AUDIT_LEVEL),
   AUDIT_DATABASE_URL: z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'expected postgres://user@host:port/database').optional(),
@@ -289,6 +312,8 @@ export interface GatewayConfig {
   readonly tracing: TracingConfig & { readonly traceParent: 'trust' | 'ignore' };
   /** Work done once for several callers (gateway/execution/). */
   readonly execution: ExecutionConfig;
+  /** Which documents each client may send, and where trusted and automatic persisted documents come from (gateway/documents/). */
+  readonly documents: DocumentsConfig;
   readonly pseudonyms: {
     /** HMAC-SHA256 key of pseudonymized values; the public development key when `development` (development mode only). */
     readonly key: Buffer;
@@ -296,6 +321,30 @@ export interface GatewayConfig {
     readonly keyId: string;
     readonly development: boolean;
   };
+}
+
+export interface DocumentsConfig {
+  /** The trusted documents' manifests: a directory (`<client>/<version>.json`) or an http(s) URL (one JSON bundle); undefined: none. */
+  readonly source: string | undefined;
+  /** Between checks of the source for new manifests, in ms; 0: never reload. */
+  readonly pollMs: number;
+  /** Documents of every manifest together; more refuses the whole set. */
+  readonly maxDocuments: number;
+  /** Bytes of one document; a larger one refuses its manifest. */
+  readonly maxDocumentBytes: number;
+  /** policies/operations.yaml: per client id, `trusted-only` or `open`, and the default of each mode. */
+  readonly policyFile: string;
+  /** Automatic persisted queries (Apollo's protocol), shared through Redis with REDIS_URL; undefined: off (nothing is registered, only trusted documents answer by hash). */
+  readonly apq:
+    | {
+        /** How long a registration is kept, in seconds. */
+        readonly ttlS: number;
+        /** Budget of the in-process store (in front of Redis with REDIS_URL), bytes of documents. */
+        readonly memoryMaxBytes: number;
+        /** A larger document is answered but not registered. */
+        readonly maxDocumentBytes: number;
+      }
+    | undefined;
 }
 
 export interface ExecutionConfig {
@@ -367,6 +416,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   const admin = adminPort === 'off' ? undefined : Object.freeze({ host: e.ADMIN_HOST, port: adminPort });
   if (e.RESPONSE_CACHE && e.RESPONSE_CACHE_PRODUCTS.length === 0) problems.push('RESPONSE_CACHE_PRODUCTS: RESPONSE_CACHE is on, so name the data products that opt in (customer,finance,...)');
   if (e.RESPONSE_CACHE_MAX_VALUE_BYTES > e.RESPONSE_CACHE_MAX_BYTES) problems.push('RESPONSE_CACHE_MAX_VALUE_BYTES: larger than RESPONSE_CACHE_MAX_BYTES, the whole store');
+  if (e.APQ_MAX_DOCUMENT_BYTES > e.APQ_MEMORY_MAX_BYTES) problems.push('APQ_MAX_DOCUMENT_BYTES: larger than APQ_MEMORY_MAX_BYTES, the whole store');
+  if (e.TRUSTED_DOCUMENTS !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(e.TRUSTED_DOCUMENTS) && !/^https?:\/\//i.test(e.TRUSTED_DOCUMENTS)) {
+    problems.push(`TRUSTED_DOCUMENTS: a directory or an http(s) URL (got "${e.TRUSTED_DOCUMENTS}")`);
+  }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     mode,
@@ -410,6 +463,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
         ? Object.freeze({ products: new Set(e.RESPONSE_CACHE_PRODUCTS), maxBytes: e.RESPONSE_CACHE_MAX_BYTES, maxValueBytes: e.RESPONSE_CACHE_MAX_VALUE_BYTES })
         : undefined,
       personalDataScopes: new Set(e.PERSONAL_DATA_SCOPES),
+    }),
+    documents: Object.freeze({
+      source: e.TRUSTED_DOCUMENTS,
+      pollMs: e.TRUSTED_DOCUMENTS_POLL_MS,
+      maxDocuments: e.TRUSTED_DOCUMENTS_MAX_DOCUMENTS,
+      maxDocumentBytes: e.TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES,
+      policyFile: e.OPERATIONS_POLICY_FILE,
+      apq: e.APQ ? Object.freeze({ ttlS: e.APQ_TTL_S, memoryMaxBytes: e.APQ_MEMORY_MAX_BYTES, maxDocumentBytes: e.APQ_MAX_DOCUMENT_BYTES }) : undefined,
     }),
     pseudonyms: Object.freeze({
       key: e.PSEUDONYM_KEY ?? DEVELOPMENT_PSEUDONYM_KEY,

@@ -3,6 +3,7 @@ import type { ClassifiedAccess } from '../lib/classification/model.js';
 import type { Logger } from '../lib/logger.js';
 import type { Principal } from '../lib/principal.js';
 import type { DeniedField } from './authz/enforce.js';
+import type { RequestClient } from './documents/admission.js';
 import type { Deprecation } from './deprecation/index.js';
 import type { Bucket, Decision } from './limits/store.js';
 import type { OperationAnalysis } from './operation/analysis.js';
@@ -46,6 +47,8 @@ export interface GatewayContext extends BaseContext {
   readonly logger: Logger;
   /** Who is asking, authenticated before GraphQL runs. */
   readonly principal: Principal;
+  /** Which client sends the request and what it may send (trusted-only or open): computed once, before the request is admitted. */
+  readonly client: RequestClient;
   /** The peer address, which budgets anonymous callers. */
   readonly clientAddress: string;
   /** When the HTTP request arrived (performance.now()), for durations. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { LocalGraphQLDataSource } from '@apollo/gateway';
-import type { DocumentNode } from 'graphql';
+import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { graphqlHandler } from '../lib/http.js';
 import type { Logger } from '../lib/logger.js';
 import type { AccessPolicies } from '../lib/policies.js';
@@ -13,6 +13,7 @@ import { createIntrospectionViews } from './authz/introspection-views.js';
 import type { GatewayConfig } from './config.js';
 import { isGatewayContext, newOperationState, type GatewayContext } from './context.js';
 import { indexDeprecations, type DeprecationIndex } from './deprecation/index.js';
+import type { Documents } from './documents/create.js';
 import { createErrorFormatter } from './errors.js';
 import type { ExecutionSharing } from './execution/sharing.js';
 import type { Identity } from './identity.js';
@@ -56,6 +57,8 @@ export interface Engine {
   deprecations(): DeprecationIndex | undefined;
   /** Which product serves which field of the schema it serves (once started), for the usage views. */
   usageCatalog(): SchemaCatalog | undefined;
+  /** The API schema it serves (once started): what trusted documents are validated against. */
+  apiSchema(): GraphQLSchema | undefined;
   /** The authorization specs taken over from @apollo/gateway and enforced here. */
   readonly features: readonly string[];
   /** The data sources @apollo/gateway built, one per subgraph it calls over HTTP (filled by start()). */
@@ -79,6 +82,8 @@ export interface EngineDeps {
   readonly catalog: CatalogReader;
   /** Inbound deduplication and the response cache, shared by the engines of successive supergraphs. */
   readonly sharing: ExecutionSharing;
+  /** Trusted documents, safelisting and automatic persisted queries, shared by the engines of successive supergraphs. */
+  readonly documents: Documents;
   readonly now: () => number;
   /** Replaces the audit trail's own gate for classified fields (tests hold it closed). */
   readonly auditGate?: AuditGate;
@@ -125,7 +130,9 @@ export function createEngine(deps: EngineDeps): Engine {
   );
   let deprecations: DeprecationIndex | undefined;
   let usageCatalog: SchemaCatalog | undefined;
+  let servedSchema: GraphQLSchema | undefined;
   gateway.onSchemaLoadOrUpdate(({ apiSchema }) => {
+    servedSchema = apiSchema;
     usageCatalog = buildSchemaCatalog(supergraph.document, apiSchema, [PLATFORM_SUBGRAPH]);
     deprecations = indexDeprecations(supergraph.document, apiSchema);
     views?.update(apiSchema);
@@ -141,6 +148,8 @@ export function createEngine(deps: EngineDeps): Engine {
     stopOnTerminationSignals: false,
     introspection: true,
     allowBatchedHttpRequests: true,
+    // Trusted documents by hash, then automatic persisted queries (in Redis with REDIS_URL).
+    persistedQueries: deps.documents.persistedQueries.options,
     parseOptions: { maxTokens: limits.policy.operation.maxTokens },
     validationRules: [supportedIntrospectionRule],
     formatError: createErrorFormatter(logger),
@@ -179,22 +188,32 @@ export function createEngine(deps: EngineDeps): Engine {
     maxBatch: limits.policy.operation.maxBatch,
     nesting: limits.policy.operation,
     encodeBody: deps.sharing.encodeBody,
-    context: (scope) => ({
-      requestId: scope.requestId,
-      startedAt: scope.startedAt,
-      logger: logger.child({ requestId: scope.requestId }),
-      principal: scope.principal,
-      clientAddress: scope.clientAddress,
-      batch: { cost: 0 },
-      operation: newOperationState(),
-      identityToken: identity.forRequest(scope.principal),
-    }),
+    context: (scope, req, operations) => {
+      const client = deps.documents.clientOf(scope.principal, (name) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      });
+      // Safelisting: after Apollo Server's CSRF check, before anything is parsed or analysed.
+      deps.documents.admit(client, operations);
+      return {
+        requestId: scope.requestId,
+        startedAt: scope.startedAt,
+        logger: logger.child({ requestId: scope.requestId }),
+        principal: scope.principal,
+        client,
+        clientAddress: scope.clientAddress,
+        batch: { cost: 0 },
+        operation: newOperationState(),
+        identityToken: identity.forRequest(scope.principal),
+      };
+    },
   });
 
   return {
     handle: (req, res, scope) => handle(req, res, { ...scope, clientAddress: req.socket.remoteAddress ?? 'unknown' }),
     deprecations: () => deprecations,
     usageCatalog: () => usageCatalog,
+    apiSchema: () => servedSchema,
     features,
     sources,
     start: () => apollo.start(),

@@ -5,6 +5,8 @@ import { startTracing, TRACING_FLUSH_DEADLINE_MS } from '../lib/tracing/sdk.js';
 import { CONFIG_KEYS, ConfigError, loadConfig } from './config.js';
 import { startGateway } from './server.js';
 import { SupergraphError } from './supergraph.js';
+import { ManifestError } from './documents/manifest.js';
+import { OperationsPolicyError } from './documents/policy.js';
 
 const USAGE = `Usage: node dist/gateway/main.js [--supergraph <file or URL>] [--port <n>] [--host <address>]
        npm run gateway -- [same flags]            (development, from the TypeScript sources)
@@ -38,4 +40,4 @@ async function main(): Promise<void> {
   }, logger);
 }
 
-runMain('gateway', main, (error) => error instanceof ConfigError || error instanceof SupergraphError);
+runMain('gateway', main, (error) => error instanceof ConfigError || error instanceof SupergraphError || error instanceof ManifestError || error instanceof OperationsPolicyError);

@@ -26,6 +26,9 @@ export interface GatewayMetrics {
   readonly auditWriteFailures: Counter;
   readonly auditQueueDepth: Gauge;
   readonly auditPurgedRecords: Counter;
+  readonly untrustedOperations: Counter<'code'>;
+  readonly trustedDocuments: Gauge<'state'>;
+  readonly trustedDocumentsReloads: Counter<'outcome'>;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -77,6 +80,14 @@ export function createMetrics(): GatewayMetrics {
     auditWriteFailures: new Counter({ name: 'dpg_audit_write_failures_total', help: 'Failed audit write attempts (the batch is retried as it was).', registers }),
     auditQueueDepth: new Gauge({ name: 'dpg_audit_queue_depth', help: 'Audit records waiting for the store.', registers }),
     auditPurgedRecords: new Counter({ name: 'dpg_audit_purged_records_total', help: 'Audit records deleted by the retention purge.', registers }),
+    untrustedOperations: new Counter({
+      name: 'dpg_untrusted_operations_refused_total',
+      help: 'Requests of trusted-only clients refused before parsing, by code: PERSISTED_QUERY_NOT_FOUND (an unknown hash), OPERATION_NOT_TRUSTED (a document not in their manifests).',
+      labelNames: ['code'],
+      registers,
+    }),
+    trustedDocuments: new Gauge({ name: 'dpg_trusted_documents', help: 'Trusted documents served, by state: valid, or invalid (they do not validate against the supergraph served).', labelNames: ['state'], registers }),
+    trustedDocumentsReloads: new Counter({ name: 'dpg_trusted_documents_reloads_total', help: 'Reads of the trusted documents after start, by outcome: applied, unchanged, refused.', labelNames: ['outcome'], registers }),
     usageClientOverflow: new Counter({
       name: 'dpg_usage_client_overflow_total',
       help: 'Operations counted under client "other": the hour\'s distinct client name/version pairs were used up (cap), or a new pair came with a refused operation (refused).',

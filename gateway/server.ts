@@ -24,6 +24,8 @@ import { createServing, type ReloadResult } from './serving.js';
 import { createSupergraphSource, loadSupergraph, type LoadedSupergraph } from './supergraph.js';
 import { createUsage } from './usage/create.js';
 import { createAuditTrail } from './audit/create.js';
+import { createDocuments, type DocumentsReloadResult } from './documents/create.js';
+import type { InvalidDocument } from './documents/check.js';
 
 // @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
 // start. A self-hosted gateway never phones home.
@@ -55,6 +57,10 @@ export interface RunningGateway {
   reloadSupergraph(): Promise<ReloadResult>;
   /** Resolves with the outcome of the next supergraph check (the watcher's or reloadSupergraph()). */
   nextSupergraphReload(): Promise<ReloadResult>;
+  /** Reads the trusted documents' manifests now and, if they changed, serves them (the poller does it every TRUSTED_DOCUMENTS_POLL_MS); never throws. */
+  reloadDocuments(): Promise<DocumentsReloadResult>;
+  /** The trusted documents served: their source's fingerprint, how many, and those that do not validate against the supergraph served. */
+  trustedDocuments(): { readonly fingerprint: string; readonly documents: number; readonly invalid: readonly InvalidDocument[] };
   /** The version (hash) of the supergraph being served. */
   supergraphHash(): string;
   /** Resolves once `count` callers wait on shared executions at the same time (INBOUND_DEDUP; tests hold a subgraph and wait for this). */
@@ -93,6 +99,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
 
   // Components.
   const metrics = createMetrics();
+  // Which operations each client may send, and the trusted documents: a manifest that cannot be read stops the start here.
+  const documents = await createDocuments(config, logger, metrics, now);
   const identity = createIdentity(config);
   const authenticate = createAuthenticator({
     issuers: config.auth.issuers,
@@ -123,7 +131,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   /** An engine for a supergraph, started: its query planner loaded, its caches built. */
   const prepare = async (next: LoadedSupergraph) => {
     checkSubgraphUrls(next, config.subgraphUrls);
-    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, audit, metrics, identity, sources: new Map(), catalog, sharing, now, auditGate: options.audit });
+    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, audit, metrics, identity, sources: new Map(), catalog, sharing, documents, now, auditGate: options.audit });
     await engine.start();
     return engine;
   };
@@ -132,6 +140,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     sources.clear();
     for (const [name, source] of engine.sources) sources.set(name, source);
     usage.setCatalog(engine.usageCatalog()!);
+    // Trusted documents are checked against each supergraph served: what no longer validates is reported.
+    documents.setSchema(engine.apiSchema()!);
   };
   const initial = await prepare(supergraph);
   swapIn(initial);
@@ -206,6 +216,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   state = { phase: 'ready', since: now() };
   pages.start();
   serving.start();
+  documents.start();
   const adminUrl = admin?.url.replace(/\/graphql$/, '');
   logger.info(
     { url: http.url, adminUrl, supergraph: supergraph.hash, subgraphs: [...sources.keys()], authorization: initial.features, mode: config.mode, devIssuer: config.auth.trustDevIssuer },
@@ -226,11 +237,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     },
     purgeAudit: () => audit.purgeNow(),
     reloadSupergraph: () => serving.reload(),
+    reloadDocuments: () => documents.reload(),
+    trustedDocuments: () => {
+      const { trusted, invalid } = documents.current();
+      return { fingerprint: trusted.fingerprint, documents: trusted.size, invalid };
+    },
     nextSupergraphReload: () => serving.nextReload(),
     supergraphHash: () => serving.current().supergraph.hash,
     whenExecutionCallers: (count) => sharing.whenCallers(count),
     async storesReady() {
-      await Promise.all([limits.store?.ready(), usage.store.ready(), sharing.ready()]);
+      await Promise.all([limits.store?.ready(), usage.store.ready(), sharing.ready(), documents.persistedQueries.ready()]);
     },
     refreshCatalog: async () => {
       await catalog.refresh();
@@ -250,6 +266,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         await audit.close(AUDIT_FLUSH_DEADLINE_MS);
         await limits.stop();
         await sharing.close();
+        await documents.stop();
         state = { phase: 'stopped' };
         logger.info('stopped');
       })();

@@ -20,6 +20,11 @@ export const ERROR_STATUS = {
   PERSISTED_QUERY_NOT_FOUND: 200,
   /** Persisted queries are disabled on this server. */
   PERSISTED_QUERY_NOT_SUPPORTED: 200,
+  /**
+   * The caller's client is trusted-only (policies/operations.yaml) and this document is not in its
+   * manifest of trusted documents: refused before anything about it is analysed.
+   */
+  OPERATION_NOT_TRUSTED: 403,
   /** Missing, invalid or expired credentials. */
   UNAUTHENTICATED: 401,
   /** Authenticated, but not allowed to read this field or product. */

@@ -143,10 +143,43 @@ export interface GraphQLHandlerOptions<TContext extends BaseContext, TScope> {
   maxBatch?: number;
   /** How deep a document, its values, variables and extensions may nest, checked before parsing. @default DEFAULT_NESTING */
   nesting?: NestingLimits;
-  /** The request's context, from what the caller already knows about it (`scope`: who asks, its request id, ...). */
-  context: (scope: TScope, req: IncomingMessage) => TContext | Promise<TContext>;
+  /**
+   * The request's context, from what the caller already knows about it (`scope`: who asks, its
+   * request id, ...) and the request's operations as sent (one, or a batch's; GET's from the query
+   * string). Called after @apollo/server's CSRF check; a GraphQLError thrown here refuses the whole
+   * request with its code's status, before anything is parsed.
+   */
+  context: (scope: TScope, req: IncomingMessage, operations: readonly unknown[]) => TContext | Promise<TContext>;
   /** The bytes of a response body (UTF-8); a caller may reuse the bytes of bodies it knows are shared. @default Buffer.from */
   encodeBody?: (body: string) => Buffer;
+}
+
+const DOCUMENT_ID = /^(?:sha256:)?([0-9a-f]{64})$/;
+
+/**
+ * GraphQL over HTTP's persisted documents (`documentId`, as GraphQL Codegen, Hive and Relay clients
+ * send it: `sha256:<hex>` or the bare hex) become Apollo's persisted query extension, which
+ * @apollo/server resolves. Returns the operation unchanged when it has no documentId.
+ */
+function withDocumentId(operation: unknown): unknown {
+  if (operation === null || typeof operation !== 'object' || Array.isArray(operation) || !('documentId' in operation)) return operation;
+  const { documentId, query, extensions, ...rest } = operation as Record<string, unknown>;
+  if (query !== undefined && query !== null && query !== '') throw new HttpError('BAD_REQUEST', 'Send either documentId or query, not both');
+  const hash = typeof documentId === 'string' ? DOCUMENT_ID.exec(documentId)?.[1] : undefined;
+  if (!hash) throw new HttpError('BAD_REQUEST', 'documentId must be sha256:<64 lower-case hex digits>');
+  const others = extensions !== null && typeof extensions === 'object' && !Array.isArray(extensions) ? extensions : {};
+  return { ...rest, extensions: { ...others, persistedQuery: { version: 1, sha256Hash: hash } } };
+}
+
+/** A GET's query string with its documentId turned into the persisted query extension (see withDocumentId). */
+function searchWithDocumentId(search: string): string {
+  const params = new URLSearchParams(search);
+  const documentId = params.get('documentId');
+  if (documentId === null) return search;
+  const translated = withDocumentId({ ...searchParams(search), documentId }) as { extensions: unknown };
+  params.delete('documentId');
+  params.set('extensions', JSON.stringify(translated.extensions));
+  return `?${params.toString()}`;
 }
 
 /**
@@ -166,9 +199,10 @@ export function graphqlHandler<TContext extends BaseContext, TScope>(
     }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const search = q === -1 ? '' : url.slice(q);
+    const search = method === 'GET' && q !== -1 ? searchWithDocumentId(url.slice(q)) : q === -1 ? '' : url.slice(q);
     if (method === 'POST') refuseUnsupportedCharset(req.headers['content-type']);
-    const body = method === 'POST' ? parseBody(await readBody(req, bodyLimitBytes), req.headers['content-type']) : undefined;
+    const parsed = method === 'POST' ? parseBody(await readBody(req, bodyLimitBytes), req.headers['content-type']) : undefined;
+    const body = Array.isArray(parsed) ? parsed.map(withDocumentId) : withDocumentId(parsed);
     if (Array.isArray(body)) {
       const maxBatch = options.maxBatch ?? 1;
       if (body.length === 0) throw new HttpError('BAD_REQUEST', 'An empty batch has nothing to run');
@@ -177,8 +211,9 @@ export function graphqlHandler<TContext extends BaseContext, TScope>(
       }
     }
     const nesting = options.nesting ?? DEFAULT_NESTING;
-    for (const operation of method === 'POST' ? (Array.isArray(body) ? body : [body]) : [searchParams(search)]) refuseDeepNesting(operation, nesting);
-    const context: ContextThunk<TContext> = async () => options.context(scope, req);
+    const operations = method === 'POST' ? (Array.isArray(body) ? body : [body]) : [searchParams(search)];
+    for (const operation of operations) refuseDeepNesting(operation, nesting);
+    const context: ContextThunk<TContext> = async () => options.context(scope, req, operations);
     const response = await server.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method, headers, search, body },
       context,

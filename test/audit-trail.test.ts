@@ -175,7 +175,8 @@ describe('audit stage', () => {
     const headers = new HeaderMap([['apollographql-client-name', 'Web'], ['apollographql-client-version', '2.1']]);
     const response = { http: { status: 200, headers: new HeaderMap() }, body: { kind: 'single', singleResult: body } } as unknown as GraphQLResponse;
     return {
-      context: { requestId: 'req-1', principal, operation } as unknown as GatewayContext,
+      // The client as the request's context carries it (from these headers, computed once at admission).
+      context: { requestId: 'req-1', principal, operation, client: { id: undefined, name: 'web', version: '2.1', policy: 'open' } } as unknown as GatewayContext,
       state: operation,
       request: { query, http: { method: 'POST', headers, search: '', body: {} } },
       response,

@@ -42,9 +42,25 @@ describe('gateway configuration', () => {
       usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200 },
       tracing: { enabled: false, traceParent: 'trust' },
       execution: { inboundDedup: true, responseCache: undefined, personalDataScopes: new Set(['customer:pii']) },
+      documents: {
+        source: undefined,
+        pollMs: 10_000,
+        maxDocuments: 10_000,
+        maxDocumentBytes: 65_536,
+        policyFile: 'policies/operations.yaml',
+        apq: { ttlS: 86_400, memoryMaxBytes: 32 * 1024 * 1024, maxDocumentBytes: 65_536 },
+      },
       pseudonyms: { key: DEVELOPMENT_PSEUDONYM_KEY, keyId: 'development', development: true },
       audit: { level: 'PII', store: { kind: 'embedded', dataDir: undefined }, schema: 'dpg_audit', queueMax: 10_000, flushIntervalMs: 1000, failMode: 'closed', retentionMs: 365 * 86_400_000, purgeIntervalMs: 3_600_000 },
     });
+  });
+
+  it('trusted documents and persisted queries: a directory or http(s) URL, bounds, APQ off', () => {
+    expect(loadConfig({ TRUSTED_DOCUMENTS: 'https://registry.example.com/manifests.json', APQ: 'off' }, []).documents).toMatchObject({ source: 'https://registry.example.com/manifests.json', apq: undefined });
+    expect(configError(() => loadConfig({ TRUSTED_DOCUMENTS_MAX_DOCUMENTS: '0', APQ_TTL_S: 'day' }, []))).toMatch(/TRUSTED_DOCUMENTS_MAX_DOCUMENTS: [^\n]*\n\s*APQ_TTL_S: /);
+    const message = configError(() => loadConfig({ TRUSTED_DOCUMENTS: 'ftp://x/y', APQ_MAX_DOCUMENT_BYTES: '2048', APQ_MEMORY_MAX_BYTES: '1024' }, []));
+    expect(message).toContain('TRUSTED_DOCUMENTS: a directory or an http(s) URL (got "ftp://x/y")');
+    expect(message).toContain('APQ_MAX_DOCUMENT_BYTES: larger than APQ_MEMORY_MAX_BYTES');
   });
 
   it('audit trail: production refuses the in-memory store, and one store at a time', () => {

@@ -58,13 +58,20 @@ export function createMemoryCacheStore(options: { maxBytes: number; now: () => n
  * Redis: `SET key value PX ttl`, so every entry expires with its freshness (Redis evicts nothing
  * else of ours). Commands never queue while disconnected: a miss, and an answer not kept.
  */
-export function createRedisCacheStore(options: { url: string; commandTimeoutMs: number; logger: Logger; onFailure: () => void }): ResponseCacheStore {
+export function createRedisCacheStore(options: {
+  url: string;
+  commandTimeoutMs: number;
+  logger: Logger;
+  onFailure: () => void;
+  /** What the store keeps, for its log lines. @default 'response cache' */
+  what?: string;
+}): ResponseCacheStore {
   const redis = createRedisClient(options.url, { commandTimeoutMs: options.commandTimeoutMs });
   let lastProblem = '';
   const failed = (error: unknown) => {
     options.onFailure();
     const problem = error instanceof Error ? error.message : String(error);
-    if (problem !== lastProblem) options.logger.warn({ store: 'redis', problem }, 'response cache store failed; answering without it');
+    if (problem !== lastProblem) options.logger.warn({ store: 'redis', problem }, `${options.what ?? 'response cache'} store failed; answering without it`);
     lastProblem = problem;
   };
   redis.on('error', () => undefined); // reported per command above; ioredis reconnects on its own

@@ -4,7 +4,6 @@ import { atOrAbove, type ClassificationLevel } from '../../lib/classification/mo
 import { activeTracer } from '../../lib/tracing/tracer.js';
 import type { OperationState } from '../context.js';
 import type { AccessEvent, AuditAccess, AuditOutcome } from '../audit/model.js';
-import { clientIdentity } from '../usage/clients.js';
 import { operationOutcome } from './outcome.js';
 import type { Responding, Stage } from './stage.js';
 
@@ -64,7 +63,7 @@ export function auditStage(options: AuditStageOptions): Stage {
         };
       });
       const { principal } = context;
-      const client = clientIdentity({ get: (name) => request.http?.headers.get(name) }, principal);
+      const { client } = context;
       options.sink.append({
         kind: 'access',
         at: now(),

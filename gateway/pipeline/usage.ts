@@ -1,5 +1,5 @@
 import type { Outcome } from '../usage/model.js';
-import { clientIdentity, createClientLabels, type OverflowReason } from '../usage/clients.js';
+import { createClientLabels, type OverflowReason } from '../usage/clients.js';
 import type { UsageRecorder } from '../usage/recorder.js';
 import { operationOutcome } from './outcome.js';
 import type { Stage } from './stage.js';
@@ -20,7 +20,7 @@ export function usageStage(options: {
   const labelOf = createClientLabels({ maxPerHour: options.maxClientsPerHour, now: options.now, onOverflow: options.onClientOverflow });
   return {
     name: 'usage',
-    responding({ context, state, request, response }) {
+    responding({ context, state, response }) {
       // Counted once the operation is resolved: documents that fail to parse or validate selected nothing.
       if (!state.resolved) return;
       const { analysis } = state.resolved;
@@ -33,7 +33,8 @@ export function usageStage(options: {
         if (denied.length && paths.length && paths.every(under)) return 'forbidden';
         return outcome === 'forbidden' ? 'ok' : outcome;
       };
-      const client = labelOf(clientIdentity({ get: (name) => request.http?.headers.get(name) }, context.principal), outcome === 'rate_limited' || outcome === 'rejected');
+      // The client as the request's context names it (computed once, when the request was admitted).
+      const client = labelOf(context.client, outcome === 'rate_limited' || outcome === 'rejected');
       options.recorder.record({ coordinates: analysis.coordinates, outcomeOf, client: client.name, version: client.version });
     },
   };
