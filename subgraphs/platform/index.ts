@@ -151,7 +151,9 @@ export const MAX_SERIES_HOURS = 744;
 const HOUR_MS = 3_600_000;
 
 /** The largest page of each list of this API; the SDL's `@listSize` says the same. */
-export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100, accessAudit: 500, accessSummary: 500 } as const;
+export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100, accessAudit: 500 } as const;
+/** Most rows of `myAccess { summary }` (one per classified field and treatment); the SDL's description says the same. */
+export const MAX_ACCESS_SUMMARY_ROWS = 500;
 /** The longest window of one audit query, in days: a bounded scan per question. */
 export const MAX_AUDIT_WINDOW_DAYS = 366;
 const DAY_MS = 86_400_000;
@@ -267,7 +269,7 @@ export function createPlatformSchema(
           return {
             ...page,
             // Read only when selected (the default resolver calls a function it finds on the source).
-            summary: () => audit.summarize({ ...window, ...caller, limit: PAGE_LIMITS.accessSummary }),
+            summary: () => audit.summarize({ ...window, ...caller, limit: MAX_ACCESS_SUMMARY_ROWS }),
             budgets: budgetsOf(context),
           };
         },
