@@ -132,7 +132,8 @@ export async function seedDatabase(db: TransactionalDb, options: SeedOptions = {
         refused = existing;
         throw rollback;
       }
-      await tx.exec(`TRUNCATE ${TABLES.map((t) => t.table).join(', ')}`);
+      // Only when there is something to replace: TRUNCATE blocks the products' reads until the commit.
+      if (Object.keys(existing).length > 0) await tx.exec(`TRUNCATE ${TABLES.map((t) => t.table).join(', ')}`);
       for (const spec of TABLES) await insertRows(tx, spec, dataset);
       // Freshness: each product records when its data was loaded (the catalog compares it with the SLA).
       for (const schema of ['customer', 'finance', 'product']) await markRefreshed(tx, schema);
