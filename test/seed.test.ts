@@ -162,6 +162,23 @@ describe(`seeding a database (${process.env.DATABASE_URL ? 'PostgreSQL' : 'embed
     // And a clean run afterwards seeds it, no --reset needed.
     expect((await seedDatabase(db, { customers: 30 })).kind).toBe('seeded');
   });
+
+  it('rolls back a refusal too: not even the migrations are applied', async () => {
+    await db.exec('DROP INDEX customer.customers_signup_date_idx');
+    const indexes = () => db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'customer' AND indexname = 'customers_signup_date_idx'`);
+    expect((await seedDatabase(db, { customers: 30 })).kind).toBe('refused');
+    expect(await indexes()).toEqual([]);
+    // A seed that goes ahead does migrate.
+    expect((await seedDatabase(db, { customers: 30, reset: true })).kind).toBe('seeded');
+    expect(await indexes()).toHaveLength(1);
+  });
+
+  it('two seeders at once on an empty database: one seeds, the other is refused', async () => {
+    await db.exec('TRUNCATE product.products, product.inventory, customer.customers, customer.segments, finance.fx_rates, finance.transactions, finance.line_items, finance.loan_applications, finance.risk_factors');
+    const outcomes = await Promise.all([seedDatabase(db, { customers: 20 }), seedDatabase(db, { customers: 20, seed: 9 })]);
+    expect(outcomes.map((o) => o.kind).sort()).toEqual(['refused', 'seeded']);
+    expect((await countsIn(db))['customer.customers']).toBe(20);
+  });
 });
 
 describe.runIf(process.env.DATABASE_URL)('npm run seed (PostgreSQL)', () => {
@@ -207,6 +224,12 @@ describe.runIf(process.env.DATABASE_URL)('npm run seed (PostgreSQL)', () => {
     const { code, stderr } = await seed('--customers', '35', '--reset');
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(await countsIn(db)).toEqual(expectedCounts(35));
+  }, 60_000);
+
+  it('reports a failed run in one line, no stack, exit 1', async () => {
+    const run = spawnTs('scripts/seed.ts', ['--customers', '5'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing' });
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toMatch(/^seed: failed, nothing was changed: .+\n$/);
   }, 60_000);
 
   it('documents --reset in its usage', async () => {

@@ -17,6 +17,9 @@ export interface SeedOptions extends GenerateOptions {
   reset?: boolean;
 }
 
+/** The transaction-scoped advisory lock that serialises seeders on one database (an arbitrary constant). */
+const SEED_LOCK_KEY = 0x64706773; // "dpgs"
+
 /** Rows per INSERT statement at most. */
 export const MAX_ROWS_PER_INSERT = 1000;
 
@@ -121,10 +124,13 @@ export async function seedDatabase(db: TransactionalDb, options: SeedOptions = {
   const rollback = new Error('seed refused: rolling back');
   try {
     return await db.transaction(async (tx) => {
+      // One seeder at a time, taken before the migrations: two of them each holding the SHARE lock
+      // of a CREATE INDEX IF NOT EXISTS and then asking for the EXCLUSIVE lock below would deadlock.
+      await tx.query(`SELECT pg_advisory_xact_lock(${SEED_LOCK_KEY})`);
       await tx.exec(CUSTOMER_MIGRATIONS);
       await tx.exec(FINANCE_MIGRATIONS);
       await tx.exec(PRODUCT_MIGRATIONS);
-      // Another seeder waits here until this one commits, then sees its rows; readers are not blocked.
+      // Writers other than seeders wait too; the products' readers are not blocked.
       await tx.exec(`LOCK TABLE ${TABLES.map((t) => t.table).join(', ')} IN EXCLUSIVE MODE`);
       const before = await countRows(tx);
       const existing = Object.fromEntries(Object.entries(before).filter(([, count]) => count > 0)) as Partial<SeedCounts>;
