@@ -4,6 +4,10 @@ import { generateDataset } from '../subgraphs/seed/generate.js';
 import { seedDatabase, type SeedCounts } from '../subgraphs/seed/seed.js';
 import { createScratchDatabase } from './helpers/database.js';
 import { spawnTs } from './helpers/process.js';
+import { createLogger } from '../lib/logger.js';
+import { DEFAULT_POLICIES_FILE } from '../lib/policies.js';
+import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
+import { runDataProducts } from '../subgraphs/run.js';
 
 describe('seed generator', () => {
   it('is deterministic: same seed and scale, same rows; another seed, other rows', () => {
@@ -230,6 +234,23 @@ describe.runIf(process.env.DATABASE_URL)('npm run seed (PostgreSQL)', () => {
     const run = spawnTs('scripts/seed.ts', ['--customers', '5'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing' });
     expect(await run.exited).toBe(1);
     expect(run.stderr()).toMatch(/^seed: failed, nothing was changed: .+\n$/);
+  }, 60_000);
+
+  it('a restart of the data products (a redeploy) leaves the data as it was', async () => {
+    const before = await countsIn(db);
+    expect(before['customer.customers']).toBe(35);
+    const products = await runDataProducts({
+      databaseUrl: url,
+      products: PRODUCT_NAMES,
+      ports: { customer: 0, finance: 0, product: 0 },
+      host: '127.0.0.1',
+      seedCustomers: 10,
+      logger: createLogger('test', 'silent'),
+      policiesFile: DEFAULT_POLICIES_FILE,
+      internalVerifyKey: undefined,
+    });
+    await products.stop();
+    expect(await countsIn(db)).toEqual(before);
   }, 60_000);
 
   it('documents --reset in its usage', async () => {
