@@ -2,20 +2,26 @@ import { parseArgs } from 'node:util';
 import { createPostgresDb } from '../subgraphs/kit/db.js';
 import { DEFAULT_CUSTOMERS, DEFAULT_SEED, MAX_CUSTOMERS, seedDatabase } from '../subgraphs/seed/seed.js';
 
-const USAGE = `Usage: DATABASE_URL=postgres://... npm run seed -- [--customers N] [--seed N]
+const USAGE = `Usage: DATABASE_URL=postgres://... npm run seed -- [--customers N] [--seed N] [--reset]
        DATABASE_URL=postgres://... node dist/scripts/seed.js [same flags]   (compiled, as in the image)
 
-Replaces the data of the customer, finance and product data products in DATABASE_URL with a
-generated dataset (their tables are created if missing, then truncated).
+Fills the customer, finance and product data products in DATABASE_URL with a generated dataset
+(a development and demo tool). Their tables are created if missing. A database whose tables
+already hold rows is refused (exit 1, nothing changed) unless --reset is given. Everything runs
+in one transaction: on any failure the database is left as it was.
 
   --customers N  customers to generate, 1 to ${MAX_CUSTOMERS} (default ${DEFAULT_CUSTOMERS});
                  products, transactions and loans scale with it
   --seed N       PRNG seed, 0 to 4294967295 (default ${DEFAULT_SEED}); same seed, same data
+  --reset        replace the data already there (all of it, in every product's tables)
   --help         this text
 `;
 
 /** Exit code for a bad invocation (flags or environment), as opposed to a failed run (1). */
 const EXIT_USAGE = 2;
+
+/** Exit code when the database already holds data and --reset was not given: a failed run, nothing changed. */
+const EXIT_REFUSED = 1;
 
 class UsageError extends Error {}
 
@@ -23,14 +29,15 @@ interface SeedCommand {
   databaseUrl: string;
   customers: number;
   seed: number;
+  reset: boolean;
 }
 
 function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): SeedCommand | 'help' {
-  let values: { customers?: string; seed?: string; help?: boolean };
+  let values: { customers?: string; seed?: string; reset?: boolean; help?: boolean };
   try {
     values = parseArgs({
       args: [...argv],
-      options: { customers: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' } },
+      options: { customers: { type: 'string' }, seed: { type: 'string' }, reset: { type: 'boolean' }, help: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -43,7 +50,7 @@ function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): SeedComm
   const databaseUrl = env.DATABASE_URL;
   if (!databaseUrl) throw new UsageError('DATABASE_URL is not set: give the PostgreSQL database to seed, e.g. postgres://postgres@127.0.0.1:5432/dev');
   if (!/^postgres(?:ql)?:\/\//.test(databaseUrl)) throw new UsageError('DATABASE_URL must be a postgres:// or postgresql:// URL');
-  return { databaseUrl, customers, seed };
+  return { databaseUrl, customers, seed, reset: values.reset === true };
 }
 
 function integerFlag(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -72,7 +79,13 @@ async function main(): Promise<number> {
   const db = createPostgresDb({ url: command.databaseUrl, maxConnections: 1, statementTimeoutMs: 60_000 });
   try {
     const started = performance.now();
-    const counts = await seedDatabase(db, { customers: command.customers, seed: command.seed });
+    const outcome = await seedDatabase(db, { customers: command.customers, seed: command.seed, reset: command.reset });
+    if (outcome.kind === 'refused') {
+      const found = Object.entries(outcome.existing).map(([table, count]) => `${table} ${count}`).join(', ');
+      process.stderr.write(`seed: refused: the database already holds data (${found}); nothing was changed. Pass --reset to replace all of it.\n`);
+      return EXIT_REFUSED;
+    }
+    const { counts } = outcome;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const width = Math.max(...Object.keys(counts).map((table) => table.length));
     process.stdout.write(`seed: ${command.customers} customers, seed ${command.seed}, ${seconds} s\n`);
@@ -87,7 +100,8 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     // The URL may carry a password: report the error's message only, never the configuration.
-    process.stderr.write(`seed: failed: ${(error as Error).message}\n`);
+    // The transaction was rolled back: say so, since the operator's next question is "what is left?".
+    process.stderr.write(`seed: failed, nothing was changed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },
 );

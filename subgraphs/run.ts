@@ -64,9 +64,15 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     for (const product of selected) await db.exec(product.migrations);
   } else {
     const started = performance.now();
-    db = await createEmbeddedDb();
-    const counts = await seedDatabase(db, { customers: options.seedCustomers });
-    logger.info({ customers: options.seedCustomers, counts, ms: Math.round(performance.now() - started) }, 'embedded database seeded');
+    const embedded = await createEmbeddedDb();
+    db = embedded;
+    // Fresh in memory, so always empty here; without `reset` the seeder could never wipe data anyway.
+    const outcome = await seedDatabase(embedded, { customers: options.seedCustomers });
+    if (outcome.kind === 'seeded') {
+      logger.info({ customers: options.seedCustomers, counts: outcome.counts, ms: Math.round(performance.now() - started) }, 'embedded database seeded');
+    } else {
+      logger.warn({ existing: outcome.existing }, 'embedded database already holds data: not seeded');
+    }
   }
   const subgraphs: Record<string, RunningSubgraph> = {};
   const dbs: Record<string, CountingDb> = {};

@@ -69,6 +69,7 @@ interface Service {
   readonly ports?: unknown;
   readonly restart?: unknown;
   readonly stop_grace_period?: unknown;
+  readonly profiles?: unknown;
 }
 
 /**
@@ -357,7 +358,7 @@ describe('docker-compose.yml', () => {
   });
 
   describe('seed', () => {
-    it('runs once, with flags the seed CLI declares, after postgres is healthy', () => {
+    it('runs once, with flags the seed CLI declares, after the data products are healthy', () => {
       expect(seedServices).toHaveLength(1);
       const [name, service] = seedServices[0]!;
       const { args, source } = invocationOf(name, service.command);
@@ -379,8 +380,28 @@ describe('docker-compose.yml', () => {
       expect([undefined, 'no'], `${name}: one-shot`).toContain(service.restart);
       // The image's healthcheck probes the gateway's port, which the seed never opens.
       expect(service.healthcheck, `${name}: a one-shot process has no healthcheck`).toEqual({ disable: true });
-      const [pgName] = imageService('postgres:')[0]!;
-      expect(dependsOn(service)).toEqual({ [pgName]: 'service_healthy' });
+      // It runs once the products have created their own tables (their /readyz answers).
+      expect(dependsOn(service)).toEqual(Object.fromEntries(subgraphServices.map(([product]) => [product, 'service_healthy'])));
+    });
+
+    it('runs only in the demo profile and never replaces data (no --reset)', () => {
+      for (const [name, service] of seedServices) {
+        expect(service.profiles, `${name}: only with docker compose --profile demo`).toEqual(['demo']);
+        expect(invocationOf(name, service.command).args, name).not.toContain('--reset');
+        expect(JSON.stringify(service), `${name}: no --reset anywhere`).not.toMatch(/--reset/);
+      }
+    });
+
+    it('is not part of a plain `docker compose up`: every service outside a profile runs without it', () => {
+      const plain = Object.entries(services).filter(([, s]) => s.profiles === undefined);
+      const names = new Set(plain.map(([name]) => name));
+      for (const [name] of seedServices) expect(names.has(name), name).toBe(false);
+      // Compose refuses a model where an enabled service depends on a disabled one.
+      for (const [name, service] of plain) {
+        for (const dep of Object.keys(dependsOn(service))) expect(names.has(dep), `${name} depends on ${dep}, which a plain up starts`).toBe(true);
+      }
+      // Everything but the seed is always on: the products, gateways, PostgreSQL and Redis.
+      expect([...names].sort()).toEqual(Object.keys(services).filter((n) => !seedServices.some(([s]) => s === n)).sort());
     });
   });
 
@@ -405,15 +426,17 @@ describe('docker-compose.yml', () => {
       expect(new Set(ports).size).toBe(ports.length);
     });
 
-    it("probes /readyz (the product's database answers) on the port it listens on, after the seed completed", () => {
+    it("probes /readyz (the product's database answers) on the port it listens on, and starts after postgres, never waiting for a seed", () => {
       const [seedName] = seedServices[0]!;
+      const [pgName] = imageService('postgres:')[0]!;
       for (const [name, service] of subgraphServices) {
         const url = probedUrl(name, service);
         expect(url.hostname, name).toMatch(/^(127\.0\.0\.1|localhost)$/);
         expect(Number(url.port), name).toBe(listenerOf(name, service).port);
         // /healthz answers without the database; gateways wait for this check, so for the data.
         expect(url.pathname, name).toBe('/readyz');
-        expect(dependsOn(service)[seedName], name).toBe('service_completed_successfully');
+        expect(dependsOn(service), name).toEqual({ [pgName]: 'service_healthy' });
+        expect(dependsOn(service)[seedName], name).toBeUndefined();
       }
     });
   });

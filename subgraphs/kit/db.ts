@@ -16,6 +16,16 @@ export interface Db {
   close(): Promise<void>;
 }
 
+/**
+ * A database handle that can run work in one transaction: all of it commits, or none of it does.
+ * Only the two real databases give it; the per-product handles (counting, traced) do not, so a
+ * request path cannot open one by accident.
+ */
+export interface TransactionalDb extends Db {
+  /** Runs `work` on one connection between BEGIN and COMMIT; a throw (or rejection) rolls back and is rethrown. */
+  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T>;
+}
+
 export interface PostgresOptions {
   /** Connection string, e.g. postgres://postgres@127.0.0.1:5432/test. */
   url: string;
@@ -28,7 +38,7 @@ export interface PostgresOptions {
 export const DEFAULT_POOL_SIZE = 10;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 
-export function createPostgresDb(options: PostgresOptions): Db {
+export function createPostgresDb(options: PostgresOptions): TransactionalDb {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.maxConnections ?? DEFAULT_POOL_SIZE,
@@ -46,12 +56,43 @@ export function createPostgresDb(options: PostgresOptions): Db {
     async exec(sql) {
       await pool.query(sql);
     },
+    async transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const tx: Db = {
+          kind: 'postgres',
+          async query<R extends Row>(sql: string, params: readonly unknown[] = []) {
+            return (await client.query<R>(sql, params as unknown[])).rows;
+          },
+          async exec(sql) {
+            await client.query(sql);
+          },
+          // The connection belongs to the transaction.
+          close: async () => undefined,
+        };
+        const result = await work(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          // A connection that cannot even roll back is not returned to the pool.
+          broken = rollbackError as Error;
+        }
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
     close: () => pool.end(),
   };
 }
 
 /** PostgreSQL compiled to WebAssembly, in memory: heavy (about 700 MB RSS), so share one per process. */
-export async function createEmbeddedDb(): Promise<Db> {
+export async function createEmbeddedDb(): Promise<TransactionalDb> {
   const lite = await PGlite.create();
   return {
     kind: 'embedded',
@@ -61,6 +102,21 @@ export async function createEmbeddedDb(): Promise<Db> {
     },
     async exec(sql) {
       await lite.exec(sql);
+    },
+    transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+      // PGlite runs BEGIN/COMMIT itself and rolls back when the callback throws.
+      return lite.transaction((t) =>
+        work({
+          kind: 'embedded',
+          async query<R extends Row>(sql: string, params: readonly unknown[] = []) {
+            return (await t.query<R>(sql, params as unknown[])).rows;
+          },
+          async exec(sql) {
+            await t.exec(sql);
+          },
+          close: async () => undefined,
+        }),
+      );
     },
     close: () => lite.close(),
   };

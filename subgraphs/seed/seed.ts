@@ -1,5 +1,5 @@
 import { markRefreshed } from '../kit/quality.js';
-import type { Db } from '../kit/db.js';
+import type { Db, TransactionalDb } from '../kit/db.js';
 import { CUSTOMER_MIGRATIONS } from '../customer/migrations.js';
 import { FINANCE_MIGRATIONS } from '../finance/migrations.js';
 import { PRODUCT_MIGRATIONS } from '../product/migrations.js';
@@ -7,7 +7,18 @@ import { generateDataset, type Dataset, type GenerateOptions } from './generate.
 
 export { DEFAULT_CUSTOMERS, DEFAULT_SEED, MAX_CUSTOMERS } from './generate.js';
 
-export type SeedOptions = GenerateOptions;
+export interface SeedOptions extends GenerateOptions {
+  /**
+   * Replace data that is already there. Without it, a database whose product tables hold any row is
+   * left as it is and the outcome is `refused`: seeding is a development and demo tool, and must
+   * never overwrite a data product's real data by default.
+   * @default false
+   */
+  reset?: boolean;
+}
+
+/** The transaction-scoped advisory lock that serialises seeders on one database (an arbitrary constant). */
+const SEED_LOCK_KEY = 0x64706773; // "dpgs"
 
 /** Rows per INSERT statement at most. */
 export const MAX_ROWS_PER_INSERT = 1000;
@@ -94,21 +105,50 @@ const TABLES = [
 export type SeededTable = (typeof TABLES)[number]['table'];
 export type SeedCounts = Record<SeededTable, number>;
 
+/** What a seeding run did; `refused` changed nothing. */
+export type SeedOutcome =
+  | { readonly kind: 'seeded'; readonly counts: SeedCounts }
+  /** The tables already held rows and `reset` was not given: the counts found, tables with rows only. */
+  | { readonly kind: 'refused'; readonly existing: Readonly<Partial<SeedCounts>> };
+
 /**
- * Replaces the data of all three products with a generated dataset: runs their migrations,
- * truncates their tables and inserts in multi-row batches. Not atomic (Db has no transactions):
- * a failure part-way leaves a partial dataset, and running it again starts from scratch.
+ * Fills the three products' tables with a generated dataset, in one transaction: runs their
+ * migrations, refuses (outcome `refused`, nothing changed) if any table already holds a row unless
+ * `reset` is given, then truncates and inserts in multi-row batches. A failure at any step rolls all
+ * of it back, so the previous data stays as it was.
  */
-export async function seedDatabase(db: Db, options: SeedOptions = {}): Promise<SeedCounts> {
+export async function seedDatabase(db: TransactionalDb, options: SeedOptions = {}): Promise<SeedOutcome> {
   const dataset = generateDataset(options);
-  await db.exec(CUSTOMER_MIGRATIONS);
-  await db.exec(FINANCE_MIGRATIONS);
-  await db.exec(PRODUCT_MIGRATIONS);
-  await db.exec(`TRUNCATE ${TABLES.map((t) => t.table).join(', ')}`);
-  for (const spec of TABLES) await insertRows(db, spec, dataset);
-  // Freshness: each product records when its data was loaded (the catalog compares it with the SLA).
-  for (const schema of ['customer', 'finance', 'product']) await markRefreshed(db, schema);
-  return countRows(db);
+  // A refusal rolls back too: not even the migrations' idempotent DDL is left behind.
+  let refused: Partial<SeedCounts> | undefined;
+  const rollback = new Error('seed refused: rolling back');
+  try {
+    return await db.transaction(async (tx) => {
+      // One seeder at a time, taken before the migrations: two of them each holding the SHARE lock
+      // of a CREATE INDEX IF NOT EXISTS and then asking for the EXCLUSIVE lock below would deadlock.
+      await tx.query(`SELECT pg_advisory_xact_lock(${SEED_LOCK_KEY})`);
+      await tx.exec(CUSTOMER_MIGRATIONS);
+      await tx.exec(FINANCE_MIGRATIONS);
+      await tx.exec(PRODUCT_MIGRATIONS);
+      // Writers other than seeders wait too; the products' readers are not blocked.
+      await tx.exec(`LOCK TABLE ${TABLES.map((t) => t.table).join(', ')} IN EXCLUSIVE MODE`);
+      const before = await countRows(tx);
+      const existing = Object.fromEntries(Object.entries(before).filter(([, count]) => count > 0)) as Partial<SeedCounts>;
+      if (Object.keys(existing).length > 0 && !options.reset) {
+        refused = existing;
+        throw rollback;
+      }
+      // Only when there is something to replace: TRUNCATE blocks the products' reads until the commit.
+      if (Object.keys(existing).length > 0) await tx.exec(`TRUNCATE ${TABLES.map((t) => t.table).join(', ')}`);
+      for (const spec of TABLES) await insertRows(tx, spec, dataset);
+      // Freshness: each product records when its data was loaded (the catalog compares it with the SLA).
+      for (const schema of ['customer', 'finance', 'product']) await markRefreshed(tx, schema);
+      return { kind: 'seeded', counts: await countRows(tx) };
+    });
+  } catch (error) {
+    if (error === rollback && refused) return { kind: 'refused', existing: refused };
+    throw error;
+  }
 }
 
 /**
