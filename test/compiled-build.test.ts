@@ -70,7 +70,7 @@ beforeAll(async () => {
 
   const productsEnv: Record<string, string> = { LOG_LEVEL: 'info', NODE_ENV: 'development', CUSTOMER_PORT: '0', FINANCE_PORT: '0', PRODUCT_PORT: '0' };
   if (process.env.DATABASE_URL) {
-    // As in docker-compose.yml: the seed CLI fills PostgreSQL, then the products serve it.
+    // As compose's demo profile does: the seed CLI fills an empty PostgreSQL once, then the products serve it.
     const scratch = await createScratchDatabase(process.env.DATABASE_URL);
     dropDatabase = () => scratch.drop();
     const seeded = await cli('dist/scripts/seed.js', ['--customers', String(CUSTOMERS)], { DATABASE_URL: scratch.url });
