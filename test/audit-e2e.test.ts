@@ -20,6 +20,8 @@ const since = new Date(Date.now() - 3_600_000).toISOString();
 
 beforeAll(async () => {
   stack = await startStack();
+  // The records name each product's version as the catalogue read it: read it before anything is audited.
+  await stack.gateway.refreshCatalog();
   auditor = await mintDevToken({ roles: ['auditor'], subject: 'carol' });
 }, 120_000);
 afterAll(async () => {
