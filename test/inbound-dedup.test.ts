@@ -259,7 +259,17 @@ describe('inbound request deduplication', () => {
     for (const result of results) expect(result.body).toEqual(alone.body);
     expect(await metric(gateway, 'dpg_inbound_requests_shared_total')).toBe(2);
 
-    await gateway.flushAudit();
+    // The trail's schema is created on the first audited read; on the shared test server another
+    // file may be creating its own roles at that instant (PostgreSQL refuses concurrent role DDL),
+    // and the writer keeps the batch and writes it on its next attempt: at most three attempts here.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await gateway.flushAudit();
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+      }
+    }
     const mine = await postGraphQL<{ myAccess: { records: { requestId: string; outcome: string; accesses: { coordinate: string; treatment: string }[] }[] } }>(
       gateway.url,
       'query Mine($since: DateTime!) { myAccess(since: $since, first: 10) { records { requestId outcome accesses { coordinate treatment } } } }',
