@@ -65,6 +65,8 @@ export interface RunningGateway {
   supergraphHash(): string;
   /** Resolves once `count` callers wait on shared executions at the same time (INBOUND_DEDUP; tests hold a subgraph and wait for this). */
   whenExecutionCallers(count: number): Promise<void>;
+  /** Resolves once at least `count` callers wait on identical calls to one subgraph at once (tests). */
+  whenSubgraphCallers(subgraph: string, count: number): Promise<void>;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
   stop(): Promise<void>;
 }
@@ -245,6 +247,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     nextSupergraphReload: () => serving.nextReload(),
     supergraphHash: () => serving.current().supergraph.hash,
     whenExecutionCallers: (count) => sharing.whenCallers(count),
+    whenSubgraphCallers: (subgraph, count) => sources.get(subgraph)?.whenCallers(count) ?? Promise.reject(new Error(`no subgraph ${subgraph}`)),
     async storesReady() {
       await Promise.all([limits.store?.ready(), usage.store.ready(), sharing.ready(), documents.persistedQueries.ready()]);
     },

@@ -11,8 +11,8 @@ import { DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES } from './config.js';
 import { isGatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createDocumentFacts } from './subgraph/document-facts.js';
+import { createInflightSharing, type InflightSharing } from './execution/inflight.js';
 import { fanOutEntities, planRepresentations, type RepresentationPlan, type SubgraphBody } from './subgraph/entities.js';
-import { createInFlight, type InFlight } from './subgraph/in-flight.js';
 import { createSubgraphTransport, type SubgraphTransport, type TransportAnswer, type TransportFailure } from './subgraph/transport.js';
 
 export interface SubgraphSourceOptions {
@@ -59,7 +59,7 @@ export class SubgraphSource implements GraphQLDataSource {
   private readonly transport: SubgraphTransport;
   private readonly maxResponseBytes: number;
   /** Undefined when SUBGRAPH_DEDUP is off. */
-  private readonly sharing: { readonly inFlight: InFlight<TransportAnswer>; readonly facts: ReturnType<typeof createDocumentFacts> } | undefined;
+  private readonly sharing: { readonly inFlight: InflightSharing; readonly facts: ReturnType<typeof createDocumentFacts> } | undefined;
   /** Whether this process traces: decided once, when the source is built. */
   private readonly traced: boolean;
   /** The latest call durations (ms), for the catalogue's p95 against the SLA. */
@@ -73,7 +73,7 @@ export class SubgraphSource implements GraphQLDataSource {
     this.metrics = options.metrics;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES;
     this.transport = createSubgraphTransport({ url: options.url, timeoutMs: options.timeoutMs, maxResponseBytes: this.maxResponseBytes });
-    this.sharing = options.dedup === false ? undefined : { inFlight: createInFlight(), facts: createDocumentFacts() };
+    this.sharing = options.dedup === false ? undefined : { inFlight: createInflightSharing(), facts: createDocumentFacts() };
     this.traced = activeTracer() !== undefined;
   }
 
@@ -106,6 +106,11 @@ export class SubgraphSource implements GraphQLDataSource {
     } catch {
       return false;
     }
+  }
+
+  /** Resolves once at least `count` callers wait on query calls in flight at once (tests: no timers); rejects with SUBGRAPH_DEDUP off. */
+  whenCallers(count: number): Promise<void> {
+    return this.sharing ? this.sharing.inFlight.whenCallers(count) : Promise.reject(new Error('SUBGRAPH_DEDUP is off'));
   }
 
   /** Lets calls in flight finish, then closes the pool's connections (the engine stops). */
@@ -149,12 +154,12 @@ export class SubgraphSource implements GraphQLDataSource {
     if (this.sharing && facts?.operation === 'query') {
       // The token is per principal and audience: no caller ever shares what another's grants produced.
       const key = createHash('sha256').update(token).update('\0').update(body).digest('base64');
-      const { result, shared } = this.sharing.inFlight.run(key, () => this.transport.post(headers, body));
+      const { value, shared } = await this.sharing.inFlight.run(key, () => this.transport.post(headers, body));
       if (shared) {
         this.metrics?.subgraphRequestsDeduplicated.inc({ subgraph: this.name });
         span?.setAttribute(ATTR.SUBGRAPH_CALL_SHARED, true);
       }
-      answer = await result;
+      answer = value;
     } else {
       answer = await this.transport.post(headers, body);
     }

@@ -40,27 +40,14 @@ async function counter(target: RunningGateway, name: string, subgraph: string): 
   return line ? Number(line.split(' ')[1]) : 0;
 }
 
-/**
- * Resolves once every one of `expected` requests has either reached the subgraph or joined a call
- * in flight (the gateway's counter says which): then the held answer can be released knowing that
- * all of them were in flight together. Polls the gateway's own account, never a fixed delay.
- */
-async function allInFlight(target: RunningGateway, callsBefore: number, sharedBefore: number, expected: number): Promise<void> {
-  for (;;) {
-    const calls = subgraphs.accounts.calls.length - callsBefore;
-    const shared = (await counter(target, 'dpg_subgraph_requests_deduplicated_total', 'accounts')) - sharedBefore;
-    if (calls + shared >= expected) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** Sends `count` identical requests while the accounts subgraph holds its answers, releases them once all are in flight. */
 async function concurrently(target: RunningGateway, count: number, send: (i: number) => Promise<GraphQLResult>): Promise<{ results: GraphQLResult[]; calls: number; shared: number }> {
   const callsBefore = subgraphs.accounts.calls.length;
   const sharedBefore = await counter(target, 'dpg_subgraph_requests_deduplicated_total', 'accounts');
   subgraphs.accounts.hold();
   const pending = Array.from({ length: count }, (_, i) => send(i));
-  await allInFlight(target, callsBefore, sharedBefore, count);
+  // Every request either made the call or joined one in flight: the gateway says so, no timer.
+  await target.whenSubgraphCallers('accounts', count);
   subgraphs.accounts.release();
   const results = await Promise.all(pending);
   return {
