@@ -1,3 +1,4 @@
+import { serialRounds } from '../../lib/serial-rounds.js';
 import { randomUUID } from 'node:crypto';
 import type { AuditGate, ClassificationLevel } from '../../lib/classification/model.js';
 import type { Logger } from '../../lib/logger.js';
@@ -85,23 +86,13 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     }
   };
 
-  // Rounds run one after the other (as the usage recorder's): calls made during a round share the
-  // next one, which writes batches until the queue is empty or a write fails.
-  let rounds: Promise<unknown> = Promise.resolve();
-  let next: Promise<boolean> | undefined;
-  const flush = (): Promise<boolean> => {
-    if (next) return next;
-    const round = rounds.then(async () => {
-      next = undefined;
-      for (;;) {
-        if (!(await attempt())) return false;
-        if (!inFlight && queue.length === 0 && !gap) return true;
-      }
-    });
-    next = round;
-    rounds = round.catch(() => undefined);
-    return round;
-  };
+  // Each round writes batches until the queue is empty or a write fails (lib/serial-rounds.ts).
+  const flush = serialRounds(async () => {
+    for (;;) {
+      if (!(await attempt())) return false;
+      if (!inFlight && queue.length === 0 && !gap) return true;
+    }
+  });
 
   const timer = setInterval(() => void flush(), options.flushIntervalMs);
   timer.unref();

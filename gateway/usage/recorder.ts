@@ -1,3 +1,4 @@
+import { serialRounds } from '../../lib/serial-rounds.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
 import { cellField, coordinateOfField, hourOf, OTHER_PRODUCT, type Outcome, type UsageBatch, type UsagePart, type UsageStore } from './model.js';
@@ -81,23 +82,9 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
     }
   };
 
-  // Rounds run one after the other. A call made while a round runs gets the next one, which has
-  // not taken its batch yet, so it carries everything recorded before the call; every call made
-  // meanwhile shares that one next round, so the queue never grows past it, however long the store is down.
-  let chain: Promise<unknown> = Promise.resolve();
-  let next: Promise<boolean> | undefined;
-  const flush = (): Promise<boolean> => {
-    if (next) return next;
-    const round = chain.then(async () => {
-      next = undefined; // started: a later call needs a round of its own
-      // The batch in flight first, then whatever accumulated while it was out.
-      const first = await attempt();
-      return first && (await attempt());
-    });
-    next = round;
-    chain = round.catch(() => undefined);
-    return round;
-  };
+  // Rounds run one after the other (lib/serial-rounds.ts): the batch in flight first, then
+  // whatever accumulated while it was out.
+  const flush = serialRounds(async () => (await attempt()) && (await attempt()));
 
   const lag = () => {
     const oldest = Math.min(inFlight?.since ?? Infinity, pendingSince ?? Infinity);
