@@ -139,6 +139,7 @@ const envSchema = z.object({
   SUBGRAPH_TIMEOUT_MS: positiveInt(300_000).default(DEFAULT_SUBGRAPH_TIMEOUT_MS),
   SUBGRAPH_MAX_RESPONSE_BYTES: positiveInt(1024 * 1024 * 1024).default(DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES),
   SUBGRAPH_DEDUP: bool.default(true),
+  SUBGRAPH_BATCH: bool.default(true),
   MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
   SHUTDOWN_GRACE_MS: positiveInt(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -240,6 +241,8 @@ export interface GatewayConfig {
     readonly maxResponseBytes: number;
     /** Identical query calls in flight share one (same subgraph, document, variables, forwarded identity); repeated entity representations are sent once. */
     readonly dedup: boolean;
+    /** The entity fetches one request starts together to one subgraph travel in one call. */
+    readonly batch: boolean;
   };
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
@@ -430,7 +433,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     supergraphPollMs: e.SUPERGRAPH_POLL_MS,
     subgraphUrls: Object.freeze(e.SUBGRAPH_URLS),
     subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
-    subgraphCalls: Object.freeze({ maxResponseBytes: e.SUBGRAPH_MAX_RESPONSE_BYTES, dedup: e.SUBGRAPH_DEDUP }),
+    subgraphCalls: Object.freeze({ maxResponseBytes: e.SUBGRAPH_MAX_RESPONSE_BYTES, dedup: e.SUBGRAPH_DEDUP, batch: e.SUBGRAPH_BATCH }),
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

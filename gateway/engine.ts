@@ -39,6 +39,7 @@ import { buildSchemaCatalog, type SchemaCatalog } from './usage/catalog.js';
 import type { Usage } from './usage/create.js';
 import type { AuditTrail } from './audit/create.js';
 import { auditStage } from './pipeline/audit.js';
+import { createFetchWaves } from './subgraph/fetch-waves.js';
 
 /** Where clients read the deprecation plans (the Link header of deprecated operations). */
 export const DEPRECATIONS_PATH = '/deprecations';
@@ -91,6 +92,8 @@ export interface EngineDeps {
 
 export function createEngine(deps: EngineDeps): Engine {
   const { config, logger, supergraph, policies, limits, usage, audit, metrics, identity, sources, now } = deps;
+  // One record of each request's subgraph calls for all of this engine's sources: batches leave in waves.
+  const waves = createFetchWaves();
   // The per-document analysis every stage reads: the supergraph's rules and prices, the operation limits.
   const sharing = deps.sharing.forSupergraph(supergraph);
   const requirements = indexRequirements(supergraph.document);
@@ -110,7 +113,7 @@ export function createEngine(deps: EngineDeps): Engine {
         if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies, audit.reader, (context) =>
             isGatewayContext(context) && context.operation.spent ? budgetViewsOf(context.operation.spent, limits.policy.windowMs, now()) : [],
           ));
-        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, ...config.subgraphCalls, identity: identity.forCall, metrics });
+        const source = new SubgraphSource({ name, url: config.subgraphUrls[name] ?? url ?? '', timeoutMs: config.subgraphTimeoutMs, ...config.subgraphCalls, identity: identity.forCall, metrics, waves });
         sources.set(name, source);
         return source;
       },

@@ -9,6 +9,7 @@ export interface GatewayMetrics {
   readonly subgraphErrors: Counter<'subgraph' | 'code'>;
   readonly subgraphRequestsDeduplicated: Counter<'subgraph'>;
   readonly subgraphRepresentationsDeduplicated: Counter<'subgraph'>;
+  readonly subgraphFetchesBatched: Counter<'subgraph'>;
   readonly authenticationFailures: Counter<'reason'>;
   readonly authorizationDenials: Counter<'coordinate'>;
   readonly rateLimitRejections: Counter<'kind'>;
@@ -52,6 +53,12 @@ export function createMetrics(): GatewayMetrics {
     subgraphRepresentationsDeduplicated: new Counter({
       name: 'dpg_subgraph_representations_deduplicated_total',
       help: 'Entity representations not sent: a repeat of one already in the same _entities call.',
+      labelNames: ['subgraph'],
+      registers,
+    }),
+    subgraphFetchesBatched: new Counter({
+      name: 'dpg_subgraph_fetches_batched_total',
+      help: 'Subgraph calls not made: an entity fetch travelled in one call with other fetches the same request started together.',
       labelNames: ['subgraph'],
       registers,
     }),

@@ -12,7 +12,9 @@ import { isGatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createDocumentFacts } from './subgraph/document-facts.js';
 import { createInflightSharing, type InflightSharing } from './execution/inflight.js';
+import { createMergeMemo, mergedVariables, NotMergeable, splitAnswer, type MergedOperation } from './subgraph/entity-batch.js';
 import { fanOutEntities, planRepresentations, type RepresentationPlan, type SubgraphBody } from './subgraph/entities.js';
+import type { Batched, FetchWaves } from './subgraph/fetch-waves.js';
 import { createSubgraphTransport, type SubgraphTransport, type TransportAnswer, type TransportFailure } from './subgraph/transport.js';
 
 export interface SubgraphSourceOptions {
@@ -27,10 +29,28 @@ export interface SubgraphSourceOptions {
   maxResponseBytes?: number;
   /** Share identical query calls in flight and send repeated entity representations once. @default true */
   dedup?: boolean;
-  metrics?: Pick<GatewayMetrics, 'subgraphFetchDuration' | 'subgraphErrors' | 'subgraphRequestsDeduplicated' | 'subgraphRepresentationsDeduplicated'>;
+  /** Send a request's entity fetches to this subgraph in waves, one call per wave. @default true */
+  batch?: boolean;
+  /** The engine's one record of each request's subgraph calls, shared by its sources: batching needs it. */
+  waves?: FetchWaves;
+  metrics?: Pick<GatewayMetrics, 'subgraphFetchDuration' | 'subgraphErrors' | 'subgraphRequestsDeduplicated' | 'subgraphRepresentationsDeduplicated' | 'subgraphFetchesBatched'>;
 }
 
 type Variables = Record<string, unknown>;
+
+/** One fetch on its way: what is sent for it, and what its answer is turned back into. */
+interface FetchMember extends Batched<GatewayGraphQLResponse> {
+  readonly options: GraphQLDataSourceProcessOptions;
+  readonly query: string;
+  /** The variables sent: the representations already made distinct. */
+  readonly variables: Variables | undefined;
+  /** How the distinct representations fan back out; undefined when nothing repeated. */
+  readonly plan: RepresentationPlan | undefined;
+  /** The fetch's gateway.fetch span, traced. */
+  readonly span: Span | undefined;
+  /** The trace context active when @apollo/gateway made the fetch (propagated to the subgraph). */
+  readonly trace: ReturnType<typeof otelContext.active> | undefined;
+}
 
 /**
  * Calls one subgraph for @apollo/gateway: over a keep-alive undici pool with a hard deadline and a
@@ -48,6 +68,10 @@ type Variables = Record<string, unknown>;
  * each distinct representation once. Only the first caller's headers travel: the subgraph sees its
  * x-request-id and trace context. Every caller parses the shared answer itself and builds its own
  * errors, so no two requests hold the same objects.
+ *
+ * A request's entity fetches to this subgraph leave in waves (SUBGRAPH_BATCH,
+ * gateway/subgraph/fetch-waves.ts): parked until every call the request has in flight is parked,
+ * then merged into one call (gateway/subgraph/entity-batch.ts) whose answer is split back.
  */
 export class SubgraphSource implements GraphQLDataSource {
   readonly name: string;
@@ -59,7 +83,11 @@ export class SubgraphSource implements GraphQLDataSource {
   private readonly transport: SubgraphTransport;
   private readonly maxResponseBytes: number;
   /** Undefined when SUBGRAPH_DEDUP is off. */
-  private readonly sharing: { readonly inFlight: InflightSharing; readonly facts: ReturnType<typeof createDocumentFacts> } | undefined;
+  private readonly sharing: { readonly inFlight: InflightSharing } | undefined;
+  /** Undefined when SUBGRAPH_BATCH is off. */
+  private readonly batches: { readonly waves: FetchWaves; readonly merge: ReturnType<typeof createMergeMemo>; readonly send: (request: object, members: readonly FetchMember[]) => Promise<void> } | undefined;
+  /** What sharing and batching know of a subgraph operation's text; undefined when both are off. */
+  private readonly facts: ReturnType<typeof createDocumentFacts> | undefined;
   /** Whether this process traces: decided once, when the source is built. */
   private readonly traced: boolean;
   /** The latest call durations (ms), for the catalogue's p95 against the SLA. */
@@ -73,7 +101,9 @@ export class SubgraphSource implements GraphQLDataSource {
     this.metrics = options.metrics;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES;
     this.transport = createSubgraphTransport({ url: options.url, timeoutMs: options.timeoutMs, maxResponseBytes: this.maxResponseBytes });
-    this.sharing = options.dedup === false ? undefined : { inFlight: createInflightSharing(), facts: createDocumentFacts() };
+    this.sharing = options.dedup === false ? undefined : { inFlight: createInflightSharing() };
+    this.batches = options.batch === false || !options.waves ? undefined : { waves: options.waves, merge: createMergeMemo(), send: (request, members) => this.callBatch(request, members) };
+    this.facts = this.sharing || this.batches ? createDocumentFacts() : undefined;
     this.traced = activeTracer() !== undefined;
   }
 
@@ -89,9 +119,11 @@ export class SubgraphSource implements GraphQLDataSource {
   async process(options: GraphQLDataSourceProcessOptions): Promise<GatewayGraphQLResponse> {
     if (options.kind !== GraphQLDataSourceRequestKind.INCOMING_OPERATION) return this.call(options);
     const started = performance.now();
+    const over = this.batches && isGatewayContext(options.context) ? this.batches.waves.begin(options.context) : undefined;
     try {
       return await this.call(options);
     } finally {
+      over?.();
       const ms = performance.now() - started;
       this.durations[this.recorded++ % LATENCY_SAMPLES] = ms;
       this.metrics?.subgraphFetchDuration.observe({ subgraph: this.name }, ms / 1000);
@@ -123,65 +155,159 @@ export class SubgraphSource implements GraphQLDataSource {
    * forwarded. Traced, it also carries the trace context: @apollo/gateway's gateway.fetch span is the
    * active one here, so it becomes the parent of the data product's spans, and it is the span that
    * names the product, its version, the subgraph operation and the HTTP status.
+   *
+   * An entity fetch of a client request goes to the request's batch for this subgraph
+   * (SUBGRAPH_BATCH): the planner starts a plan's parallel fetches together, and those to one
+   * subgraph become one call (gateway/subgraph/entity-batch.ts).
    */
-  private async call(options: GraphQLDataSourceProcessOptions): Promise<GatewayGraphQLResponse> {
+  private call(options: GraphQLDataSourceProcessOptions): Promise<GatewayGraphQLResponse> {
     const { request, context } = options;
     const query = request.query;
-    if (!query) throw new Error('Missing query');
+    if (!query) return Promise.reject(new Error('Missing query'));
     const incoming = options.kind === GraphQLDataSourceRequestKind.INCOMING_OPERATION;
+    const facts = incoming ? this.facts?.(query) : undefined;
+    const entities = facts?.entityFetch && Array.isArray(request.variables?.representations) ? this.planEntities(request.variables!) : undefined;
+    const member: FetchMember = {
+      options,
+      query,
+      variables: entities?.variables ?? request.variables,
+      plan: entities?.plan,
+      span: this.traced && incoming ? this.traceSpan(request.operationName) : undefined,
+      trace: this.traced && incoming ? otelContext.active() : undefined,
+    };
+    // Only what one request's plan starts together, with no header of @apollo/gateway's own (federated tracing).
+    if (this.batches && entities && facts?.operation === 'query' && isGatewayContext(context) && !request.http?.headers) return this.batches.waves.park(context, this, member, this.batches.send);
+    return this.callAlone(member, facts?.operation === 'query');
+  }
+
+  /** One fetch, one subgraph call. */
+  private async callAlone(member: FetchMember, query: boolean): Promise<GatewayGraphQLResponse> {
+    const { request, context } = member.options;
+    const body = JSON.stringify({ query: member.query, operationName: request.operationName, variables: member.variables, extensions: request.extensions });
+    const answer = await this.send(context, member, body, query);
+    return this.answerOf(member, answer, this.bodyOf(answer));
+  }
+
+  /**
+   * The fetches one request started together for this subgraph: identical ones share one alias,
+   * the rest are merged into one operation, and each fetch gets its own part of the one answer.
+   */
+  private async callBatch(context: unknown, members: readonly FetchMember[]): Promise<void> {
+    const groups = new Map<string, FetchMember[]>();
+    for (const member of members) {
+      const key = JSON.stringify([member.query, member.options.request.operationName, member.variables]);
+      const group = groups.get(key);
+      if (group) group.push(member);
+      else groups.set(key, [member]);
+    }
+    const distinct = [...groups.values()];
+    if (distinct.length === 1) {
+      const [first, ...rest] = distinct[0]!;
+      await Promise.all([this.settle(first!, this.callAlone(first!, true)), ...rest.map((member) => this.settle(member, this.callAlone(member, true)))]);
+      return;
+    }
+    let merged: MergedOperation;
+    try {
+      merged = this.batches!.merge(distinct.map((group) => group[0]!.query), distinct[0]![0]!.options.request.operationName);
+    } catch (error) {
+      if (!(error instanceof NotMergeable)) throw error;
+      await Promise.all(members.map((member) => this.settle(member, this.callAlone(member, true))));
+      return;
+    }
+    const variables = mergedVariables(merged, distinct.map((group) => group[0]!.variables ?? {}));
+    const body = JSON.stringify({ query: merged.query, operationName: merged.operationName, variables });
+    const answer = await this.send(context, members[0]!, body, true);
+    if (answer.kind === 'failed' && answer.failure !== 'too_large') {
+      // No answer at all: each fetch gets its own error, as it would have alone.
+      for (const member of members) member.reject!(this.transportFailure(answer.failure));
+      return;
+    }
+    const parts = answer.kind === 'answered' ? this.partsOf(answer, merged) : undefined;
+    if (!parts) {
+      // The merged call was refused, answered no data, or answered too much: each fetch goes alone,
+      // so that one fetch's failure never takes the others' data with it.
+      await Promise.all(members.map((member) => this.settle(member, this.callAlone(member, true))));
+      return;
+    }
+    this.metrics?.subgraphFetchesBatched.inc({ subgraph: this.name }, distinct.length - 1);
+    distinct.forEach((group, index) => {
+      group.forEach((member, copy) => {
+        member.span?.setAttribute(ATTR.SUBGRAPH_CALL_BATCHED, distinct.length);
+        try {
+          member.resolve!(this.answerOf(member, answer, copy === 0 ? parts[index]! : structuredClone(parts[index]!)));
+        } catch (error) {
+          member.reject!(error);
+        }
+      });
+    });
+  }
+
+  /** Each fetch's part of a merged answer; undefined when the answer is not a 2xx with data. */
+  private partsOf(answer: Extract<TransportAnswer, { kind: 'answered' }>, merged: MergedOperation): SubgraphBody[] | undefined {
+    if (answer.status < 200 || answer.status > 299) return undefined;
+    let body: unknown;
+    try {
+      body = JSON.parse(answer.body);
+    } catch {
+      return undefined;
+    }
+    const data = (body as SubgraphBody | null)?.data;
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+    return splitAnswer(body as SubgraphBody, merged);
+  }
+
+  private settle(member: FetchMember, result: Promise<GatewayGraphQLResponse>): Promise<void> {
+    return result.then(member.resolve, member.reject);
+  }
+
+  /** Sends each distinct representation once (SUBGRAPH_DEDUP). */
+  private planEntities(variables: Variables): { variables: Variables; plan: RepresentationPlan | undefined } {
+    const plan = this.sharing ? planRepresentations(variables.representations as unknown[]) : undefined;
+    if (!plan) return { variables, plan };
+    this.metrics?.subgraphRepresentationsDeduplicated.inc({ subgraph: this.name }, plan.distinctOf.length - plan.distinct.length);
+    return { variables: { ...variables, representations: plan.distinct }, plan };
+  }
+
+  /** Posts one body with the caller's identity; a query identical to one in flight joins it (SUBGRAPH_DEDUP). */
+  private async send(context: unknown, member: FetchMember, body: string, query: boolean): Promise<TransportAnswer> {
     const token = await this.identity(context, this.name);
     const headers: Record<string, string> = {};
     // Set by @apollo/gateway itself (federated tracing), never by a client.
-    if (request.http?.headers) for (const [name, value] of request.http.headers) headers[name] = value;
+    const own = member.options.request.http?.headers;
+    if (own) for (const [name, value] of own) headers[name] = value;
     headers['content-type'] = 'application/json';
     headers.authorization = `Bearer ${token}`;
     if (isGatewayContext(context)) headers['x-request-id'] = context.requestId;
-    const span = this.traced && incoming ? this.traceCall(headers, request.operationName) : undefined;
-
-    const facts = incoming ? this.sharing?.facts(query) : undefined;
-    let variables = request.variables;
-    let plan: RepresentationPlan | undefined;
-    if (facts?.entityFetch && Array.isArray(variables?.representations)) {
-      plan = planRepresentations(variables.representations as unknown[]);
-      if (plan) {
-        this.metrics?.subgraphRepresentationsDeduplicated.inc({ subgraph: this.name }, plan.distinctOf.length - plan.distinct.length);
-        variables = { ...variables, representations: plan.distinct } satisfies Variables;
-      }
+    if (member.trace) propagation.inject(member.trace, headers);
+    if (!this.sharing || !query) return this.transport.post(headers, body);
+    // The token is per principal and audience: no caller ever shares what another's grants produced.
+    const key = createHash('sha256').update(token).update('\0').update(body).digest('base64');
+    const { value, shared } = await this.sharing.inFlight.run(key, () => this.transport.post(headers, body));
+    if (shared) {
+      this.metrics?.subgraphRequestsDeduplicated.inc({ subgraph: this.name });
+      member.span?.setAttribute(ATTR.SUBGRAPH_CALL_SHARED, true);
     }
-    const body = JSON.stringify({ query, operationName: request.operationName, variables, extensions: request.extensions });
-
-    let answer: TransportAnswer;
-    if (this.sharing && facts?.operation === 'query') {
-      // The token is per principal and audience: no caller ever shares what another's grants produced.
-      const key = createHash('sha256').update(token).update('\0').update(body).digest('base64');
-      const { value, shared } = await this.sharing.inFlight.run(key, () => this.transport.post(headers, body));
-      if (shared) {
-        this.metrics?.subgraphRequestsDeduplicated.inc({ subgraph: this.name });
-        span?.setAttribute(ATTR.SUBGRAPH_CALL_SHARED, true);
-      }
-      answer = value;
-    } else {
-      answer = await this.transport.post(headers, body);
-    }
-
-    if (answer.kind === 'failed') throw this.transportFailure(answer.failure);
-    span?.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, answer.status);
-    const parsed = this.bodyOf(answer);
-    const cachePolicy = incoming ? options.incomingRequestContext.overallCachePolicy : undefined;
-    if (cachePolicy && 'restrict' in cachePolicy) cachePolicy.restrict(cacheHintOf(answer.cacheControl));
-    return (plan ? fanOutEntities(parsed, plan) : parsed) as GatewayGraphQLResponse;
+    return value;
   }
 
-  /** The traced call's span (gateway.fetch) names the product; the trace context goes in the headers. */
-  private traceCall(headers: Record<string, string>, operationName: string | undefined): Span | undefined {
-    const active = otelContext.active();
-    const span = trace.getSpan(active);
+  /** This fetch's response: its own failure thrown, its cache hint applied, its representations fanned out. */
+  private answerOf(member: FetchMember, answer: TransportAnswer, body: SubgraphBody): GatewayGraphQLResponse {
+    if (answer.kind === 'failed') throw this.transportFailure(answer.failure);
+    member.span?.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, answer.status);
+    const options = member.options;
+    const cachePolicy = options.kind === GraphQLDataSourceRequestKind.INCOMING_OPERATION ? options.incomingRequestContext.overallCachePolicy : undefined;
+    if (cachePolicy && 'restrict' in cachePolicy) cachePolicy.restrict(cacheHintOf(answer.cacheControl));
+    return (member.plan ? fanOutEntities(body, member.plan) : body) as GatewayGraphQLResponse;
+  }
+
+  /** The traced call's span (gateway.fetch, the active one while @apollo/gateway calls) names the product. */
+  private traceSpan(operationName: string | undefined): Span | undefined {
+    const span = trace.getSpan(otelContext.active());
     span?.setAttributes({
       [ATTR.DATA_PRODUCT_NAME]: this.name,
       ...(this.productVersion ? { [ATTR.DATA_PRODUCT_VERSION]: this.productVersion } : {}),
       ...(operationName ? { [ATTR.GRAPHQL_OPERATION_NAME]: operationName } : {}),
     });
-    propagation.inject(active, headers);
     return span;
   }
 
@@ -193,7 +319,8 @@ export class SubgraphSource implements GraphQLDataSource {
   }
 
   /** This caller's own parse of the answer, or this caller's own error. */
-  private bodyOf(answer: Extract<TransportAnswer, { kind: 'answered' }>): SubgraphBody {
+  private bodyOf(answer: TransportAnswer): SubgraphBody {
+    if (answer.kind === 'failed') throw this.transportFailure(answer.failure);
     if (answer.status < 200 || answer.status > 299) {
       // Only a refusal of the caller's input is passed on.
       const refused = answer.status === 400 ? inputRefusalOf(answer.body) : undefined;

@@ -117,15 +117,16 @@ describe('connections', () => {
 
 describe('configuration', () => {
   it('defaults: 16 MiB responses, deduplication on', () => {
-    expect(loadConfig({ NODE_ENV: 'test' }).subgraphCalls).toEqual({ maxResponseBytes: DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES, dedup: true });
+    expect(loadConfig({ NODE_ENV: 'test' }).subgraphCalls).toEqual({ maxResponseBytes: DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES, dedup: true, batch: true });
     expect(DEFAULT_SUBGRAPH_MAX_RESPONSE_BYTES).toBe(16 * 1024 * 1024);
-    expect(loadConfig({ NODE_ENV: 'test', SUBGRAPH_DEDUP: 'false', SUBGRAPH_MAX_RESPONSE_BYTES: '1024' }).subgraphCalls).toEqual({ maxResponseBytes: 1024, dedup: false });
+    expect(loadConfig({ NODE_ENV: 'test', SUBGRAPH_DEDUP: 'false', SUBGRAPH_BATCH: 'off', SUBGRAPH_MAX_RESPONSE_BYTES: '1024' }).subgraphCalls).toEqual({ maxResponseBytes: 1024, dedup: false, batch: false });
   });
 
   it.each([
     ['SUBGRAPH_MAX_RESPONSE_BYTES', '0'],
     ['SUBGRAPH_MAX_RESPONSE_BYTES', 'lots'],
     ['SUBGRAPH_DEDUP', 'maybe'],
+    ['SUBGRAPH_BATCH', 'sometimes'],
   ])('%s=%s is refused, naming the key', (key, value) => {
     expect(() => loadConfig({ NODE_ENV: 'test', [key]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'test', [key]: value })).toThrow(key);

@@ -68,6 +68,8 @@ export const ATTR = {
   DATA_PRODUCT_VERSION: 'dpg.data_product.version',
   /** On a subgraph call's span: it made no call of its own but shared an identical one in flight (SUBGRAPH_DEDUP). */
   SUBGRAPH_CALL_SHARED: 'dpg.subgraph.call_shared',
+  /** How many fetches of one request travelled in this subgraph call (SUBGRAPH_BATCH). */
+  SUBGRAPH_CALL_BATCHED: 'dpg.subgraph.call_batched',
   LOADER_NAME: 'dpg.loader.name',
   LOADER_BATCH_SIZE: 'dpg.loader.batch_size',
   /** First 16 hex digits of the SHA-256 of a SQL statement's text (placeholders, never values). */
