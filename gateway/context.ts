@@ -30,10 +30,12 @@ export interface OperationState {
   classified: readonly ClassifiedAccess[];
   /** Set by the stage that refused the whole operation, for usage and metrics. */
   refusal: 'rate_limited' | 'rejected' | undefined;
+  /** The fetches of the operation's query plan nothing waits for (gateway/subgraph/final-fetches.ts); set when the plan is resolved. */
+  finalFetches: ReadonlySet<string> | undefined;
 }
 
 export function newOperationState(): OperationState {
-  return { resolved: undefined, cost: undefined, spent: undefined, deprecations: [], denied: [], forbiddenErrors: 0, classified: [], refusal: undefined };
+  return { resolved: undefined, cost: undefined, spent: undefined, deprecations: [], denied: [], forbiddenErrors: 0, classified: [], refusal: undefined, finalFetches: undefined };
 }
 
 /**

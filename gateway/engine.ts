@@ -40,6 +40,7 @@ import type { Usage } from './usage/create.js';
 import type { AuditTrail } from './audit/create.js';
 import { auditStage } from './pipeline/audit.js';
 import { createFetchWaves } from './subgraph/fetch-waves.js';
+import { finalFetchesOf } from './subgraph/final-fetches.js';
 
 /** Where clients read the deprecation plans (the Link header of deprecated operations). */
 export const DEPRECATIONS_PATH = '/deprecations';
@@ -108,6 +109,10 @@ export function createEngine(deps: EngineDeps): Engine {
       logger,
       // The query plan names subgraphs and their operations: never shown to clients.
       __exposeQueryPlanExperimental: false,
+      // Which of the plan's fetches nothing waits for: fetch waves hold those back (SUBGRAPH_BATCH).
+      experimental_didResolveQueryPlan: ({ queryPlan, requestContext }) => {
+        if (isGatewayContext(requestContext.context)) requestContext.context.operation.finalFetches = finalFetchesOf(queryPlan);
+      },
       buildService: ({ name, url }) => {
         // The owners' usage API and the catalogue: a subgraph of the supergraph answered in-process.
         if (name === PLATFORM_SUBGRAPH) return new LocalGraphQLDataSource(createPlatformSchema(usage.reader, deps.catalog, policies, audit.reader, (context) =>

@@ -15,6 +15,7 @@ import { createInflightSharing, type InflightSharing } from './execution/infligh
 import { createMergeMemo, mergedVariables, NotMergeable, splitAnswer, type MergedOperation } from './subgraph/entity-batch.js';
 import { fanOutEntities, planRepresentations, type RepresentationPlan, type SubgraphBody } from './subgraph/entities.js';
 import type { Batched, FetchWaves } from './subgraph/fetch-waves.js';
+import { fetchKey } from './subgraph/final-fetches.js';
 import { createSubgraphTransport, type SubgraphTransport, type TransportAnswer, type TransportFailure } from './subgraph/transport.js';
 
 export interface SubgraphSourceOptions {
@@ -176,7 +177,11 @@ export class SubgraphSource implements GraphQLDataSource {
       trace: this.traced && incoming ? otelContext.active() : undefined,
     };
     // Only what one request's plan starts together, with no header of @apollo/gateway's own (federated tracing).
-    if (this.batches && entities && facts?.operation === 'query' && isGatewayContext(context) && !request.http?.headers) return this.batches.waves.park(context, this, member, this.batches.send);
+    if (this.batches && entities && facts?.operation === 'query' && isGatewayContext(context) && !request.http?.headers) {
+      const path = options.kind === GraphQLDataSourceRequestKind.INCOMING_OPERATION ? options.pathInIncomingRequest : undefined;
+      const final = path !== undefined && context.operation.finalFetches?.has(fetchKey(this.name, query, path)) === true;
+      return this.batches.waves.park(context, this, member, this.batches.send, final);
+    }
     return this.callAlone(member, facts?.operation === 'query');
   }
 

@@ -20,6 +20,7 @@ import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { mergedVariables, mergeEntityFetches, NotMergeable, splitAnswer } from '../gateway/subgraph/entity-batch.js';
 import type { SubgraphBody } from '../gateway/subgraph/entities.js';
 import { createFetchWaves, MAX_BATCH_FETCHES, type Batched } from '../gateway/subgraph/fetch-waves.js';
+import { finalFetchesOf } from '../gateway/subgraph/final-fetches.js';
 import { SubgraphSource } from '../gateway/subgraph-source.js';
 import { GraphQLDataSourceRequestKind, type GraphQLDataSourceProcessOptions } from '@apollo/gateway/dist/datasources/types.js';
 import { createServer, type Server } from 'node:http';
@@ -151,6 +152,28 @@ describe('merging the entity fetches of one plan', () => {
   });
 });
 
+describe('the fetches of a plan nothing waits for', () => {
+  it('on the public test query: every inventory fetch and the authors\' names; not the reviews or the products inventory @requires, nor the root fetches', () => {
+    const supergraph = Supergraph.build(readFileSync(PUBLIC_SUPERGRAPH, 'utf8'), { supportedFeatures: null });
+    const plan = new QueryPlanner(supergraph).buildQueryPlan(operationFromDocument(supergraph.schema, parse(TEST_QUERY)));
+    const final = finalFetchesOf(plan);
+    const named = [...final].map((key) => key.split('\0').slice(0, 2).join(' ')).sort();
+    expect(named).toEqual([
+      'accounts topProducts.@.reviews.@.author',
+      'accounts users.@.reviews.@.product.reviews.@.author',
+      'inventory topProducts.@',
+      // inStock, and shippingEstimate after the products' price and weight: two fetches each.
+      'inventory topProducts.@.reviews.@.author.reviews.@.product',
+      'inventory topProducts.@.reviews.@.author.reviews.@.product',
+      'inventory users.@.reviews.@.product',
+      'inventory users.@.reviews.@.product',
+      'inventory users.@.reviews.@.product.reviews.@.author.reviews.@.product',
+      'inventory users.@.reviews.@.product.reviews.@.author.reviews.@.product',
+    ]);
+    expect(finalFetchesOf(plan)).toBe(final); // walked once per plan
+  });
+});
+
 describe('fetches leave in waves', () => {
   interface Member extends Batched<string> {
     readonly id: number;
@@ -189,6 +212,29 @@ describe('fetches leave in waves', () => {
     expect(await Promise.all(answers)).toEqual(['answer 1', 'answer 2', 'answer 3']);
     expect(batches).toEqual([[9], [1, 3], [2]]);
     for (const end of ends) end();
+    expect(waves.tracked).toBe(0);
+  });
+
+  it('fetches nothing waits for stay parked while others can leave, then leave together', async () => {
+    const waves = createFetchWaves();
+    const request = {};
+    const [reviews, inventory] = [{}, {}];
+    const { batches, send, nextBatch } = recorder();
+    const park = (subgraph: object, id: number, final: boolean) => {
+      const over = waves.begin(request);
+      return waves.park<Member, string>(request, subgraph, { id }, send, final).finally(over);
+    };
+    let released = nextBatch();
+    const leaf = park(inventory, 1, true);
+    const first = park(reviews, 2, false);
+    await released;
+    expect(batches).toEqual([[2]]); // the inventory fetch waits
+    released = nextBatch();
+    await first;
+    const secondLeaf = park(inventory, 3, true);
+    await released;
+    expect(await Promise.all([leaf, secondLeaf])).toEqual(['answer 1', 'answer 3']);
+    expect(batches).toEqual([[2], [1, 3]]);
     expect(waves.tracked).toBe(0);
   });
 
@@ -336,10 +382,11 @@ describe('end to end on the public benchmark', () => {
     // The planner's 16 fetches without batching; with it, at least the parallel first wave merges:
     // products twice and inventory twice at the first level, accounts twice.
     expect(plain.calls.total).toBe(16);
-    // One call per subgraph per level of the plan: accounts and products at the root; reviews (both
-    // branches) and inventory; products, inventory and accounts; inventory again (it @requires the
-    // products' price and weight).
-    expect(together.calls).toEqual({ total: 8, bySubgraph: { accounts: 2, inventory: 3, products: 2, reviews: 1 } });
+    // Root fetches to accounts and products; the reviews of both branches in one call; the products
+    // the inventory @requires (price, weight) from, in one call; then every fetch nothing waits for,
+    // one call per subgraph: inventory (all six of its fetches) and accounts (the authors' names).
+    // Hive Gateway's planner makes 7.
+    expect(together.calls).toEqual({ total: 6, bySubgraph: { accounts: 2, inventory: 1, products: 2, reviews: 1 } });
     const metrics = await (await fetch(batched.url.replace('/graphql', '/metrics'))).text();
     const saved = metrics
       .split('\n')

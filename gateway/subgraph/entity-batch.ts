@@ -141,7 +141,7 @@ function renameDocument(document: DocumentNode, prefix: string): DocumentNode {
 }
 
 /** Merged operations remembered; past this the memo starts over rather than grow. */
-const MAX_REMEMBERED_MERGES = 1_000;
+const MAX_REMEMBERED_MERGES = 500;
 
 /** mergeEntityFetches, remembered: a plan's batches repeat with every request of one operation. */
 export function createMergeMemo(): (queries: readonly string[], operationName: string | undefined) => MergedOperation {

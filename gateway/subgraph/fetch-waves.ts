@@ -13,9 +13,10 @@ export interface FetchWaves {
   /**
    * Parks an entity fetch of `request` in its batch for one subgraph (`subgraph` names the batch;
    * `send` sends it) until every call the request has in flight is parked; resolves with the
-   * fetch's own answer.
+   * fetch's own answer. A `final` fetch (nothing in the plan waits for it) stays parked while
+   * batches with fetches that others wait for can leave.
    */
-  park<Member extends Batched<Answer>, Answer>(request: object, subgraph: object, member: Member, send: SendBatch<Member>): Promise<Answer>;
+  park<Member extends Batched<Answer>, Answer>(request: object, subgraph: object, member: Member, send: SendBatch<Member>, final?: boolean): Promise<Answer>;
   /** Requests with calls in flight (tests: nothing is left behind). */
   readonly tracked: number;
 }
@@ -26,6 +27,8 @@ export const MAX_BATCH_FETCHES = 16;
 interface Batch {
   readonly members: Batched<unknown>[];
   readonly send: SendBatch<Batched<unknown>>;
+  /** A later fetch of the plan waits for one of its members. */
+  awaited: boolean;
 }
 
 interface RequestCalls {
@@ -48,6 +51,10 @@ interface RequestCalls {
  * at the price of a branch waiting, at most, for its slowest sibling's call (bounded by the
  * subgraph timeout). Root fetches and anything not parked go out at once and are waited for.
  *
+ * Fetches nothing waits for (final: the last step of their branch) are held back while any batch
+ * another fetch waits for can leave, and leave together at the end: one call per subgraph for all
+ * of them, at the price of one more call's time on the request's critical path.
+ *
  * The check runs after the I/O callbacks of the current turn of the event loop (setImmediate), so
  * that fetches @apollo/gateway starts on the answers that arrived in that turn are parked first.
  */
@@ -68,7 +75,9 @@ export function createFetchWaves(): FetchWaves {
     setImmediate(() => {
       calls.checking = false;
       if (calls.parked === 0 || calls.parked < calls.active) return;
-      for (const [subgraph, batch] of [...calls.batches]) release(request, calls, subgraph, batch);
+      const batches = [...calls.batches];
+      const awaited = batches.filter(([, batch]) => batch.awaited);
+      for (const [subgraph, batch] of awaited.length > 0 ? awaited : batches) release(request, calls, subgraph, batch);
     });
   };
 
@@ -94,15 +103,16 @@ export function createFetchWaves(): FetchWaves {
         check(request, calls);
       };
     },
-    park<Member extends Batched<Answer>, Answer>(request: object, subgraph: object, member: Member, send: SendBatch<Member>) {
+    park<Member extends Batched<Answer>, Answer>(request: object, subgraph: object, member: Member, send: SendBatch<Member>, final = false) {
       const answer = new Promise<Answer>((resolve, reject) => {
         member.resolve = resolve;
         member.reject = reject;
       });
       const calls = callsOf(request);
       let batch = calls.batches.get(subgraph);
-      if (!batch) calls.batches.set(subgraph, (batch = { members: [], send: send as SendBatch<Batched<unknown>> }));
+      if (!batch) calls.batches.set(subgraph, (batch = { members: [], send: send as SendBatch<Batched<unknown>>, awaited: false }));
       batch.members.push(member as Batched<unknown>);
+      if (!final) batch.awaited = true;
       calls.parked += 1;
       if (batch.members.length >= MAX_BATCH_FETCHES) release(request, calls, subgraph, batch);
       else check(request, calls);
