@@ -14,6 +14,7 @@ import { median, PUBLIC_TARGETS, publicRatios, sameData, summarizeRounds, type P
 import { PUBLIC_SUBGRAPHS } from '../bench/public/subgraphs.js';
 import { PUBLIC_SUPERGRAPH, withSubgraphUrls, writePublicSupergraph } from '../bench/public/supergraph.js';
 import { ROOT, spawnTs, type Spawned } from './helpers/process.js';
+import { startPublicSubgraphs } from './helpers/public-subgraphs.js';
 
 describe('round order', () => {
   it('puts each of the five targets in every position once in five rounds, twice (once per direction) in ten', () => {
@@ -174,15 +175,10 @@ describe('the Node subgraphs behind a real gateway', () => {
   let gatewayUrl = '';
 
   beforeAll(async () => {
-    const urls: Record<string, string> = {};
-    for (const name of PUBLIC_SUBGRAPHS) {
-      const proc = spawnTs('bench/public/subgraph-server.ts', [], { SUBGRAPH: name, PORT: '0' });
-      processes.push(proc);
-      const line = await proc.waitForLine((l) => l.msg === 'subgraph listening');
-      urls[name] = String(line.url);
-      origins[name] = new URL(String(line.url)).origin;
-    }
-    const gateway = spawnTs('bench/bare-gateway.ts', [], { PORT: '0', SUPERGRAPH: writePublicSupergraph(urls), APOLLO_TELEMETRY_DISABLED: 'true' });
+    const subgraphs = await startPublicSubgraphs();
+    processes.push(...subgraphs.processes);
+    Object.assign(origins, subgraphs.origins);
+    const gateway = spawnTs('bench/bare-gateway.ts', [], { PORT: '0', SUPERGRAPH: writePublicSupergraph(subgraphs.urls), APOLLO_TELEMETRY_DISABLED: 'true' });
     processes.push(gateway);
     gatewayUrl = String((await gateway.waitForLine((l) => l.msg === 'gateway ready')).url);
   });

@@ -13,7 +13,7 @@ import { execute, parse, validate, type GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCallCounts, callsBetween } from '../bench/public/calls.js';
 import { queryAfterHeader } from '../bench/public/operations.js';
-import { PUBLIC_SUBGRAPHS, publicSubgraphSchema, type PublicSubgraph } from '../bench/public/subgraphs.js';
+import { publicSubgraphSchema, type PublicSubgraph } from '../bench/public/subgraphs.js';
 import { PUBLIC_SUPERGRAPH, writePublicSupergraph } from '../bench/public/supergraph.js';
 import { loadConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
@@ -27,7 +27,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../lib/logger.js';
 import { postGraphQL } from './helpers/http.js';
-import { ROOT, spawnTs, type Spawned } from './helpers/process.js';
+import { ROOT } from './helpers/process.js';
+import { startPublicSubgraphs, type PublicSubgraphProcesses } from './helpers/public-subgraphs.js';
 import { tokenFor } from './helpers/stack.js';
 
 const PROPERTY_SEED = Number(process.env.PROPERTY_SEED ?? 20261010);
@@ -335,23 +336,17 @@ describe('a batch the subgraph does not answer as a whole', () => {
 
 // The public benchmark's four subgraphs, each its own process (as the bench runs them), counting calls.
 describe('end to end on the public benchmark', () => {
-  const processes: Spawned[] = [];
-  const origins: Record<string, string> = {};
+  let subgraphs: PublicSubgraphProcesses | undefined;
+  let origins: Readonly<Record<string, string>> = {};
   const silent = createLogger('test', 'silent');
   let batched: RunningGateway;
   let unbatched: RunningGateway;
   let token = '';
 
   beforeAll(async () => {
-    const urls: Record<string, string> = {};
-    for (const name of PUBLIC_SUBGRAPHS) {
-      const proc = spawnTs('bench/public/subgraph-server.ts', [], { SUBGRAPH: name, PORT: '0' });
-      processes.push(proc);
-      const line = await proc.waitForLine((l) => l.msg === 'subgraph listening');
-      urls[name] = String(line.url);
-      origins[name] = new URL(String(line.url)).origin;
-    }
-    const supergraph = writePublicSupergraph(urls);
+    subgraphs = await startPublicSubgraphs();
+    origins = subgraphs.origins;
+    const supergraph = writePublicSupergraph(subgraphs.urls);
     // Inbound deduplication and the response cache off: every request reaches the subgraph layer.
     const start = (env: Record<string, string>) =>
       startGateway(loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SUPERGRAPH: supergraph, SUPERGRAPH_POLL_MS: '0', INBOUND_DEDUP: 'off', ...env }), silent);
@@ -362,7 +357,7 @@ describe('end to end on the public benchmark', () => {
   afterAll(async () => {
     await batched?.stop();
     await unbatched?.stop();
-    for (const proc of processes) proc.kill();
+    subgraphs?.stop();
   });
 
   async function measure(gateway: RunningGateway) {
