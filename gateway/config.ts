@@ -33,6 +33,7 @@ export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 250;
 export const DEFAULT_USAGE_RETENTION_DAYS = 30;
 export const DEFAULT_USAGE_FLUSH_MS = 1_000;
 export const DEFAULT_USAGE_MAX_CLIENTS = 200;
+export const DEFAULT_USAGE_MAX_OPERATIONS = 100;
 export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 /** The admin listener's port in production (Prometheus' exporters use the 9xxx range). */
 export const DEFAULT_ADMIN_PORT = 9090;
@@ -173,6 +174,7 @@ const envSchema = z.object({
   USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
   USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
   USAGE_MAX_CLIENTS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_CLIENTS),
+  USAGE_MAX_OPERATIONS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_OPERATIONS),
   TRACE_PARENT: z.enum(['trust', 'ignore']).default(DEFAULT_TRACE_PARENT),
   // Execution sharing: identical concurrent operations run once; a response cache bounded by each product's freshness.
   INBOUND_DEDUP: bool.default(true),
@@ -293,6 +295,8 @@ export interface GatewayConfig {
     readonly flushIntervalMs: number;
     /** Distinct client name + version pairs recorded per hour (per replica); the rest count as `other`. */
     readonly maxClientsPerHour: number;
+    /** Distinct operations (name + document hash) recorded per hour and data product (per replica); the rest count as `~other`. */
+    readonly maxOperationsPerHour: number;
   };
   /** The audit trail of sensitive access: where it is kept, what it records, what happens when it cannot. */
   readonly audit: {
@@ -455,7 +459,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     cors: Object.freeze({ origins: Object.freeze([...e.CORS_ORIGINS]), maxAgeS: e.CORS_MAX_AGE_S }),
     metricsToken: e.METRICS_TOKEN,
     publicMetrics: e.METRICS_TOKEN !== undefined || (mode === 'development' && admin === undefined),
-    usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS }),
+    usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS, maxOperationsPerHour: e.USAGE_MAX_OPERATIONS }),
     tracing: Object.freeze({ ...tracingConfigOf(e), traceParent: e.TRACE_PARENT }),
     execution: Object.freeze({
       inboundDedup: e.INBOUND_DEDUP,

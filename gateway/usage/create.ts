@@ -5,6 +5,7 @@ import type { UsageReader } from '../../subgraphs/platform/index.js';
 import type { SchemaCatalog } from './catalog.js';
 import { createMemoryUsageStore } from './memory-store.js';
 import { productOf, type UsageStore } from './model.js';
+import { createOperationCap } from './operations.js';
 import { createUsageReader } from './reader.js';
 import { createRedisUsageStore } from './redis-store.js';
 import { createUsageRecorder, type UsageRecorder } from './recorder.js';
@@ -34,6 +35,8 @@ export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logg
         now,
         // Counts are kept per hour and product, as the reader reads them (the catalogue is set before any request).
         productOf: (coordinate) => productOf(catalog, coordinate),
+        // Distinct operations per hour and product are capped: a caller inventing documents cannot grow the keys.
+        operationLabel: createOperationCap({ maxPerHour: config.usage.maxOperationsPerHour, onOverflow: ({ product }) => metrics.usageOperationOverflow.inc({ product }) }),
         // Every attempt (one per interval, failed or not) updates the lag, so it grows visibly during an outage.
         onFlush: ({ ok, lagMs }) => {
           if (!ok) metrics.usageFlushFailures.inc();
