@@ -17,6 +17,7 @@ export interface GatewayMetrics {
   readonly usageFlushFailures: Counter;
   readonly usageClientOverflow: Counter<'reason'>;
   readonly usageOperationOverflow: Counter<'product'>;
+  readonly usageRollups: Counter<'outcome'>;
   readonly supergraphReloads: Counter<'outcome'>;
   readonly supergraphInfo: Gauge<'hash'>;
   readonly inboundRequestsShared: Counter;
@@ -93,6 +94,12 @@ export function createMetrics(): GatewayMetrics {
       name: 'dpg_usage_operation_overflow_total',
       help: 'Operations counted under operation "~other" in a data product\'s usage: the hour\'s distinct operations of that product were used up (USAGE_MAX_OPERATIONS).',
       labelNames: ['product'],
+      registers,
+    }),
+    usageRollups: new Counter({
+      name: 'dpg_usage_rollups_total',
+      help: 'Runs of the usage roll-up (closed hours moved from the hot store into the PostgreSQL history), by outcome: ok, failed (the next run resumes it).',
+      labelNames: ['outcome'],
       registers,
     }),
     usageClientOverflow: new Counter({

@@ -1,12 +1,15 @@
-import { HOUR_MS, type UsageCounts, type UsageStore } from './model.js';
+import { randomUUID } from 'node:crypto';
+import { HOUR_MS, type RollableUsageStore, type UsageCounts, type UsageSnapshot } from './model.js';
 
 /** The embedded default: one process's counts, per hour and product, hours older than the retention dropped. */
-export function createMemoryUsageStore(retentionMs: number, now: () => number = Date.now): UsageStore {
+export function createMemoryUsageStore(retentionMs: number, now: () => number = Date.now): RollableUsageStore {
   /** hour -> product -> (cell field -> count) */
   const hours = new Map<number, Map<string, Map<string, number>>>();
   /** hour -> product -> coordinate -> (operation field -> requests) */
   const operations = new Map<number, Map<string, Map<string, Map<string, number>>>>();
   const applied = new Set<string>();
+  /** `<hour>\t<product>` -> the snapshot set aside for the history and not yet released. */
+  const taken = new Map<string, UsageSnapshot>();
   return {
     ready: async () => undefined,
     async apply(batch) {
@@ -49,6 +52,30 @@ export function createMemoryUsageStore(retentionMs: number, now: () => number = 
         if (ops && hour >= fromHour && hour < toHour) out.set(hour, new Map(ops));
       }
       return out;
+    },
+    async hoursWithCounts(product, fromHour, toHour) {
+      const out = new Set<number>();
+      for (const [hour, products] of hours) if (hour >= fromHour && hour < toHour && products.has(product)) out.add(hour);
+      for (const [hour, products] of operations) if (hour >= fromHour && hour < toHour && products.has(product)) out.add(hour);
+      for (const snapshot of taken.values()) if (snapshot.product === product && snapshot.hour >= fromHour && snapshot.hour < toHour) out.add(snapshot.hour);
+      return [...out].sort((a, b) => a - b);
+    },
+    async takeHour(hour, product) {
+      const key = `${hour}\t${product}`;
+      const pending = taken.get(key);
+      if (pending) return pending;
+      const cells = hours.get(hour)?.get(product);
+      const ops = operations.get(hour)?.get(product);
+      if (!cells && !ops) return undefined;
+      hours.get(hour)?.delete(product);
+      operations.get(hour)?.delete(product);
+      const snapshot: UsageSnapshot = { id: randomUUID(), hour, product, cells: cells ?? new Map(), operations: ops ?? new Map() };
+      taken.set(key, snapshot);
+      return snapshot;
+    },
+    async releaseHour(snapshot) {
+      const key = `${snapshot.hour}\t${snapshot.product}`;
+      if (taken.get(key)?.id === snapshot.id) taken.delete(key);
     },
     close: async () => undefined,
   };

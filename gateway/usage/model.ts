@@ -110,3 +110,28 @@ export interface UsageStore {
   readOperations(product: string, coordinate: string, fromHour: number, toHour: number): Promise<UsageCounts>;
   close(): Promise<void>;
 }
+
+/**
+ * One hour of one product's counts taken out of the hot store to be rolled up into the history:
+ * set aside under `id` (no longer read, no longer written: later counts of that hour start anew)
+ * until the history holds it and it is released. A roll-up that stopped between the two finds the
+ * same snapshot, same id, the next time, so the history adds it once.
+ */
+export interface UsageSnapshot {
+  readonly id: string;
+  readonly hour: number;
+  readonly product: string;
+  readonly cells: ReadonlyMap<string, number>;
+  /** Coordinate -> (operation field -> requests). */
+  readonly operations: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
+/** A hot store whose closed hours can be moved to the history (gateway/usage/rollup.ts). */
+export interface RollableUsageStore extends UsageStore {
+  /** Hours in [fromHour, toHour) that hold counts of the product, or a snapshot not yet released. */
+  hoursWithCounts(product: string, fromHour: number, toHour: number): Promise<number[]>;
+  /** Sets an hour's counts aside (or returns the snapshot a previous roll-up set aside and did not release); undefined when there is nothing. */
+  takeHour(hour: number, product: string): Promise<UsageSnapshot | undefined>;
+  /** Drops a snapshot, once the history holds it. */
+  releaseHour(snapshot: UsageSnapshot): Promise<void>;
+}
