@@ -36,6 +36,8 @@ export function createUsage(config: Pick<GatewayConfig, 'redis' | 'usage'>, logg
     : createMemoryUsageStore(config.usage.retentionMs, now);
   const history = config.usage.history && createPostgresUsageHistory(config.usage.history.url, config.usage.history.schema);
   const store: UsageStore = history ? createLayeredUsageStore(hot, history) : hot;
+  // The schema is created at first use; asked now so that a wrong URL or a missing grant shows at start.
+  history?.ready().catch((error: unknown) => logger.warn({ err: error }, 'usage history not ready; the roll-up and the views retry it'));
   let catalog: SchemaCatalog | undefined;
   const rollup =
     history && config.usage.history
