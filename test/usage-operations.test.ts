@@ -3,7 +3,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
-import { hourOf } from '../gateway/usage/model.js';
+import type { SchemaCatalog } from '../gateway/usage/catalog.js';
+import { createMemoryUsageStore } from '../gateway/usage/memory-store.js';
+import { HOUR_MS, hourOf } from '../gateway/usage/model.js';
+import { createUsageReader, MAX_OPERATIONS_PER_READ } from '../gateway/usage/reader.js';
 import { createLogger } from '../lib/logger.js';
 import { postGraphQL } from './helpers/http.js';
 import { spawnTs } from './helpers/process.js';
@@ -203,5 +206,27 @@ describe.skipIf(!redisUrl && !HAS_REDIS_SERVER)('usage per operation, Redis stor
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+describe('one read of a field\'s operations', () => {
+  it('folds at most MAX_OPERATIONS_PER_READ distinct operations; the rest count as ~other', async () => {
+    // Hours of distinct documents, each hour within its cap: a month could hold a month of them.
+    const store = createMemoryUsageStore(30 * 86_400_000, now);
+    const entry = { coordinate: 'Customer.country', product: 'customer', deprecationReason: null };
+    const catalog: SchemaCatalog = { products: ['customer'], coordinatesOf: () => [entry], entry: (c) => (c === entry.coordinate ? entry : undefined) };
+    const hours = 3;
+    const perHour = Math.ceil((MAX_OPERATIONS_PER_READ + 5) / hours);
+    for (let h = 0; h < hours; h++) {
+      const hour = hourOf(NOW) - (hours - 1 - h) * HOUR_MS;
+      const ops = new Map(Array.from({ length: perHour }, (_, i) => [`Op${h}_${i}\t${sha256(`${h}:${i}`)}\tweb`, 1]));
+      await store.apply({ id: `b${h}`, parts: [{ hour, product: 'customer', cells: new Map([['Customer.country\tweb\t\tok', perHour]]), operations: new Map([['Customer.country', ops]]) }] });
+    }
+    const reader = createUsageReader(store, () => catalog, 30 * 86_400_000, now);
+    const rows = await reader.fieldOperations('Customer.country', { since: new Date(NOW - 7 * 86_400_000), until: new Date(NOW + 1), client: undefined });
+    const overflow = rows.find((r) => r.name === '~other');
+    expect(rows).toHaveLength(MAX_OPERATIONS_PER_READ + 1);
+    expect(overflow).toMatchObject({ hash: null, requests: hours * perHour - MAX_OPERATIONS_PER_READ, clients: [{ name: 'web', requests: hours * perHour - MAX_OPERATIONS_PER_READ }] });
+    expect(rows.reduce((n, r) => n + r.requests, 0)).toBe(hours * perHour);
   });
 });

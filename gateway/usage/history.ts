@@ -55,6 +55,9 @@ create table if not exists ${s}.rollups (
   rolled_at timestamptz not null default now()
 );
 create index if not exists rollups_hour on ${s}.rollups (hour);
+-- The retention's purge deletes by hour alone.
+create index if not exists cells_hour on ${s}.cells (hour);
+create index if not exists operations_hour on ${s}.operations (hour);
 `;
 }
 

@@ -34,6 +34,8 @@ export interface UsageRollup {
  */
 export function createUsageRollup(options: UsageRollupOptions): UsageRollup {
   const now = options.now ?? Date.now;
+  /** The retention's start this process last purged to: the history's hours move on once an hour. */
+  let purgedBefore = -Infinity;
   const runOnce = async (): Promise<number> => {
     const at = now();
     const from = hourOf(at - options.retentionMs);
@@ -48,7 +50,10 @@ export function createUsageRollup(options: UsageRollupOptions): UsageRollup {
         await options.hot.releaseHour(snapshot);
       }
     }
-    await options.history.purge(from);
+    if (from > purgedBefore) {
+      await options.history.purge(from);
+      purgedBefore = from;
+    }
     return added;
   };
   const run = serialRounds(async () => {
