@@ -3,12 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresUsageHistory, type UsageHistory } from '../gateway/usage/history.js';
 import { createMemoryUsageStore } from '../gateway/usage/memory-store.js';
 import { HOUR_MS, hourOf, type UsageSnapshot } from '../gateway/usage/model.js';
+import { createRedisUsageStore } from '../gateway/usage/redis-store.js';
 import { createLayeredUsageStore, createUsageRollup } from '../gateway/usage/rollup.js';
+import { loadConfig } from '../gateway/config.js';
+import { startGateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import { createScratchDatabase } from './helpers/database.js';
 import { postGraphQL } from './helpers/http.js';
 import { HAS_REDIS_SERVER, startOwnRedis, type OwnRedis } from './helpers/redis.js';
-import { startStack, tokenFor, type Stack } from './helpers/stack.js';
+import { gatewayEnv, startStack, tokenFor, type Stack } from './helpers/stack.js';
 
 /*
  * Durable usage history: closed hours are rolled up from the hot store into PostgreSQL, exactly
@@ -113,17 +116,15 @@ describe.skipIf(!databaseUrl || !HAS_REDIS_SERVER)('usage history through a Redi
   let owner: string;
   // The gateway's clock: an hour that started ten minutes ago, then later ones.
   let now = hourOf(Date.now()) + 10 * MINUTE;
+  let env: Record<string, string>;
   const H1 = hourOf(now);
   const SHELF = 'query Shelf { customers(first: 1) { country } }';
 
   beforeAll(async () => {
     redis = await startOwnRedis(); // no persistence: a restart empties it, as in compose
     scratch = await createScratchDatabase(databaseUrl!);
-    stack = await startStack({
-      customers: 10,
-      now: () => now,
-      env: { REDIS_URL: redis.url, USAGE_DATABASE_URL: scratch.url, USAGE_SCHEMA: `usage_s_${randomBytes(4).toString('hex')}`, USAGE_FLUSH_MS: '60000', USAGE_ROLLUP_INTERVAL_MS: '3600000' },
-    });
+    env = { REDIS_URL: redis.url, USAGE_DATABASE_URL: scratch.url, USAGE_SCHEMA: `usage_s_${randomBytes(4).toString('hex')}`, USAGE_FLUSH_MS: '60000', USAGE_ROLLUP_INTERVAL_MS: '3600000' };
+    stack = await startStack({ customers: 10, now: () => now, env });
     await stack.gateway.storesReady();
     owner = await tokenFor('data-product-owner');
   });
@@ -138,10 +139,10 @@ describe.skipIf(!databaseUrl || !HAS_REDIS_SERVER)('usage history through a Redi
     for (let i = 0; i < n; i++) expect((await postGraphQL(stack.url, SHELF, { token, headers: { 'apollographql-client-name': 'web' } })).status).toBe(200);
     await stack.gateway.flushUsage();
   };
-  const read = async () => {
+  const read = async (url = stack.url) => {
     const since = new Date(H1 - HOUR_MS).toISOString();
     const result = await postGraphQL<{ fieldUsage: { coordinate: string; requests: number; firstSeen: string | null; lastSeen: string | null }[]; fieldUsageSeries: { hour: string; requests: number }[]; fieldOperations: { name: string; requests: number; lastSeen: string }[] }>(
-      stack.url,
+      url,
       `query ($since: DateTime) {
         fieldUsage(product: "customer", since: $since) { coordinate requests firstSeen lastSeen }
         fieldUsageSeries(coordinate: "Customer.country", since: $since) { hour requests }
@@ -157,6 +158,36 @@ describe.skipIf(!databaseUrl || !HAS_REDIS_SERVER)('usage history through a Redi
       operations: data.fieldOperations,
     };
   };
+
+  it('Redis sets an hour aside once: a second take resumes the same snapshot, a release names it, later counts start anew', async () => {
+    const store = createRedisUsageStore({ url: redis.url, keyPrefix: `take${randomBytes(3).toString('hex')}`, commandTimeoutMs: 2_000, retentionMs: 86_400_000 });
+    try {
+      const hour = hourOf(Date.now()) - HOUR_MS;
+      const op = `Shelf\t${'b'.repeat(64)}\tweb`;
+      const part = (n: number) => ({ hour, product: 'p', cells: new Map([['Query.x\tweb\t\tok', n]]), operations: new Map([['Query.x', new Map([[op, n]])]]) });
+      await store.ready();
+      await store.apply({ id: 'a', parts: [part(3)] });
+      expect(await store.hoursWithCounts('p', hour - HOUR_MS, hour + HOUR_MS)).toEqual([hour]);
+      const taken = await store.takeHour(hour, 'p');
+      expect(taken).toEqual({ id: expect.any(String), hour, product: 'p', cells: new Map([['Query.x\tweb\t\tok', 3]]), operations: new Map([['Query.x', new Map([[op, 3]])]]) });
+      // Set aside: no longer read, and a take before its release resumes it.
+      expect(await store.read('p', hour, hour + HOUR_MS)).toEqual(new Map());
+      await store.apply({ id: 'b', parts: [part(2)] }); // a late flush of that hour: new live hashes
+      expect(await store.takeHour(hour, 'p')).toEqual(taken);
+      await store.releaseHour({ ...taken!, id: 'someone-else' }); // names another snapshot: nothing happens
+      expect(await store.takeHour(hour, 'p')).toEqual(taken);
+      await store.releaseHour(taken!);
+      // Released; the late counts are the next snapshot's.
+      const next = await store.takeHour(hour, 'p');
+      expect(next).toEqual({ id: expect.any(String), hour, product: 'p', cells: new Map([['Query.x\tweb\t\tok', 2]]), operations: new Map([['Query.x', new Map([[op, 2]])]]) });
+      expect(next!.id).not.toBe(taken!.id);
+      await store.releaseHour(next!);
+      expect(await store.takeHour(hour, 'p')).toBeUndefined();
+      expect(await store.hoursWithCounts('p', hour - HOUR_MS, hour + HOUR_MS)).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('keeps what was rolled up when Redis restarts empty; reads never double count', async () => {
     await send(5); // hour H1
@@ -182,5 +213,12 @@ describe.skipIf(!databaseUrl || !HAS_REDIS_SERVER)('usage history through a Redi
     await redis.restart(); // empty: nothing was persisted
     await stack.gateway.storesReady();
     expect(await read()).toEqual(recorded);
+    // Another gateway process on that history and a Redis of its own (another prefix: empty) reads the same.
+    const other = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls, { ...env, REDIS_KEY_PREFIX: 'elsewhere' })), silent, { now: () => now });
+    try {
+      expect(await read(other.url)).toEqual(recorded);
+    } finally {
+      await other.stop();
+    }
   });
 });
