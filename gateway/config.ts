@@ -14,6 +14,7 @@ import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
 import { DEFAULT_OPERATIONS_POLICY_FILE } from './documents/policy.js';
 import { CLASSIFICATION_LEVELS, type ClassificationLevel } from '../lib/classification/model.js';
 import { AUDIT_SCHEMA_PATTERN, DEFAULT_AUDIT_SCHEMA } from './audit/schema.js';
+import { DEFAULT_USAGE_SCHEMA, USAGE_SCHEMA_PATTERN } from './usage/history.js';
 
 /** Defaults, resolved once here and exported so docs and tests can name them. */
 export const DEFAULT_PORT = 4000;
@@ -33,6 +34,9 @@ export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 250;
 export const DEFAULT_USAGE_RETENTION_DAYS = 30;
 export const DEFAULT_USAGE_FLUSH_MS = 1_000;
 export const DEFAULT_USAGE_MAX_CLIENTS = 200;
+export const DEFAULT_USAGE_MAX_OPERATIONS = 100;
+export const DEFAULT_USAGE_ROLLUP_INTERVAL_MS = 300_000;
+export const DEFAULT_USAGE_ROLLUP_DELAY_MS = 300_000;
 export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 /** The admin listener's port in production (Prometheus' exporters use the 9xxx range). */
 export const DEFAULT_ADMIN_PORT = 9090;
@@ -174,6 +178,12 @@ const envSchema = z.object({
   USAGE_RETENTION_DAYS: positiveInt(366).default(DEFAULT_USAGE_RETENTION_DAYS),
   USAGE_FLUSH_MS: positiveInt(60_000).default(DEFAULT_USAGE_FLUSH_MS),
   USAGE_MAX_CLIENTS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_CLIENTS),
+  USAGE_MAX_OPERATIONS: positiveInt(10_000).default(DEFAULT_USAGE_MAX_OPERATIONS),
+  // Durable usage history: closed hours rolled up into PostgreSQL (README "Usage for data product owners").
+  USAGE_DATABASE_URL: z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'expected postgres://user@host:port/database').optional(),
+  USAGE_SCHEMA: z.string().regex(USAGE_SCHEMA_PATTERN, 'lower-case letters, digits and _, starting with a letter or _ (at most 41)').default(DEFAULT_USAGE_SCHEMA),
+  USAGE_ROLLUP_INTERVAL_MS: positiveInt(3_600_000).default(DEFAULT_USAGE_ROLLUP_INTERVAL_MS),
+  USAGE_ROLLUP_DELAY_MS: positiveInt(3_600_000).default(DEFAULT_USAGE_ROLLUP_DELAY_MS),
   TRACE_PARENT: z.enum(['trust', 'ignore']).default(DEFAULT_TRACE_PARENT),
   // Execution sharing: identical concurrent operations run once; a response cache bounded by each product's freshness.
   INBOUND_DEDUP: bool.default(true),
@@ -296,6 +306,13 @@ export interface GatewayConfig {
     readonly flushIntervalMs: number;
     /** Distinct client name + version pairs recorded per hour (per replica); the rest count as `other`. */
     readonly maxClientsPerHour: number;
+    /** Distinct operations (name + document hash) recorded per hour and data product (per replica); the rest count as `~other`. */
+    readonly maxOperationsPerHour: number;
+    /**
+     * Closed hours rolled up into PostgreSQL (USAGE_DATABASE_URL), where they survive a Redis
+     * restart; undefined: the history is the hot store's (Redis, or the process) alone.
+     */
+    readonly history: { readonly url: string; readonly schema: string; readonly rollupIntervalMs: number; readonly rollupDelayMs: number } | undefined;
   };
   /** The audit trail of sensitive access: where it is kept, what it records, what happens when it cannot. */
   readonly audit: {
@@ -374,7 +391,7 @@ export class ConfigError extends Error {
 
 const FLAG_TO_ENV = { supergraph: 'SUPERGRAPH', port: 'PORT', host: 'HOST' } as const;
 /** Never echoed in a configuration error: keys, tokens, and URLs that may hold a password. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'PSEUDONYM_KEY', 'AUDIT_DATABASE_URL', ...TRACING_SECRET_KEYS]);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'PSEUDONYM_KEY', 'AUDIT_DATABASE_URL', 'USAGE_DATABASE_URL', ...TRACING_SECRET_KEYS]);
 
 /**
  * Reads the environment and command-line flags (flags win), validates everything, and throws a
@@ -458,7 +475,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     cors: Object.freeze({ origins: Object.freeze([...e.CORS_ORIGINS]), maxAgeS: e.CORS_MAX_AGE_S }),
     metricsToken: e.METRICS_TOKEN,
     publicMetrics: e.METRICS_TOKEN !== undefined || (mode === 'development' && admin === undefined),
-    usage: Object.freeze({ enabled: e.USAGE_RECORDING, retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000, flushIntervalMs: e.USAGE_FLUSH_MS, maxClientsPerHour: e.USAGE_MAX_CLIENTS }),
+    usage: Object.freeze({
+      enabled: e.USAGE_RECORDING,
+      retentionMs: e.USAGE_RETENTION_DAYS * 86_400_000,
+      flushIntervalMs: e.USAGE_FLUSH_MS,
+      maxClientsPerHour: e.USAGE_MAX_CLIENTS,
+      maxOperationsPerHour: e.USAGE_MAX_OPERATIONS,
+      history: e.USAGE_DATABASE_URL
+        ? Object.freeze({ url: e.USAGE_DATABASE_URL, schema: e.USAGE_SCHEMA, rollupIntervalMs: e.USAGE_ROLLUP_INTERVAL_MS, rollupDelayMs: e.USAGE_ROLLUP_DELAY_MS })
+        : undefined,
+    }),
     tracing: Object.freeze({ ...tracingConfigOf(e), traceParent: e.TRACE_PARENT }),
     execution: Object.freeze({
       inboundDedup: e.INBOUND_DEDUP,

@@ -17,6 +17,8 @@ export interface GatewayMetrics {
   readonly usageFlushLag: Gauge;
   readonly usageFlushFailures: Counter;
   readonly usageClientOverflow: Counter<'reason'>;
+  readonly usageOperationOverflow: Counter<'product'>;
+  readonly usageRollups: Counter<'outcome'>;
   readonly supergraphReloads: Counter<'outcome'>;
   readonly supergraphInfo: Gauge<'hash'>;
   readonly inboundRequestsShared: Counter;
@@ -95,6 +97,18 @@ export function createMetrics(): GatewayMetrics {
     }),
     trustedDocuments: new Gauge({ name: 'dpg_trusted_documents', help: 'Trusted documents served, by state: valid, or invalid (they do not validate against the supergraph served).', labelNames: ['state'], registers }),
     trustedDocumentsReloads: new Counter({ name: 'dpg_trusted_documents_reloads_total', help: 'Reads of the trusted documents after start, by outcome: applied, unchanged, refused.', labelNames: ['outcome'], registers }),
+    usageOperationOverflow: new Counter({
+      name: 'dpg_usage_operation_overflow_total',
+      help: 'Operations counted under operation "~other" in a data product\'s usage: the hour\'s distinct operations of that product were used up (USAGE_MAX_OPERATIONS).',
+      labelNames: ['product'],
+      registers,
+    }),
+    usageRollups: new Counter({
+      name: 'dpg_usage_rollups_total',
+      help: 'Runs of the usage roll-up (closed hours moved from the hot store into the PostgreSQL history), by outcome: ok, failed (the next run resumes it).',
+      labelNames: ['outcome'],
+      registers,
+    }),
     usageClientOverflow: new Counter({
       name: 'dpg_usage_client_overflow_total',
       help: 'Operations counted under client "other": the hour\'s distinct client name/version pairs were used up (cap), or a new pair came with a refused operation (refused).',

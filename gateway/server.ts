@@ -49,6 +49,8 @@ export interface RunningGateway {
   purgeAudit(): Promise<{ writers: number; rows: number } | undefined>;
   /** Flushes recorded usage to the store now (the recorder also flushes on its own schedule); rejects when the store refuses it. */
   flushUsage(): Promise<void>;
+  /** Rolls closed usage hours up into the history now (USAGE_DATABASE_URL; the roll-up also runs every USAGE_ROLLUP_INTERVAL_MS); resolves with the (hour, product) snapshots added, rejects when a step failed (the next run resumes it). */
+  rollUpUsage(): Promise<number>;
   /** Resolves once the shared stores (rate limits, usage) are connected; rejects when one is not within its connect timeout. */
   storesReady(): Promise<void>;
   /** Asks every data product for its descriptor now, and rebuilds the sandbox if their examples changed. */
@@ -233,6 +235,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     lifecycle: () => state,
     async flushUsage() {
       if (usage.recorder && !(await usage.recorder.flush())) throw new Error('usage flush failed');
+    },
+    async rollUpUsage() {
+      if (!usage.rollup) throw new Error('no usage history (USAGE_DATABASE_URL) to roll up into');
+      return usage.rollup.run();
     },
     async flushAudit() {
       if (!(await audit.flush())) throw new Error('audit flush failed');

@@ -3,12 +3,12 @@ import { parseArgs } from 'node:util';
 import semver from 'semver';
 import { PRODUCT_NAMES, isProductName } from '../subgraphs/kit/data-product.js';
 import { descriptorFile, loadDescriptor } from '../subgraphs/kit/descriptor.js';
-import { checkSchemaChange, type CoordinateUsage } from './schema-check/check.js';
-import { DEFAULT_GATEWAY_URL, fetchFieldUsage, parseTime, UsageApiError, usageToken } from './usage-api.js';
+import { checkSchemaChange, type CoordinateOperation, type CoordinateUsage } from './schema-check/check.js';
+import { DEFAULT_GATEWAY_URL, fetchFieldOperations, fetchFieldUsage, parseTime, UsageApiError, usageToken } from './usage-api.js';
 
 const USAGE = `Usage: npm run schema:check -- --subgraph <name> --schema <proposed.graphql> [--version <semver>]
         [--since 30d] [--until <ISO time>] [--min-requests 1] [--exclude-client <name>]...
-        [--gateway http://localhost:4000/graphql] [--token <bearer token>] [--report <file.md>]
+        [--gateway http://localhost:4000/graphql] [--token <bearer token>] [--report <file.md>] [--json]
 
 Checks a proposed subgraph schema: composes it with the other subgraphs, diffs the result against
 the current supergraph, and weighs every breaking change against recorded usage (from the
@@ -17,14 +17,15 @@ field is removed without having been deprecated first, when a breaking change co
 major version (--version, compared with the product's descriptor), or when the proposal breaks a
 schema lint rule (a paginated list without @listSize, a field without an access rule or @public);
 0 otherwise; 2 on bad flags.
-Prints a markdown change report (also to --report).`;
+Prints a markdown change report (also to --report), or with --json the changes as JSON: each
+breaking change with its usage and the operations (name, document hash, clients) it would break.`;
 
 class CheckUsageError extends Error {}
 
 async function main(): Promise<void> {
   let values: {
     subgraph?: string; schema?: string; version?: string; since?: string; until?: string; 'min-requests'?: string;
-    'exclude-client'?: string[]; gateway?: string; token?: string; report?: string; help?: boolean;
+    'exclude-client'?: string[]; gateway?: string; token?: string; report?: string; json?: boolean; help?: boolean;
   };
   try {
     values = parseArgs({
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
         gateway: { type: 'string' },
         token: { type: 'string' },
         report: { type: 'string' },
+        json: { type: 'boolean' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -76,7 +78,14 @@ async function main(): Promise<void> {
   const excluded = new Set((values['exclude-client'] ?? []).map((c) => c.toLowerCase()));
 
   const gateway = values.gateway ?? process.env.GATEWAY_URL ?? DEFAULT_GATEWAY_URL;
-  const rows = await fetchFieldUsage({ gateway, token: await usageToken(values.token), product: subgraph, since, until, clientName: 'schema-check' });
+  const api = { gateway, token: await usageToken(values.token), since, until, clientName: 'schema-check' };
+  const rows = await fetchFieldUsage({ ...api, product: subgraph });
+  const operationsOf = async (coordinate: string): Promise<CoordinateOperation[]> =>
+    (await fetchFieldOperations({ ...api, coordinate })).flatMap((o) => {
+      const clients = o.clients.filter((c) => !excluded.has(c.name));
+      if (clients.length === 0) return [];
+      return [{ name: o.name, hash: o.hash, requests: clients.reduce((n, c) => n + c.requests, 0), clients: clients.map((c) => c.name), lastSeen: o.lastSeen }];
+    });
   const usage = new Map<string, CoordinateUsage>(
     rows.map((row) => {
       const clients = row.clients.filter((c) => !excluded.has(c.name));
@@ -85,8 +94,11 @@ async function main(): Promise<void> {
   );
   const days = Math.round(((until ?? new Date()).getTime() - since.getTime()) / 86_400_000);
   const windowLabel = values.until ? `${since.toISOString()} .. ${until!.toISOString()}` : `the last ${days} days`;
-  const result = await checkSchemaChange({ subgraph, proposedSdl, proposedFile: values.schema, currentVersion, proposedVersion, usageOf: (c) => usage.get(c), minRequests, windowLabel: windowLabel + (excluded.size ? ` (excluding ${[...excluded].join(', ')})` : '') });
-  process.stdout.write(result.report);
+  const result = await checkSchemaChange({ subgraph, proposedSdl, proposedFile: values.schema, currentVersion, proposedVersion, usageOf: (c) => usage.get(c), operationsOf, minRequests, windowLabel: windowLabel + (excluded.size ? ` (excluding ${[...excluded].join(', ')})` : '') });
+  if (values.json) {
+    const { report: _report, ...json } = result;
+    process.stdout.write(`${JSON.stringify({ subgraph, currentVersion, proposedVersion, window: windowLabel, ...json }, null, 2)}\n`);
+  } else process.stdout.write(result.report);
   if (values.report) writeFileSync(values.report, result.report);
   process.exit(result.blocked ? 1 : 0);
 }

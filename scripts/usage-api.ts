@@ -12,6 +12,26 @@ export interface FieldUsageRow {
   clients: { name: string; version: string | null; requests: number; errors: number }[];
 }
 
+/** An operation that read a field, as the gateway's `fieldOperations` query returns it. */
+export interface OperationUsageRow {
+  name: string;
+  hash: string | null;
+  requests: number;
+  lastSeen: string;
+  clients: { name: string; requests: number; lastSeen: string }[];
+}
+
+/** Operations per field the owner tools ask for: the API's maximum, every client of each (its maximum too). */
+const OPERATIONS_PAGE = 100;
+const OPERATIONS_QUERY = /* GraphQL */ `
+  query FieldOperations($coordinate: String!, $since: DateTime, $until: DateTime, $client: String) {
+    fieldOperations(coordinate: $coordinate, since: $since, until: $until, client: $client, first: ${OPERATIONS_PAGE}) {
+      name hash requests lastSeen
+      clients(first: 100) { name requests lastSeen }
+    }
+  }
+`;
+
 /** Rows per page; every client of a row (the API's maximum), so a report names them all. */
 const PAGE = 200;
 const QUERY = /* GraphQL */ `
@@ -45,36 +65,46 @@ export async function fetchFieldUsage(options: Parameters<typeof fetchPage>[0]):
   }
 }
 
-async function fetchPage(options: {
+interface ApiOptions {
   gateway: string;
   token: string;
-  product: string;
   since: Date;
   until?: Date | undefined;
   client?: string | undefined;
   clientName: string;
-}, after: string | undefined): Promise<FieldUsageRow[]> {
+}
+
+async function fetchPage(options: ApiOptions & { product: string }, after: string | undefined): Promise<FieldUsageRow[]> {
+  return (await call<{ fieldUsage?: FieldUsageRow[] }>(options, 'FieldUsage', QUERY, { product: options.product, after })).fieldUsage ?? [];
+}
+
+/** The operations that read one field (the most used first, at most the API's page), from the gateway's usage API. */
+export async function fetchFieldOperations(options: ApiOptions & { coordinate: string }): Promise<OperationUsageRow[]> {
+  return (await call<{ fieldOperations?: OperationUsageRow[] }>(options, 'FieldOperations', OPERATIONS_QUERY, { coordinate: options.coordinate })).fieldOperations ?? [];
+}
+
+async function call<T>(options: ApiOptions, operationName: string, query: string, variables: Record<string, unknown>): Promise<T> {
   let response: Response;
   try {
     response = await fetch(options.gateway, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}`, 'apollographql-client-name': options.clientName },
       body: JSON.stringify({
-        query: QUERY,
-        operationName: 'FieldUsage',
-        variables: { product: options.product, since: options.since.toISOString(), until: options.until?.toISOString(), client: options.client, after },
+        query,
+        operationName,
+        variables: { ...variables, since: options.since.toISOString(), until: options.until?.toISOString(), client: options.client },
       }),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
     throw new UsageApiError(`cannot reach the gateway at ${options.gateway} (${(error as Error).name})`);
   }
-  const body = (await response.json().catch(() => ({}))) as { data?: { fieldUsage?: FieldUsageRow[] } | null; errors?: { message: string; extensions?: { code?: string } }[] };
-  if (body.errors?.length || !body.data?.fieldUsage) {
+  const body = (await response.json().catch(() => ({}))) as { data?: T | null; errors?: { message: string; extensions?: { code?: string } }[] };
+  if (body.errors?.length || !body.data) {
     const errors = body.errors ?? [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
     throw new UsageApiError(errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; '));
   }
-  return body.data.fieldUsage;
+  return body.data;
 }
 
 /** `30m`, `24h`, `7d` back from now, or an ISO 8601 time. */

@@ -39,7 +39,7 @@ describe('gateway configuration', () => {
       cors: { origins: [], maxAgeS: 600 },
       metricsToken: undefined,
       publicMetrics: true,
-      usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200 },
+      usage: { enabled: true, retentionMs: 30 * 86_400_000, flushIntervalMs: 1000, maxClientsPerHour: 200, maxOperationsPerHour: 100 },
       tracing: { enabled: false, traceParent: 'trust' },
       execution: { inboundDedup: true, responseCache: undefined, personalDataScopes: new Set(['customer:pii']) },
       documents: {

@@ -39,10 +39,12 @@ describe('README limits table', () => {
     first: MAX_PAGE_SIZE,
     'fieldUsage(first:)': PAGE_LIMITS.fieldUsage,
     'clients(first:)': PAGE_LIMITS.clients,
+    'fieldOperations(first:)': PAGE_LIMITS.fieldOperations,
     'dataProducts(first:)': PAGE_LIMITS.dataProducts,
     fieldUsageSeries: MAX_SERIES_HOURS,
     USAGE_RETENTION_DAYS: config.usage.retentionMs / 86_400_000,
     USAGE_MAX_CLIENTS: config.usage.maxClientsPerHour,
+    USAGE_MAX_OPERATIONS: config.usage.maxOperationsPerHour,
     SUBGRAPH_TIMEOUT_MS: config.subgraphTimeoutMs,
     requestTimeout: REQUEST_TIMEOUT_MS / 1000,
   };

@@ -162,10 +162,14 @@ describe.skipIf(!HAS_REDIS_CLUSTER_TOOLS)('usage on a Redis Cluster', () => {
     }
 
     // The whole file's usage: one hash per product this hour, in different slots, each with its
-    // applied-batches set in the same slot; every key expires.
+    // applied-batches set and its fields' operation hashes in the same slot; every key expires.
     const keys = usageKeys(keyPrefix);
+    const operationKeys = {
+      books: ['Book.id', 'Book.title', 'Query.books'].map((c) => keys.operations(hour, 'books', c)),
+      reviews: [keys.operations(hour, 'reviews', 'Book.rating')],
+    };
     const hashes = [...(await cluster.keysByNode(`${keyPrefix}:usage:*`)).values()].flat().sort();
-    expect(hashes).toEqual([keys.batches(hour, 'books'), keys.batches(hour, 'reviews'), keys.hour(hour, 'books'), keys.hour(hour, 'reviews')].sort());
+    expect(hashes).toEqual([keys.batches(hour, 'books'), keys.batches(hour, 'reviews'), keys.hour(hour, 'books'), keys.hour(hour, 'reviews'), ...operationKeys.books, ...operationKeys.reviews].sort());
     const slotOf = (key: string) => cluster.nodes[0]!.redis.cluster('KEYSLOT', key);
     expect(await slotOf(keys.hour(hour, 'books'))).not.toBe(await slotOf(keys.hour(hour, 'reviews')));
     for (const product of ['books', 'reviews']) {
@@ -177,6 +181,10 @@ describe.skipIf(!HAS_REDIS_CLUSTER_TOOLS)('usage on a Redis Cluster', () => {
       const idsTtl = await node.redis.ttl(keys.batches(hour, product));
       expect(idsTtl).toBeGreaterThan(0);
       expect(idsTtl).toBeLessThanOrEqual(86_400);
+      for (const key of operationKeys[product as 'books' | 'reviews']) {
+        expect(await slotOf(key)).toBe(await slotOf(keys.hour(hour, product)));
+        expect(await node.redis.ttl(key)).toBeGreaterThan(RETENTION_DAYS * 86_400 - 60);
+      }
     }
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,9 @@ let stack: Stack;
 let owner: string;
 let beforeUse: string;
 const dir = mkdtempSync(join(tmpdir(), 'dpg-schema-check-'));
+/** The legacy client's one operation, anonymous: usage names it by its document's SHA-256. */
+const LEGACY = '{ customer(id: "C000001") { fullName } }';
+const LEGACY_HASH = createHash('sha256').update(LEGACY).digest('hex');
 const current = readFileSync(new URL('../schema/customer.graphql', import.meta.url), 'utf8');
 
 function proposal(name: string, sdl: string): string {
@@ -43,7 +47,7 @@ beforeAll(async () => {
   // Usage is kept by the hour: a window ending at the start of this hour holds none of what follows.
   beforeUse = new Date(Date.now() - (Date.now() % 3_600_000)).toISOString();
   const crm = { token: await tokenFor('sales-manager'), headers: { 'apollographql-client-name': 'legacy-crm', 'apollographql-client-version': '4.2' } };
-  for (let i = 0; i < 3; i++) await postGraphQL(stack.url, '{ customer(id: "C000001") { fullName } }', crm);
+  for (let i = 0; i < 3; i++) await postGraphQL(stack.url, LEGACY, crm);
   // The legacy client's calls reach the usage store now, before the checks read it through the gateway.
   await stack.gateway.flushUsage();
 });
@@ -57,7 +61,23 @@ describe('npm run schema:check', () => {
     expect(code).toBe(1);
     expect(report).toContain('# Schema check: customer 1.4.0 -> 1.4.0');
     expect(report).toMatch(/Field 'fullName' .*was removed from object type 'Customer': 3 requests from 1 client \(legacy-crm 4\.2\) in the last 7 days\. \*\*Blocks:\*\* still used: 3 requests from 1 client\(s\) in the last 7 days; breaking without a major version \(1\.4\.0 -> 1\.4\.0\)/);
+    // The operations the removal would break, by name and document hash (an app's manifest id).
+    expect(report).toMatch(new RegExp(`\\n  - breaks operation \`\\(anonymous\\)\` \\(${LEGACY_HASH.slice(0, 12)}\\): 3 requests from legacy-crm, last \\d{4}-\\d{2}-\\d{2}T\\d{2}:00:00\\.000Z\\n`));
     expect(report).toContain('**Verdict: blocked.**');
+  });
+
+  it('names the operations a breaking change would break in its JSON', async () => {
+    const { code, report } = await check(['--schema', proposal('remove-fullname', withoutField(current, 'fullName')), '--since', '7d', '--json']);
+    expect(code).toBe(1);
+    const result = JSON.parse(report) as { blocked: boolean; changes: { severity: string; coordinate: string; usage: unknown; operations: unknown[] }[] };
+    expect(result.blocked).toBe(true);
+    const removal = result.changes.find((c) => c.coordinate === 'Customer.fullName' && c.severity === 'breaking');
+    expect(removal).toMatchObject({
+      usage: { requests: 3, clients: [{ name: 'legacy-crm', version: '4.2', requests: 3 }] },
+      operations: [{ name: '(anonymous)', hash: LEGACY_HASH, requests: 3, clients: ['legacy-crm'], lastSeen: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z$/) }],
+    });
+    // Changes to unused coordinates name no operation.
+    expect(result.changes.filter((c) => c.coordinate !== 'Customer.fullName').every((c) => c.operations.length === 0)).toBe(true);
   });
 
   it('blocks removing a field that was never deprecated, even unused', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -277,6 +278,26 @@ describe('usage page: in the browser', () => {
       });
       expect(painted).toBeGreaterThan(1000);
       expect(await page.getAttribute('tr[data-coordinate="Customer.country"]', 'aria-selected')).toBe('true');
+
+      // The operations that read the clicked field: each document by its hash, with its clients and last use.
+      await page.waitForSelector('#operations-section:not([hidden]) #operations tbody tr[data-operation]');
+      const operations = await page.$$eval('#operations tbody tr[data-operation]', (rows) =>
+        rows.map((row) => ({
+          name: row.getAttribute('data-operation'),
+          hash: row.getAttribute('data-hash'),
+          shownHash: row.querySelector('td[data-col="hash"]')?.textContent,
+          requests: Number(row.querySelector('td[data-col="requests"]')?.getAttribute('data-value')),
+          clients: row.querySelector('td[data-col="clients"]')?.textContent,
+          lastSeen: row.querySelector('td[data-col="lastSeen"]')?.getAttribute('data-value'),
+        })),
+      );
+      const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+      const lastSeen = country!.lastSeen;
+      expect(operations).toEqual([
+        { name: '(anonymous)', hash: sha256(COUNTRY_QUERY), shownHash: sha256(COUNTRY_QUERY).slice(0, 12), requests: 3, clients: 'web', lastSeen },
+        { name: '(anonymous)', hash: sha256(SEGMENTS_QUERY), shownHash: sha256(SEGMENTS_QUERY).slice(0, 12), requests: 1, clients: 'mobile', lastSeen },
+      ]);
+      expect(await page.textContent('#operations-heading')).toBe('Operations reading Customer.country');
 
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(problems).toEqual([]);

@@ -31,6 +31,7 @@ describe('usage recorder', () => {
         applied.push(batch);
       },
       read: async () => new Map(),
+      readOperations: async () => new Map(),
       close: async () => undefined,
     };
     const recorder = createUsageRecorder({ store, flushIntervalMs: 60_000, logger: silent, now: frozen });
@@ -61,6 +62,7 @@ describe('usage recorder', () => {
         return fail();
       },
       read: async () => new Map(),
+      readOperations: async () => new Map(),
       close: async () => undefined,
     };
     const recorder = createUsageRecorder({ store, flushIntervalMs: 60_000, logger: silent, now: frozen });

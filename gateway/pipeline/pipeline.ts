@@ -35,7 +35,7 @@ export function pipelinePlugin(stages: readonly Stage[], tracing = pipelineTraci
           }
         },
         async willSendResponse({ request, response, errors, operationName, queryHash, requestIsBatched }) {
-          const responding = { context: contextValue, state, request, response, errors, operationName };
+          const responding = { context: contextValue, state, request, response, errors, operationName, queryHash };
           if (!traced) {
             for (const stage of stages) await stage.responding?.(responding);
             return;

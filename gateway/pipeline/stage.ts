@@ -21,6 +21,8 @@ export interface Responding {
   /** The errors of the response as the server raised them (before formatting); undefined when there are none. */
   readonly errors: readonly GraphQLError[] | undefined;
   readonly operationName: string | null | undefined;
+  /** SHA-256 (hex) of the document as Apollo Server computed it (or the persisted query's hash); undefined without a document. */
+  readonly queryHash?: string | undefined;
 }
 
 /**

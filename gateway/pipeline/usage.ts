@@ -1,5 +1,6 @@
 import type { Outcome } from '../usage/model.js';
 import { createClientLabels, type OverflowReason } from '../usage/clients.js';
+import { createOperationLabeler } from '../usage/operations.js';
 import type { UsageRecorder } from '../usage/recorder.js';
 import { operationOutcome } from './outcome.js';
 import type { Stage } from './stage.js';
@@ -18,9 +19,11 @@ export function usageStage(options: {
   onClientOverflow?: (reason: OverflowReason) => void;
 }): Stage {
   const labelOf = createClientLabels({ maxPerHour: options.maxClientsPerHour, now: options.now, onOverflow: options.onClientOverflow });
+  // The operation's label (name and document hash), once per analysed document.
+  const operationOf = createOperationLabeler();
   return {
     name: 'usage',
-    responding({ context, state, response }) {
+    responding({ context, state, response, queryHash }) {
       // Counted once the operation is resolved: documents that fail to parse or validate selected nothing.
       if (!state.resolved) return;
       const { analysis } = state.resolved;
@@ -35,7 +38,7 @@ export function usageStage(options: {
       };
       // The client as the request's context names it (computed once, when the request was admitted).
       const client = labelOf(context.client, outcome === 'rate_limited' || outcome === 'rejected');
-      options.recorder.record({ coordinates: analysis.coordinates, outcomeOf, client: client.name, version: client.version });
+      options.recorder.record({ coordinates: analysis.coordinates, outcomeOf, client: client.name, version: client.version, operation: operationOf(analysis, queryHash) });
     },
   };
 }

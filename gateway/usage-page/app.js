@@ -26,8 +26,14 @@ import { mountSignIn } from '/sign-in/widget.js';
     clients { name version requests errors lastSeen }
   }
 }`;
-  const SERIES_QUERY = `query FieldUsageSeries($coordinate: String!, $since: DateTime, $client: String) {
+  /** Operations listed for a selected field, the most used first. */
+  const OPERATIONS_SHOWN = 50;
+  const SERIES_QUERY = `query FieldDetail($coordinate: String!, $since: DateTime, $client: String) {
   fieldUsageSeries(coordinate: $coordinate, since: $since, client: $client) { hour requests errors }
+  fieldOperations(coordinate: $coordinate, since: $since, client: $client, first: ${OPERATIONS_SHOWN}) {
+    name hash requests lastSeen
+    clients(first: 10) { name requests lastSeen }
+  }
 }`;
 
   /** What to tell an owner beyond the server's message, by error code. */
@@ -60,6 +66,10 @@ import { mountSignIn } from '/sign-in/widget.js';
     chartSection: $('#chart-section'),
     chartHeading: $('#chart-heading'),
     canvas: $('#series'),
+    operationsSection: $('#operations-section'),
+    operationsHeading: $('#operations-heading'),
+    operations: $('#operations'),
+    operationsBody: $('#operations tbody'),
   };
 
   const state = {
@@ -440,6 +450,7 @@ import { mountSignIn } from '/sign-in/widget.js';
   // ---------------------------------------------------------------------------------------------
   // Series chart
 
+  /** Hides the selected field's detail: its chart and its operations. */
   function hideChart() {
     state.inflight.series?.abort();
     if (state.chart) {
@@ -447,23 +458,67 @@ import { mountSignIn } from '/sign-in/widget.js';
       state.chart = null;
     }
     ui.chartSection.hidden = true;
+    ui.operationsSection.hidden = true;
+    ui.operationsBody.replaceChildren();
+    ui.operations.dataset.rows = '0';
+  }
+
+  function renderOperations(coordinate, operations) {
+    ui.operationsHeading.textContent = `Operations reading ${coordinate}`;
+    const rows = operations.map((op) => {
+      const tr = document.createElement('tr');
+      tr.dataset.operation = op.name;
+      if (op.hash) tr.dataset.hash = op.hash;
+      const name = document.createElement('code');
+      name.textContent = op.name;
+      const hash = document.createElement('code');
+      hash.textContent = op.hash ? op.hash.slice(0, 12) : '';
+      const clients = Array.isArray(op.clients) ? op.clients : [];
+      tr.append(
+        cell(name, { col: 'operation', value: op.name }),
+        cell(hash, { col: 'hash', value: op.hash || '', title: op.hash || 'Operations past the hourly cap, counted together' }),
+        cell(numberFormat.format(op.requests), { col: 'requests', value: op.requests, className: 'num' }),
+        cell(clients.map((c) => c.name).join(', '), {
+          col: 'clients',
+          value: clients.map((c) => c.name).join(','),
+          title: clients.map((c) => `${c.name}: ${count(c.requests, 'request')}, last ${formatTime(c.lastSeen)}`).join('\n'),
+        }),
+        cell(formatTime(op.lastSeen), { col: 'lastSeen', value: op.lastSeen, className: 'time', title: op.lastSeen }),
+      );
+      return tr;
+    });
+    if (rows.length === 0) {
+      const tr = document.createElement('tr');
+      tr.append(cell('No operation read this field in the window.', { className: 'empty' }));
+      tr.firstChild.colSpan = 5;
+      ui.operationsBody.replaceChildren(tr);
+    } else ui.operationsBody.replaceChildren(...rows);
+    ui.operations.dataset.rows = String(rows.length);
+    ui.operationsSection.hidden = false;
   }
 
   async function loadSeries(coordinate) {
     if (!state.shown) return;
     const signal = begin('series');
     const { since, client } = state.shown;
-    setStatus('loading', `Loading requests per hour for ${coordinate}…`);
+    setStatus('loading', `Loading requests per hour and operations for ${coordinate}…`);
     try {
       const data = await graphql(SERIES_QUERY, { coordinate, since, client }, signal);
       const points = Array.isArray(data.fieldUsageSeries) ? data.fieldUsageSeries : [];
+      // The operations first: they show even when the chart library did not load.
+      renderOperations(coordinate, Array.isArray(data.fieldOperations) ? data.fieldOperations : []);
       drawChart(coordinate, points);
       const requests = points.reduce((sum, p) => sum + p.requests, 0);
       const errors = points.reduce((sum, p) => sum + p.errors, 0);
       setStatus('ok', `${coordinate}: ${count(requests, 'request')} and ${count(errors, 'error')} over ${count(points.length, 'hour')}.`);
     } catch (error) {
       if (isAbort(error)) return;
-      hideChart();
+      // A chart that cannot be drawn leaves the operations on screen; a failed request shows neither.
+      if (error instanceof ApiError && error.code === 'CHART_UNAVAILABLE') {
+        state.chart?.destroy();
+        state.chart = null;
+        ui.chartSection.hidden = true;
+      } else hideChart();
       showError(error);
     }
   }

@@ -35,6 +35,34 @@ export function coordinateOfField(field: string): string {
 }
 
 /**
+ * Which operations read a field: besides its cells, an hour keeps, per coordinate, requests per
+ * (operation name, document hash, client name). Only operations that ran count (`ok` and `error`,
+ * as `requests` does); an operation is its name (`(anonymous)` without one) and the SHA-256 (hex)
+ * of its document, the id trusted documents and persisted queries use. Operations past the hour's
+ * cap are counted under OPERATION_OVERFLOW with an empty hash.
+ */
+export const ANONYMOUS_OPERATION = '(anonymous)';
+export const OPERATION_OVERFLOW = '~other';
+
+export interface OperationCell {
+  readonly name: string;
+  /** '' for OPERATION_OVERFLOW. */
+  readonly hash: string;
+  readonly client: string;
+}
+
+/** The field of an operation cell inside its coordinate's hour (names are GraphQL names or ours: no tabs). */
+export function operationField(cell: OperationCell): string {
+  return [cell.name, cell.hash, cell.client].join(SEP);
+}
+
+export function parseOperationField(field: string): OperationCell | undefined {
+  const [name, hash, client, extra] = field.split(SEP);
+  if (!name || hash === undefined || !client || extra !== undefined) return undefined;
+  return { name, hash, client };
+}
+
+/**
  * Counts are kept per hour and data product, the unit a view reads: one product's hours for its
  * field usage, one coordinate's product's hours for a series. Coordinates no product serves (the
  * gateway's own usage API, introspection, anything recorded before the schema was known) are kept
@@ -53,6 +81,8 @@ export interface UsagePart {
   readonly hour: number;
   readonly product: string;
   readonly cells: ReadonlyMap<string, number>;
+  /** Coordinate -> (operation field -> requests): which operations read each field this hour. */
+  readonly operations?: ReadonlyMap<string, ReadonlyMap<string, number>> | undefined;
 }
 
 /**
@@ -76,5 +106,32 @@ export interface UsageStore {
   ready(): Promise<void>;
   apply(batch: UsageBatch): Promise<void>;
   read(product: string, fromHour: number, toHour: number): Promise<UsageCounts>;
+  /** One coordinate's operation cells (hour -> operation field -> requests), of the product that serves it. */
+  readOperations(product: string, coordinate: string, fromHour: number, toHour: number): Promise<UsageCounts>;
   close(): Promise<void>;
+}
+
+/**
+ * One hour of one product's counts taken out of the hot store to be rolled up into the history:
+ * set aside under `id` (no longer read, no longer written: later counts of that hour start anew)
+ * until the history holds it and it is released. A roll-up that stopped between the two finds the
+ * same snapshot, same id, the next time, so the history adds it once.
+ */
+export interface UsageSnapshot {
+  readonly id: string;
+  readonly hour: number;
+  readonly product: string;
+  readonly cells: ReadonlyMap<string, number>;
+  /** Coordinate -> (operation field -> requests). */
+  readonly operations: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
+/** A hot store whose closed hours can be moved to the history (gateway/usage/rollup.ts). */
+export interface RollableUsageStore extends UsageStore {
+  /** Hours in [fromHour, toHour) that hold counts of the product, or a snapshot not yet released. */
+  hoursWithCounts(product: string, fromHour: number, toHour: number): Promise<number[]>;
+  /** Sets an hour's counts aside (or returns the snapshot a previous roll-up set aside and did not release); undefined when there is nothing. */
+  takeHour(hour: number, product: string): Promise<UsageSnapshot | undefined>;
+  /** Drops a snapshot, once the history holds it. */
+  releaseHour(snapshot: UsageSnapshot): Promise<void>;
 }

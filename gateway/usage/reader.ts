@@ -1,6 +1,6 @@
-import type { FieldUsageRow, UsagePointRow, UsageReader, UsageWindow } from '../../subgraphs/platform/index.js';
+import type { FieldUsageRow, OperationUsageRow, UsagePointRow, UsageReader, UsageWindow } from '../../subgraphs/platform/index.js';
 import type { SchemaCatalog } from './catalog.js';
-import { HOUR_MS, hourOf, parseCellField, productOf, type UsageStore } from './model.js';
+import { HOUR_MS, hourOf, OPERATION_OVERFLOW, parseCellField, parseOperationField, productOf, type UsageCounts, type UsageStore } from './model.js';
 
 const REJECTED = new Set(['forbidden', 'rate_limited', 'rejected']);
 
@@ -10,10 +10,23 @@ const REJECTED = new Set(['forbidden', 'rate_limited', 'rejected']);
  */
 const READ_CHUNK_HOURS = 24;
 
+/**
+ * Distinct operations one read folds at most: each hour holds at most the cap's worth per product,
+ * but a month of hours could hold a month of different ones. Past this, the rest are folded into
+ * OPERATION_OVERFLOW, so a field's answer stays bounded in memory whatever callers sent.
+ */
+export const MAX_OPERATIONS_PER_READ = 2_000;
+
 /** One product's hours in the store from `from` to `to`, a chunk at a time, oldest first. */
-async function* chunks(store: UsageStore, product: string, from: number, to: number): AsyncGenerator<[number, Map<string, number>]> {
+async function* chunks(
+  store: UsageStore,
+  product: string,
+  from: number,
+  to: number,
+  read: (from: number, to: number) => Promise<UsageCounts> = (f, t) => store.read(product, f, t),
+): AsyncGenerator<[number, Map<string, number>]> {
   for (let start = from; start < to; start += READ_CHUNK_HOURS * HOUR_MS) {
-    const counts = await store.read(product, start, Math.min(to, start + READ_CHUNK_HOURS * HOUR_MS));
+    const counts = await read(start, Math.min(to, start + READ_CHUNK_HOURS * HOUR_MS));
     for (const hour of [...counts.keys()].sort((a, b) => a - b)) yield [hour, counts.get(hour)!];
   }
 }
@@ -69,6 +82,34 @@ export function createUsageReader(store: UsageStore, catalog: () => SchemaCatalo
         rows.get(coordinate)!.clients = [...byClient.values()].sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name));
       }
       return [...rows.values()];
+    },
+    async fieldOperations(coordinate, window) {
+      const { from, to } = hoursOf(window);
+      const product = productOf(catalog(), coordinate);
+      const rows = new Map<string, OperationUsageRow & { byClient: Map<string, OperationUsageRow['clients'][number]> }>();
+      for await (const [hour, ops] of chunks(store, product, from, to, (f, t) => store.readOperations(product, coordinate, f, t))) {
+        const seen = new Date(hour);
+        for (const [field, count] of ops) {
+          const cell = parseOperationField(field);
+          if (!cell || (window.client && cell.client !== window.client)) continue;
+          let key = `${cell.name}\t${cell.hash}`;
+          let row = rows.get(key);
+          if (!row && rows.size >= MAX_OPERATIONS_PER_READ) row = rows.get((key = `${OPERATION_OVERFLOW}\t`));
+          if (!row) {
+            const overflow = key === `${OPERATION_OVERFLOW}\t`;
+            rows.set(key, (row = { name: overflow ? OPERATION_OVERFLOW : cell.name, hash: overflow ? null : cell.hash, requests: 0, lastSeen: seen, clients: [], byClient: new Map() }));
+          }
+          row.requests += count;
+          row.lastSeen = seen;
+          let client = row.byClient.get(cell.client);
+          if (!client) row.byClient.set(cell.client, (client = { name: cell.client, requests: 0, lastSeen: seen }));
+          client.requests += count;
+          client.lastSeen = seen;
+        }
+      }
+      return [...rows.values()]
+        .map(({ byClient, ...row }) => ({ ...row, clients: [...byClient.values()].sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name)) }))
+        .sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name) || (a.hash ?? '').localeCompare(b.hash ?? ''));
     },
     async series(coordinate, window) {
       const { from, to } = hoursOf(window);

@@ -14,6 +14,16 @@ export interface CoordinateUsage {
   readonly clients: readonly { readonly name: string; readonly version: string | null; readonly requests: number }[];
 }
 
+/** An operation that read a coordinate in the window: what the change would break. */
+export interface CoordinateOperation {
+  readonly name: string;
+  /** SHA-256 (hex) of its document; null for operations counted past the gateway's cap (`~other`). */
+  readonly hash: string | null;
+  readonly requests: number;
+  readonly clients: readonly string[];
+  readonly lastSeen: string;
+}
+
 export interface CheckedChange {
   readonly severity: Severity;
   readonly type: string;
@@ -22,6 +32,8 @@ export interface CheckedChange {
   readonly coordinate: string | undefined;
   /** Breaking changes only: recorded usage of the coordinate in the window (excluded clients left out). */
   readonly usage: CoordinateUsage | undefined;
+  /** Breaking changes to a used coordinate only: the operations that read it in the window, which the change would break. */
+  readonly operations: readonly CoordinateOperation[];
   /** Reasons this change blocks the proposal. */
   readonly blocks: readonly string[];
 }
@@ -37,6 +49,8 @@ export interface SchemaCheckInput {
   proposedVersion: string;
   /** Usage of a coordinate in the window; undefined when nothing is known. */
   usageOf(coordinate: string): CoordinateUsage | undefined;
+  /** The operations that read a coordinate in the window (excluded clients left out); asked only for breaking changes to used coordinates. @default none known */
+  operationsOf?(coordinate: string): Promise<readonly CoordinateOperation[]>;
   /** A breaking change blocks only at or above this many requests in the window. @default 1 */
   minRequests?: number;
   windowLabel: string;
@@ -91,7 +105,7 @@ export async function checkSchemaChange(input: SchemaCheckInput): Promise<Schema
   const after = apiSchema(proposed.supergraphSdl);
   const rawChanges = await diff(before, after);
   const majorBump = semver.major(input.proposedVersion) > semver.major(input.currentVersion);
-  const changes: CheckedChange[] = rawChanges.map((change) => {
+  const changes: CheckedChange[] = await Promise.all(rawChanges.map(async (change): Promise<CheckedChange> => {
     const severity: Severity = change.criticality.level === CriticalityLevel.Breaking ? 'breaking' : change.criticality.level === CriticalityLevel.Dangerous ? 'dangerous' : 'safe';
     const coordinate = coordinateOf(change);
     const blocks: string[] = [];
@@ -106,8 +120,9 @@ export async function checkSchemaChange(input: SchemaCheckInput): Promise<Schema
       }
       if (!majorBump) blocks.push(`breaking without a major version (${input.currentVersion} -> ${input.proposedVersion})`);
     }
-    return { severity, type: String(change.type), message: change.message, coordinate, usage, blocks };
-  });
+    const operations = coordinate && usage && usage.requests > 0 && input.operationsOf ? await input.operationsOf(coordinate) : [];
+    return { severity, type: String(change.type), message: change.message, coordinate, usage, operations, blocks };
+  }));
   const blocked = lintProblems.length > 0 || changes.some((c) => c.blocks.length > 0);
   return { compositionErrors: [], lintProblems, warnings, changes, blocked, report: report(input, changes, lintProblems, warnings, blocked) };
 }
@@ -141,6 +156,10 @@ function report(input: SchemaCheckInput, changes: readonly CheckedChange[], lint
       }
       if (c.blocks.length) line += `. **Blocks:** ${c.blocks.join('; ')}`;
       lines.push(line);
+      // The operations it would break, as app teams know them: name and document hash (their manifests' ids).
+      for (const o of c.operations) {
+        lines.push(`  - breaks operation \`${o.name}\`${o.hash ? ` (${o.hash.slice(0, 12)})` : ''}: ${o.requests} request${o.requests === 1 ? '' : 's'} from ${o.clients.join(', ')}, last ${o.lastSeen}`);
+      }
     }
     if (selected.length) lines.push('');
   };

@@ -29,6 +29,18 @@ export interface FieldUsageRow {
   deprecationReason: string | null;
 }
 
+/** One operation that read a field in a window: its name, document hash, clients and last use. */
+export interface OperationUsageRow {
+  /** The operation's name; `(anonymous)` without one; `~other` for operations past the hourly cap. */
+  name: string;
+  /** SHA-256 (hex) of its document, as trusted documents and persisted queries name it; null for `~other`. */
+  hash: string | null;
+  requests: number;
+  /** Start of the last hour it read the field in the window. */
+  lastSeen: Date;
+  clients: { name: string; requests: number; lastSeen: Date }[];
+}
+
 export interface UsagePointRow {
   hour: Date;
   requests: number;
@@ -48,6 +60,8 @@ export interface UsageReader {
   knows(coordinate: string): boolean;
   fieldUsage(product: string, window: UsageWindow): Promise<FieldUsageRow[]>;
   series(coordinate: string, window: UsageWindow): Promise<UsagePointRow[]>;
+  /** The operations that read one coordinate in the window, most requests first. */
+  fieldOperations(coordinate: string, window: UsageWindow): Promise<OperationUsageRow[]>;
   /** Oldest instant the store still holds. */
   retentionStart(): Date;
   /** The store's clock, ms since the epoch: windows end no later than it. */
@@ -151,7 +165,7 @@ export const MAX_SERIES_HOURS = 744;
 const HOUR_MS = 3_600_000;
 
 /** The largest page of each list of this API; the SDL's `@listSize` says the same. */
-export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100, accessAudit: 500 } as const;
+export const PAGE_LIMITS = { dataProducts: 100, fieldUsage: 1_000, clients: 100, fieldOperations: 100, accessAudit: 500 } as const;
 /** Most rows of `myAccess { summary }` (one per classified field and treatment); the SDL's description says the same. */
 export const MAX_ACCESS_SUMMARY_ROWS = 500;
 /** The longest window of one audit query, in days: a bounded scan per question. */
@@ -254,6 +268,13 @@ export function createPlatformSchema(
           }
           return reader.series(args.coordinate, window);
         },
+        fieldOperations: async (_: unknown, args: { coordinate: string; since?: Date | null; until?: Date | null; client?: string | null; first?: number | null }) => {
+          const first = pageSize(args.first, PAGE_LIMITS.fieldOperations);
+          if (!reader.knows(args.coordinate)) {
+            throw gqlError('BAD_USER_INPUT', `Unknown schema coordinate "${args.coordinate}"`, { argument: 'coordinate' });
+          }
+          return (await reader.fieldOperations(args.coordinate, windowOf(reader, args))).slice(0, first);
+        },
         accessAudit: (_: unknown, args: AuditArgs & { subject?: string | null; coordinate?: string | null }) => {
           const first = pageSize(args.first, PAGE_LIMITS.accessAudit);
           return audit.read({ ...auditWindow(audit, args), issuer: undefined, subject: args.subject ?? undefined, coordinate: args.coordinate ?? undefined, first, after: args.after ?? undefined });
@@ -276,6 +297,9 @@ export function createPlatformSchema(
       },
       FieldUsage: {
         clients: (row: FieldUsageRow, args: { first?: number | null }) => row.clients.slice(0, pageSize(args.first, PAGE_LIMITS.clients)),
+      },
+      OperationUsage: {
+        clients: (row: OperationUsageRow, args: { first?: number | null }) => row.clients.slice(0, pageSize(args.first, PAGE_LIMITS.clients)),
       },
       DataProduct: {
         accessRoles: (p: DataProductView) => p.accessRoles.slice(0, CATALOGUE_LIMITS.accessRoles),
