@@ -26,7 +26,7 @@ describe('gateway configuration', () => {
       supergraphPollMs: 10_000,
       subgraphUrls: {},
       subgraphTimeoutMs: DEFAULT_SUBGRAPH_TIMEOUT_MS,
-      subgraphCalls: { maxResponseBytes: 16 * 1024 * 1024, dedup: true },
+      subgraphCalls: { maxResponseBytes: 16 * 1024 * 1024, dedup: true, batch: true },
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       shutdownGraceMs: 10_000,
       logLevel: 'info',
