@@ -55,7 +55,7 @@ describe('catalogue', () => {
   it('lists every data product with owner, version, SLA, access, examples and live status', async () => {
     await postGraphQL(stack.url, '{ customers(first: 1) { id } transactions(first: 1) { id } products(first: 1) { sku } }', { token });
     const products = await catalog();
-    expect(products.map((p) => [p.name, p.version])).toEqual([['customer', '1.4.0'], ['finance', '2.1.0'], ['product', '1.0.0']]);
+    expect(products.map((p) => [p.name, p.version])).toEqual([['customer', '1.5.0'], ['finance', '2.1.0'], ['product', '1.0.0']]);
     const customer = products[0]! as Product & Record<string, unknown>;
     expect(customer).toMatchObject({
       domain: 'customer',
