@@ -22,11 +22,13 @@ export interface MigratePostgresOptions {
   role: string;
   logger?: Logger | undefined;
   onWaiting?: () => void;
+  /** At most this many pending migrations. @default all */
+  count?: number | undefined;
 }
 
 /** Migrates one product over its own connection to `url`. */
 export function migratePostgres(url: string, product: MigratedProduct, options: MigratePostgresOptions): Promise<MigrationOutcome> {
   return withSession(url, async (session) =>
-    migrateProduct(session, product, { role: await migrationRole(session, options.role, product.schemaName), logger: options.logger, onWaiting: options.onWaiting }),
+    migrateProduct(session, product, { role: await migrationRole(session, options.role, product.schemaName), logger: options.logger, onWaiting: options.onWaiting, count: options.count }),
   );
 }

@@ -35,6 +35,8 @@ export interface MigrateOptions {
    * superuser migrating for a product whose role exists. Undefined: as the session's own user.
    */
   role?: string | undefined;
+  /** Apply at most this many pending migrations (a stepwise upgrade, or a database held at an older version). @default all */
+  count?: number | undefined;
   /** Called once when another migrator holds this product's lock, before waiting for it. */
   onWaiting?: () => void;
   logger?: Logger | undefined;
@@ -77,6 +79,7 @@ export async function migrateProduct(session: SqlSession, product: MigratedProdu
         migrationsTable: MIGRATIONS_TABLE,
         migrationsSchema: product.schemaName,
         direction: 'up',
+        ...(options.count === undefined ? {} : { count: options.count }),
         checkOrder: true,
         singleTransaction: true,
         // Our own lock, per product and waited for; node-pg-migrate's is one per database and fails when taken.
