@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { readEnvironment } from '../lib/env-config.js';
-import { createLogger, LOG_LEVELS } from '../lib/logger.js';
+import { createLogger, type LOG_LEVELS } from '../lib/logger.js';
 import { PRODUCT_NAMES, type ProductName } from '../subgraphs/kit/data-product.js';
 import { withSession } from '../subgraphs/kit/migrate-postgres.js';
 import { initProductRoles } from '../subgraphs/kit/roles.js';
-import { migrateDatabase, productRoleOf } from '../subgraphs/migrate.js';
+import { MIGRATE_ENV, MIGRATE_SECRET_KEYS, migrateDatabase, productRoleOf } from '../subgraphs/migrate.js';
 import { dataProducts } from '../subgraphs/products.js';
 
 const USAGE = `Usage: npm run migrate -- [--product <name>]... [--init-roles]
@@ -28,15 +27,6 @@ schema belongs to it, so what they create is the product's.
 
 Exit codes: 0 done, 1 failed (that product's pending migrations rolled back), 2 bad invocation.
 `;
-
-const postgresUrl = z.string().url().regex(/^postgres(?:ql)?:\/\//, 'a postgres:// or postgresql:// URL');
-const envSchema = z.object({
-  DATABASE_URL: postgresUrl.optional(),
-  CUSTOMER_DATABASE_URL: postgresUrl.optional(),
-  FINANCE_DATABASE_URL: postgresUrl.optional(),
-  PRODUCT_DATABASE_URL: postgresUrl.optional(),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('warn'),
-});
 
 class UsageError extends Error {}
 
@@ -65,7 +55,7 @@ function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): MigrateC
   const bad = products.filter((p) => !(PRODUCT_NAMES as readonly string[]).includes(p));
   if (bad.length) throw new UsageError(`--product: unknown data product ${bad.join(', ')} (known: ${PRODUCT_NAMES.join(', ')})`);
   // URLs may hold passwords: never echoed.
-  const reading = readEnvironment(envSchema, env, { secrets: new Set(['DATABASE_URL', 'CUSTOMER_DATABASE_URL', 'FINANCE_DATABASE_URL', 'PRODUCT_DATABASE_URL']) });
+  const reading = readEnvironment(MIGRATE_ENV, env, { secrets: MIGRATE_SECRET_KEYS });
   if (!reading.ok) throw new UsageError(`invalid configuration:\n  ${reading.problems.join('\n  ')}`);
   const e = reading.values;
   const urls: Partial<Record<ProductName, string>> = {};

@@ -1,9 +1,24 @@
-import type { Logger } from '../lib/logger.js';
+import { z } from 'zod';
+import { LOG_LEVELS, type Logger } from '../lib/logger.js';
 import type { ProductName } from './kit/data-product.js';
 import { migratePostgres } from './kit/migrate-postgres.js';
 import type { MigrationOutcome } from './kit/migrations.js';
 import { defaultProductRole } from './kit/roles.js';
 import { dataProducts } from './products.js';
+
+const postgresUrl = z.string().url().regex(/^postgres(?:ql)?:\/\//, 'a postgres:// or postgresql:// URL');
+
+/** The variables `npm run migrate` (scripts/migrate.ts) reads; the README documents each. */
+export const MIGRATE_ENV = z.object({
+  DATABASE_URL: postgresUrl.optional(),
+  CUSTOMER_DATABASE_URL: postgresUrl.optional(),
+  FINANCE_DATABASE_URL: postgresUrl.optional(),
+  PRODUCT_DATABASE_URL: postgresUrl.optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('warn'),
+});
+export const MIGRATE_CONFIG_KEYS = Object.keys(MIGRATE_ENV.shape) as readonly string[];
+/** URLs may hold passwords: never echoed. */
+export const MIGRATE_SECRET_KEYS: ReadonlySet<string> = new Set(['DATABASE_URL', 'CUSTOMER_DATABASE_URL', 'FINANCE_DATABASE_URL', 'PRODUCT_DATABASE_URL']);
 
 export interface MigrateDatabaseOptions {
   /** Which products; @default every one */
