@@ -18,6 +18,7 @@ import { customerProduct, dataProducts } from '../subgraphs/products.js';
 import { runDataProducts } from '../subgraphs/run.js';
 import { dropAuditRoles } from './helpers/audit.js';
 import { createScratchDatabase } from './helpers/database.js';
+import { spawnTs } from './helpers/process.js';
 import { postGraphQL } from './helpers/http.js';
 import { gatewayEnv, tokenFor } from './helpers/stack.js';
 
@@ -341,5 +342,55 @@ describe('the embedded default runs the same migrations', () => {
     } finally {
       await db.close();
     }
+  }, 60_000);
+});
+
+describe.runIf(base)('npm run migrate', () => {
+  let url: string;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const db = await createScratchDatabase(base!);
+    url = db.url;
+    drop = db.drop;
+  });
+  afterAll(async () => {
+    await drop?.();
+  });
+
+  async function migrate(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const run = spawnTs('scripts/migrate.ts', args, env);
+    const code = await run.exited;
+    return { code, stdout: run.lines.map((l) => String(l.text ?? '')).join('\n'), stderr: run.stderr() };
+  }
+
+  it('applies what is pending, one line per product, then finds nothing to do', async () => {
+    const first = await migrate(['--product', 'customer'], { DATABASE_URL: url });
+    expect(first).toEqual({ code: 0, stdout: `migrate: customer: applied 2: ${CUSTOMER_MIGRATIONS.join(', ')}`, stderr: '' });
+    const second = await migrate([], { DATABASE_URL: url });
+    expect(second).toEqual({ code: 0, stdout: ['migrate: customer: up to date', `migrate: finance: applied 1: ${INITIAL}`, `migrate: product: applied 1: ${INITIAL}`].join('\n'), stderr: '' });
+  }, 60_000);
+
+  it('refuses a bad invocation with exit 2 and says why, never echoing a URL', async () => {
+    const unknown = await migrate(['--product', 'inventory'], { DATABASE_URL: url });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^migrate: --product: unknown data product inventory/);
+    const noAdmin = await migrate(['--init-roles'], { CUSTOMER_DATABASE_URL: url });
+    expect(noAdmin.code).toBe(2);
+    expect(noAdmin.stderr).toMatch(/^migrate: --init-roles: DATABASE_URL must name the database as a superuser/);
+    const secret = 'postgres://u:hunter2@[::1';
+    const badUrl = await migrate([], { DATABASE_URL: secret });
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toMatch(/DATABASE_URL: /);
+    expect(badUrl.stderr).not.toContain('hunter2');
+    const nothing = await migrate([], {});
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toMatch(/^migrate: no database for customer, finance, product/);
+  }, 60_000);
+
+  it('reports a failure in one line, exit 1, without the password', async () => {
+    const failed = await migrate([], { DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/nothing' });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^migrate: failed: /);
+    expect(failed.stderr).not.toMatch(/hunter2|\n\s+at /);
   }, 60_000);
 });
