@@ -126,14 +126,13 @@ export async function migrationState(db: Db, product: MigratedProduct): Promise<
   const rows = exists?.found
     ? await db.query<{ name: string; run_on: Date }>(`SELECT name, run_on FROM ${table} ORDER BY run_on DESC, id DESC LIMIT ${MAX_LISTED_MIGRATIONS}`)
     : [];
-  const all = exists?.found ? await db.query<{ name: string }>(`SELECT name FROM ${table}`) : [];
-  const done = new Set(all.map((r) => r.name));
+  const shippedNames = [...shippedMigrations(product)];
+  // Counted in the database: however many migrations it has recorded, one number comes back.
+  const [pending] = exists?.found
+    ? await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS s(name) WHERE NOT EXISTS (SELECT 1 FROM ${table} m WHERE m.name = s.name)`, [shippedNames])
+    : [{ n: shippedNames.length }];
   const applied = rows.reverse().map((r) => ({ name: r.name, appliedAt: toIso(r.run_on) }));
-  return {
-    applied,
-    latest: applied.at(-1)?.name ?? null,
-    pending: shippedMigrations(product).filter((name) => !done.has(name)).length,
-  };
+  return { applied, latest: applied.at(-1)?.name ?? null, pending: pending?.n ?? shippedNames.length };
 }
 
 /** `run_on` is a timestamp without time zone written with NOW() in the session's zone; read back as given. */
