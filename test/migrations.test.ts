@@ -273,6 +273,30 @@ describe.runIf(base)('each product owns its store', () => {
     }
   });
 
+  it('any other login role (a gateway\'s own, say) is refused every product\'s tables', async () => {
+    const other = `dpgt_${run}_other`;
+    await query(base!, `CREATE ROLE ${other} LOGIN`);
+    try {
+      for (const table of ['customer.customers', 'finance.transactions', 'product.inventory']) {
+        expect(await sqlstate(asUser(url, other), `SELECT count(*) FROM ${table}`), table).toBe('42501');
+      }
+    } finally {
+      await query(base!, `DROP ROLE ${other}`);
+    }
+  });
+
+  it('a product role without its schema is told to run the init step, and nothing is created', async () => {
+    const fresh = await createScratchDatabase(base!);
+    try {
+      await expect(migratePostgres(asUser(fresh.url, role('customer')), customerProduct, { role: role('customer') })).rejects.toThrow(
+        'customer: schema customer does not exist and this user may not create it: run npm run migrate -- --init-roles as a superuser first',
+      );
+      expect(await query(fresh.url, `SELECT nspname FROM pg_namespace WHERE nspname = 'customer'`)).toEqual([]);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('init-roles is repeatable: a second run changes nothing and the roles still work', async () => {
     await withSession(url, (session) => initProductRoles(session, dataProducts.map((product) => ({ product, role: role(product.name) }))));
     expect(await query(urls.finance, 'SELECT count(*)::int AS n FROM finance.transactions')).toEqual([{ n: 20 }]);

@@ -42,6 +42,14 @@ export interface MigrateOptions {
   logger?: Logger | undefined;
 }
 
+/** PostgreSQL's SQLSTATE for a privilege the user lacks. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/** A migration run that cannot go ahead for a reason the operator can fix (the message says how). */
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+}
+
 export interface MigrationOutcome {
   readonly product: string;
   /** Names of the migrations this run applied, in order; empty when the database was up to date. */
@@ -67,9 +75,18 @@ export async function migrateProduct(session: SqlSession, product: MigratedProdu
     try {
       // The migrations table lives in the product's schema: made here (not by node-pg-migrate's
       // CREATE SCHEMA IF NOT EXISTS, which a role without CREATE on the database may not run).
-      await session.query(
-        `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${quoteLiteral(product.schemaName)}) THEN CREATE SCHEMA ${quoteIdent(product.schemaName)}; END IF; END $$`,
-      );
+      try {
+        await session.query(
+          `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${quoteLiteral(product.schemaName)}) THEN CREATE SCHEMA ${quoteIdent(product.schemaName)}; END IF; END $$`,
+        );
+      } catch (error) {
+        if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+        // The product's own role may not create schemas: the init step makes it one.
+        throw new MigrationError(
+          `${product.name}: schema ${product.schemaName} does not exist and this user may not create it: run npm run migrate -- --init-roles as a superuser first`,
+          { cause: error },
+        );
+      }
       const logger = options.logger;
       const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string) => logger?.[level]({ product: product.name }, message);
       const applied = await runner({
