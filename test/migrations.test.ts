@@ -340,6 +340,12 @@ describe.runIf(base)('each product owns its store', () => {
         version: '1.5.0',
         migrations: { latest: CUSTOMER_MIGRATIONS[1], pending: 0, applied: CUSTOMER_MIGRATIONS.map((name) => ({ name, appliedAt })) },
       });
+      // The new version's field reads the new column, through the gateway, as the product's own role.
+      await query(url, `UPDATE customer.customers SET preferred_language = 'fr' WHERE id = 'C000001'`);
+      const answer = await postGraphQL<{ customer: unknown }>(gateway.url, '{ customer(id: "C000001") { id preferredLanguage } other: customer(id: "C000002") { id preferredLanguage } }', {
+        token: await tokenFor('sales-manager'),
+      });
+      expect(answer.body).toEqual({ data: { customer: { id: 'C000001', preferredLanguage: 'fr' }, other: { id: 'C000002', preferredLanguage: null } } });
     } finally {
       await gateway.stop();
       await products.stop();
