@@ -24,7 +24,7 @@ export interface MigrateDatabaseOptions {
   /** Which products; @default every one */
   products?: readonly ProductName[];
   /** Each product's connection; a product without one uses `fallbackUrl`. */
-  urls?: Partial<Readonly<Record<ProductName, string>>>;
+  urls?: Partial<Readonly<Record<ProductName, string | undefined>>>;
   /** The shared database URL (DATABASE_URL), for products without their own. */
   fallbackUrl?: string | undefined;
   /** Each product's role (migrations run as it when the connection's user may become it). @default dpg_<product>, or the user of the product's own URL */

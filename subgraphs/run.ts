@@ -86,7 +86,7 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     for (const product of selected) {
       const url = urlOf(product.name)!;
       if (migrateOnStart) {
-        const outcome = await migratePostgres(url, product, { role: productRoleOf(product.name, { urls: options.databaseUrls as Partial<Record<ProductName, string>> }), logger });
+        const outcome = await migratePostgres(url, product, { role: productRoleOf(product.name, { urls: options.databaseUrls }), logger });
         if (outcome.applied.length > 0) logger.info({ product: product.name, applied: outcome.applied }, 'migrations applied');
       }
       let pool = pools.get(url);

@@ -16,7 +16,6 @@ import { MAX_LISTED_MIGRATIONS } from './published.js';
 /** Where node-pg-migrate records what it applied, inside the product's own schema. */
 export const MIGRATIONS_TABLE = 'pgmigrations';
 
-
 /**
  * One database session, as node-pg-migrate uses it: statements in order on one connection (its
  * BEGIN/COMMIT and our session lock must stay on it). A connected `pg.Client` is one; the embedded
@@ -70,45 +69,56 @@ export async function migrateProduct(session: SqlSession, product: MigratedProdu
     options.onWaiting?.();
     await session.query('SELECT pg_advisory_lock(hashtext($1))', [lock]);
   }
+  const release = async () => {
+    if (options.role) await session.query('RESET ROLE');
+    await session.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]);
+  };
+  let outcome: MigrationOutcome;
   try {
     if (options.role) await session.query(`SET ROLE ${quoteIdent(options.role)}`);
-    try {
-      // The migrations table lives in the product's schema: made here (not by node-pg-migrate's
-      // CREATE SCHEMA IF NOT EXISTS, which a role without CREATE on the database may not run).
-      try {
-        await session.query(
-          `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${quoteLiteral(product.schemaName)}) THEN CREATE SCHEMA ${quoteIdent(product.schemaName)}; END IF; END $$`,
-        );
-      } catch (error) {
-        if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
-        // The product's own role may not create schemas: the init step makes it one.
-        throw new MigrationError(
-          `${product.name}: schema ${product.schemaName} does not exist and this user may not create it: run npm run migrate -- --init-roles as a superuser first`,
-          { cause: error },
-        );
-      }
-      const logger = options.logger;
-      const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string) => logger?.[level]({ product: product.name }, message);
-      const applied = await runner({
-        // node-pg-migrate calls only query() on its client (with text and values): a session is enough.
-        dbClient: session as unknown as ClientBase,
-        dir: product.migrationsDir,
-        migrationsTable: MIGRATIONS_TABLE,
-        migrationsSchema: product.schemaName,
-        direction: 'up',
-        ...(options.count === undefined ? {} : { count: options.count }),
-        checkOrder: true,
-        singleTransaction: true,
-        // Our own lock, per product and waited for; node-pg-migrate's is one per database and fails when taken.
-        noLock: true,
-        logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-      });
-      return { product: product.name, applied: applied.map((m) => m.name) };
-    } finally {
-      if (options.role) await session.query('RESET ROLE');
-    }
-  } finally {
-    await session.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]);
+    await ensureSchema(session, product);
+    const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string) => options.logger?.[level]({ product: product.name }, message);
+    const applied = await runner({
+      // node-pg-migrate calls only query() on its client (with text and values): a session is enough.
+      dbClient: session as unknown as ClientBase,
+      dir: product.migrationsDir,
+      migrationsTable: MIGRATIONS_TABLE,
+      migrationsSchema: product.schemaName,
+      direction: 'up',
+      ...(options.count === undefined ? {} : { count: options.count }),
+      checkOrder: true,
+      singleTransaction: true,
+      // Our own lock, per product and waited for; node-pg-migrate's is one per database and fails when taken.
+      noLock: true,
+      logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+    });
+    outcome = { product: product.name, applied: applied.map((m) => m.name) };
+  } catch (error) {
+    // The migration's own error is the one to report; a session that broke too loses its lock with it.
+    await release().catch(() => undefined);
+    throw error;
+  }
+  await release();
+  return outcome;
+}
+
+/**
+ * The migrations table lives in the product's schema: made here when missing (not by
+ * node-pg-migrate's CREATE SCHEMA IF NOT EXISTS, which a role without CREATE on the database may
+ * not run even when the schema exists).
+ */
+async function ensureSchema(session: SqlSession, product: MigratedProduct): Promise<void> {
+  try {
+    await session.query(
+      `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${quoteLiteral(product.schemaName)}) THEN CREATE SCHEMA ${quoteIdent(product.schemaName)}; END IF; END $$`,
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+    // The product's own role may not create schemas: the init step makes it one.
+    throw new MigrationError(
+      `${product.name}: schema ${product.schemaName} does not exist and this user may not create it: run npm run migrate -- --init-roles as a superuser first`,
+      { cause: error },
+    );
   }
 }
 

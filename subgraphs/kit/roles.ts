@@ -30,7 +30,8 @@ export class RoleNameError extends Error {
 /**
  * Creates (or updates) each product's login role and hands it its schema: created when missing,
  * otherwise (a database of the old shared-superuser layout) the schema and every table, view and
- * free-standing sequence in it change owner. One transaction; role DDL is serialized cluster-wide
+ * free-standing sequence in it change owner (the products keep no functions or types of their own
+ * there; a migration adding one runs as the role, which then owns it). One transaction; role DDL is serialized cluster-wide
  * by a lock on the shared role catalogue (roles belong to the server, and an advisory lock only to
  * one database: two databases' init steps, or the audit trail's, may create roles at the same time).
  */
