@@ -98,9 +98,16 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
   if (e.NODE_ENV !== 'production' && !isLoopback(e.HOST)) {
     throw new SubgraphConfigError(`Invalid configuration:\n  ${developmentOnNetwork('HOST', e.HOST, 'INTERNAL_VERIFY_KEY (the gateway\'s public key, npm run -s keys) and DATABASE_URL')}`);
   }
+  const ownUrls: Readonly<Record<ProductName, string | undefined>> = { customer: e.CUSTOMER_DATABASE_URL, finance: e.FINANCE_DATABASE_URL, product: e.PRODUCT_DATABASE_URL };
+  const withoutDatabase = (products as ProductName[]).filter((p) => !ownUrls[p] && !e.DATABASE_URL);
+  if (withoutDatabase.length > 0 && withoutDatabase.length < products.length) {
+    throw new SubgraphConfigError(
+      `Invalid configuration:\n  DATABASE_URL: required when some products have their own URL (${withoutDatabase.map((p) => `${p.toUpperCase()}_DATABASE_URL`).join(', ')} unset); products of one process share either PostgreSQL or the embedded database`,
+    );
+  }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
-    databaseUrls: Object.freeze({ customer: e.CUSTOMER_DATABASE_URL, finance: e.FINANCE_DATABASE_URL, product: e.PRODUCT_DATABASE_URL }),
+    databaseUrls: Object.freeze(ownUrls),
     migrateOnStart: e.MIGRATE_ON_START,
     host: e.HOST,
     ports: Object.freeze({ customer: e.CUSTOMER_PORT, finance: e.FINANCE_PORT, product: e.PRODUCT_PORT }),

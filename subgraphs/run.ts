@@ -82,39 +82,45 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
   if (embeddedCount > 0 && embeddedCount < selected.length) {
     throw new Error('some products have a database URL and others none: give DATABASE_URL, or each product its own');
   }
-  if (embeddedCount === 0) {
-    for (const product of selected) {
-      const url = urlOf(product.name)!;
-      if (migrateOnStart) {
-        const outcome = await migratePostgres(url, product, { role: productRoleOf(product.name, { urls: options.databaseUrls }), logger });
-        if (outcome.applied.length > 0) logger.info({ product: product.name, applied: outcome.applied }, 'migrations applied');
+  try {
+    if (embeddedCount === 0) {
+      for (const product of selected) {
+        const url = urlOf(product.name)!;
+        if (migrateOnStart) {
+          const outcome = await migratePostgres(url, product, { role: productRoleOf(product.name, { urls: options.databaseUrls }), logger });
+          if (outcome.applied.length > 0) logger.info({ product: product.name, applied: outcome.applied }, 'migrations applied');
+        }
+        let pool = pools.get(url);
+        if (!pool) {
+          pool = createPostgresDb({ url });
+          pools.set(url, pool);
+        }
+        dbOf.set(product.name, pool);
       }
-      let pool = pools.get(url);
-      if (!pool) {
-        pool = createPostgresDb({ url });
-        pools.set(url, pool);
-      }
-      dbOf.set(product.name, pool);
-    }
-  } else {
-    const started = performance.now();
-    const embedded = await createEmbeddedDb();
-    pools.set('embedded', embedded);
-    // The seed fills every product's tables, so every product is migrated, through the same runner as on PostgreSQL.
-    for (const product of dataProducts) await migrateProduct(embedded.session, product, { logger });
-    // Fresh in memory, so always empty here; without `reset` the seeder could never wipe data anyway.
-    const outcome = await seedDatabase(embedded, { customers: options.seedCustomers });
-    if (outcome.kind === 'seeded') {
-      logger.info({ customers: options.seedCustomers, counts: outcome.counts, ms: Math.round(performance.now() - started) }, 'embedded database seeded');
     } else {
-      logger.warn({ existing: outcome.existing }, 'embedded database already holds data: not seeded');
+      const started = performance.now();
+      const embedded = await createEmbeddedDb();
+      pools.set('embedded', embedded);
+      // The seed fills every product's tables, so every product is migrated, through the same runner as on PostgreSQL.
+      for (const product of dataProducts) await migrateProduct(embedded.session, product, { logger });
+      // Fresh in memory, so always empty here; without `reset` the seeder could never wipe data anyway.
+      const outcome = await seedDatabase(embedded, { customers: options.seedCustomers });
+      if (outcome.kind === 'seeded') {
+        logger.info({ customers: options.seedCustomers, counts: outcome.counts, ms: Math.round(performance.now() - started) }, 'embedded database seeded');
+      } else {
+        logger.warn({ existing: outcome.existing }, 'embedded database already holds data: not seeded');
+      }
+      for (const product of selected) dbOf.set(product.name, embedded);
     }
-    for (const product of selected) dbOf.set(product.name, embedded);
-  }
-  for (const product of selected) {
-    const db = dbOf.get(product.name)!;
-    const state = await migrationState(db, product);
-    if (state.pending > 0) logger.warn({ product: product.name, pending: state.pending, latest: state.latest }, 'migrations pending: run npm run migrate (or MIGRATE_ON_START=true)');
+    for (const product of selected) {
+      const db = dbOf.get(product.name)!;
+      const state = await migrationState(db, product);
+      if (state.pending > 0) logger.warn({ product: product.name, pending: state.pending, latest: state.latest }, 'migrations pending: run npm run migrate (or MIGRATE_ON_START=true)');
+    }
+  } catch (error) {
+    // A failed migration (or check) leaves no pool or embedded database behind.
+    await closeAll();
+    throw error;
   }
   const subgraphs: Record<string, RunningSubgraph> = {};
   const dbs: Record<string, CountingDb> = {};
