@@ -297,6 +297,27 @@ describe.runIf(base)('each product owns its store', () => {
     }
   });
 
+  it('two init steps at once on two databases, with the same (cluster-wide) roles, both succeed', async () => {
+    const dbs = [await createScratchDatabase(base!), await createScratchDatabase(base!)];
+    const shared = (product: ProductName) => `dpgt_${run}_race_${product}`;
+    try {
+      // Without the lock on the role catalogue, both would try CREATE ROLE and one would fail.
+      await Promise.all(
+        dbs.map((db) => withSession(db.url, (session) => initProductRoles(session, dataProducts.map((product) => ({ product, role: shared(product.name), password: 'pw' }))))),
+      );
+      for (const db of dbs) {
+        expect(await query(db.url, `SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('customer', 'finance', 'product') ORDER BY 1`)).toEqual(
+          PRODUCT_NAMES.map((name) => ({ nspname: name, owner: shared(name) })),
+        );
+      }
+    } finally {
+      for (const db of dbs) await db.drop();
+      await withSession(base!, async (session) => {
+        for (const name of PRODUCT_NAMES) await session.query(`DROP ROLE IF EXISTS ${shared(name)}`);
+      });
+    }
+  });
+
   it('init-roles is repeatable: a second run changes nothing and the roles still work', async () => {
     await withSession(url, (session) => initProductRoles(session, dataProducts.map((product) => ({ product, role: role(product.name) }))));
     expect(await query(urls.finance, 'SELECT count(*)::int AS n FROM finance.transactions')).toEqual([{ n: 20 }]);
