@@ -44,12 +44,15 @@ COPY package.json ./
 COPY --from=deps /app/node_modules/ ./node_modules/
 COPY --from=build /app/dist/ ./dist/
 # What the code reads besides itself (lib/package-root.ts; SUPERGRAPH and the policy files from
-# the working directory, /app): the SDL, the policies, each product's descriptor, the pages' assets.
+# the working directory, /app): the SDL, the policies, each product's descriptor and migrations, the pages' assets.
 COPY schema/*.graphql ./schema/
 COPY policies/*.yaml ./policies/
 COPY subgraphs/customer/descriptor.yaml ./subgraphs/customer/
 COPY subgraphs/finance/descriptor.yaml ./subgraphs/finance/
 COPY subgraphs/product/descriptor.yaml ./subgraphs/product/
+COPY subgraphs/customer/migrations/*.sql ./subgraphs/customer/migrations/
+COPY subgraphs/finance/migrations/*.sql ./subgraphs/finance/migrations/
+COPY subgraphs/product/migrations/*.sql ./subgraphs/product/migrations/
 COPY gateway/sandbox/*.js gateway/sandbox/*.css ./gateway/sandbox/
 COPY gateway/usage-page/*.html gateway/usage-page/*.js gateway/usage-page/*.css ./gateway/usage-page/
 COPY gateway/sign-in/*.js gateway/sign-in/*.css ./gateway/sign-in/

@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { createPostgresDb } from '../subgraphs/kit/db.js';
+import { migrateDatabase } from '../subgraphs/migrate.js';
 import { DEFAULT_CUSTOMERS, DEFAULT_SEED, MAX_CUSTOMERS, seedDatabase } from '../subgraphs/seed/seed.js';
 
 const USAGE = `Usage: DATABASE_URL=postgres://... npm run seed -- [--customers N] [--seed N] [--reset]
        DATABASE_URL=postgres://... node dist/scripts/seed.js [same flags]   (compiled, as in the image)
 
 Fills the customer, finance and product data products in DATABASE_URL with a generated dataset
-(a development and demo tool). Their tables are created if missing. A database whose tables
+(a development and demo tool), as a superuser. Their pending migrations are applied first (as
+npm run migrate does: as each product's role where init-roles ran). A database whose tables
 already hold rows is refused (exit 1, nothing changed) unless --reset is given. Everything runs
 in one transaction: on any failure the database is left as it was.
 
@@ -76,6 +78,8 @@ async function main(): Promise<number> {
     return 0;
   }
   // Bulk inserts of many rows can outlast the default per-statement timeout on a slow server.
+  // Pending migrations first (each under its product's lock): the seed writes into the latest schema.
+  await migrateDatabase({ fallbackUrl: command.databaseUrl });
   const db = createPostgresDb({ url: command.databaseUrl, maxConnections: 1, statementTimeoutMs: 60_000 });
   try {
     const started = performance.now();

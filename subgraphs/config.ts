@@ -15,11 +15,18 @@ import { DEFAULT_QUALITY_INTERVAL_MS } from './kit/quality-monitor.js';
 export const DEFAULT_PORTS: Readonly<Record<ProductName, number>> = { customer: 4001, finance: 4002, product: 4003 };
 
 const port = z.coerce.number().int().min(0).max(65_535);
+const postgresUrl = z.string().url().regex(/^postgres(?:ql)?:\/\//, 'a postgres:// or postgresql:// URL');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: z.string().url().optional(),
+  // Each product's own connection, as its own role (README "Production"); each falls back on DATABASE_URL.
+  CUSTOMER_DATABASE_URL: postgresUrl.optional(),
+  FINANCE_DATABASE_URL: postgresUrl.optional(),
+  PRODUCT_DATABASE_URL: postgresUrl.optional(),
+  MIGRATE_ON_START: bool.default(true),
   HOST: z.string().min(1).default('127.0.0.1'),
   CUSTOMER_PORT: port.default(DEFAULT_PORTS.customer),
   FINANCE_PORT: port.default(DEFAULT_PORTS.finance),
@@ -36,8 +43,12 @@ const envSchema = z.object({
 export const SUBGRAPH_CONFIG_KEYS = Object.keys(envSchema.shape) as readonly string[];
 
 export interface SubgraphsConfig {
-  /** Absent: one embedded PGlite database for all products in this process, seeded at start. */
+  /** Absent (and no product's own URL): one embedded PGlite database for all products in this process, seeded at start. */
   readonly databaseUrl: string | undefined;
+  /** Each product's own database URL (its own role), before databaseUrl. */
+  readonly databaseUrls: Readonly<Record<ProductName, string | undefined>>;
+  /** Apply each product's pending migrations at start (PostgreSQL: under the product's advisory lock). */
+  readonly migrateOnStart: boolean;
   readonly host: string;
   readonly ports: Readonly<Record<ProductName, number>>;
   /** Which products this process serves. */
@@ -77,7 +88,7 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
   const reading = readEnvironment(envSchema, env, {
     overrides: values.port === undefined ? {} : { [`${products[0]!.toUpperCase()}_PORT`]: values.port },
     // A database URL may hold a password: never echoed.
-    secrets: new Set(['DATABASE_URL', ...TRACING_SECRET_KEYS]),
+    secrets: new Set(['DATABASE_URL', 'CUSTOMER_DATABASE_URL', 'FINANCE_DATABASE_URL', 'PRODUCT_DATABASE_URL', ...TRACING_SECRET_KEYS]),
   });
   if (!reading.ok) throw new SubgraphConfigError(`Invalid configuration:\n  ${reading.problems.join('\n  ')}`);
   const e = reading.values;
@@ -87,8 +98,17 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
   if (e.NODE_ENV !== 'production' && !isLoopback(e.HOST)) {
     throw new SubgraphConfigError(`Invalid configuration:\n  ${developmentOnNetwork('HOST', e.HOST, 'INTERNAL_VERIFY_KEY (the gateway\'s public key, npm run -s keys) and DATABASE_URL')}`);
   }
+  const ownUrls: Readonly<Record<ProductName, string | undefined>> = { customer: e.CUSTOMER_DATABASE_URL, finance: e.FINANCE_DATABASE_URL, product: e.PRODUCT_DATABASE_URL };
+  const withoutDatabase = (products as ProductName[]).filter((p) => !ownUrls[p] && !e.DATABASE_URL);
+  if (withoutDatabase.length > 0 && withoutDatabase.length < products.length) {
+    throw new SubgraphConfigError(
+      `Invalid configuration:\n  DATABASE_URL: required when some products have their own URL (${withoutDatabase.map((p) => `${p.toUpperCase()}_DATABASE_URL`).join(', ')} unset); products of one process share either PostgreSQL or the embedded database`,
+    );
+  }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
+    databaseUrls: Object.freeze(ownUrls),
+    migrateOnStart: e.MIGRATE_ON_START,
     host: e.HOST,
     ports: Object.freeze({ customer: e.CUSTOMER_PORT, finance: e.FINANCE_PORT, product: e.PRODUCT_PORT }),
     products: products as ProductName[],

@@ -12,9 +12,11 @@ const USAGE = `Usage: node dist/subgraphs/main.js [--product <name>]... [--port 
        npm run subgraph -- [same flags]           (development, from the TypeScript sources)
 
 Serves data products as Federation 2 subgraphs: ${PRODUCT_NAMES.join(', ')} (every one without
---product; --product may repeat; --port only with exactly one --product). Without DATABASE_URL
-they share one embedded database, seeded at start. The README's Configuration section explains
-every variable and its default:
+--product; --product may repeat; --port only with exactly one --product). On PostgreSQL each
+product connects with its own URL (CUSTOMER_DATABASE_URL, ...; else DATABASE_URL) and applies its
+pending migrations first unless MIGRATE_ON_START=false. Without any URL they share one embedded
+database, migrated and seeded at start. The README's Configuration section explains every
+variable and its default:
 ${nameList(SUBGRAPH_CONFIG_KEYS)}
 
 Exit codes: 0 stopped by SIGTERM or SIGINT, 1 failed, 2 bad configuration, policy or descriptor.

@@ -8,6 +8,9 @@ import { refreshedAt } from './kit/quality.js';
 import { publishedProductSchema } from './kit/published.js';
 import { startQualityMonitor, type QualityMonitor } from './kit/quality-monitor.js';
 import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
+import { migrateProduct, migrationState } from './kit/migrations.js';
+import { migratePostgres } from './kit/migrate-postgres.js';
+import { productRoleOf } from './migrate.js';
 import type { ProductName } from './kit/data-product.js';
 import { startSubgraph, type RunningSubgraph } from './kit/server.js';
 import { tracedDb } from './kit/tracing.js';
@@ -15,8 +18,16 @@ import { dataProducts } from './products.js';
 import { seedDatabase } from './seed/seed.js';
 
 export interface RunDataProductsOptions {
-  /** Absent: one embedded database for every product in this process, seeded with `seedCustomers`. */
+  /**
+   * The shared PostgreSQL database (DATABASE_URL), for products without their own URL. Absent, and
+   * no product has its own: one embedded database for every product in this process, migrated and
+   * seeded with `seedCustomers`.
+   */
   databaseUrl?: string | undefined;
+  /** Each product's own connection (CUSTOMER_DATABASE_URL, ...: its own role), before `databaseUrl`. */
+  databaseUrls?: Partial<Readonly<Record<ProductName, string | undefined>>>;
+  /** Apply each product's pending migrations at start (under its lock). @default true */
+  migrateOnStart?: boolean;
   products: readonly ProductName[];
   ports: Readonly<Record<ProductName, number>>;
   host: string;
@@ -39,8 +50,9 @@ export interface RunningDataProducts {
 }
 
 /**
- * Starts the selected data products. On PostgreSQL each product migrates its own schema (seeding is
- * `npm run seed`); embedded, the products share one in-memory PGlite that is migrated and seeded here.
+ * Starts the selected data products. On PostgreSQL each product connects with its own URL (its own
+ * role) and, unless told not to, applies its pending migrations first (seeding is `npm run seed`);
+ * embedded, the products share one in-memory PGlite that is migrated and seeded here.
  */
 export async function runDataProducts(options: RunDataProductsOptions): Promise<RunningDataProducts> {
   const { logger } = options;
@@ -58,27 +70,64 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     }),
   );
   const verifyKey = options.internalVerifyKey ?? devKeyPair('internal-identity').publicKey;
-  let db: Db;
-  if (options.databaseUrl) {
-    db = createPostgresDb({ url: options.databaseUrl });
-    for (const product of selected) await db.exec(product.migrations);
-  } else {
-    const started = performance.now();
-    const embedded = await createEmbeddedDb();
-    db = embedded;
-    // Fresh in memory, so always empty here; without `reset` the seeder could never wipe data anyway.
-    const outcome = await seedDatabase(embedded, { customers: options.seedCustomers });
-    if (outcome.kind === 'seeded') {
-      logger.info({ customers: options.seedCustomers, counts: outcome.counts, ms: Math.round(performance.now() - started) }, 'embedded database seeded');
+  const urlOf = (product: ProductName) => options.databaseUrls?.[product] ?? options.databaseUrl;
+  const migrateOnStart = options.migrateOnStart ?? true;
+  // Per product, its database handle; products with the same URL share one pool.
+  const dbOf = new Map<ProductName, Db>();
+  const pools = new Map<string, Db>();
+  const closeAll = async () => {
+    await Promise.all([...pools.values()].map((db) => db.close()));
+  };
+  const embeddedCount = selected.filter((p) => !urlOf(p.name)).length;
+  if (embeddedCount > 0 && embeddedCount < selected.length) {
+    throw new Error('some products have a database URL and others none: give DATABASE_URL, or each product its own');
+  }
+  try {
+    if (embeddedCount === 0) {
+      for (const product of selected) {
+        const url = urlOf(product.name)!;
+        if (migrateOnStart) {
+          const outcome = await migratePostgres(url, product, { role: productRoleOf(product.name, { urls: options.databaseUrls }), logger });
+          if (outcome.applied.length > 0) logger.info({ product: product.name, applied: outcome.applied }, 'migrations applied');
+        }
+        let pool = pools.get(url);
+        if (!pool) {
+          pool = createPostgresDb({ url });
+          pools.set(url, pool);
+        }
+        dbOf.set(product.name, pool);
+      }
     } else {
-      logger.warn({ existing: outcome.existing }, 'embedded database already holds data: not seeded');
+      const started = performance.now();
+      const embedded = await createEmbeddedDb();
+      pools.set('embedded', embedded);
+      // The seed fills every product's tables, so every product is migrated, through the same runner as on PostgreSQL.
+      for (const product of dataProducts) await migrateProduct(embedded.session, product, { logger });
+      // Fresh in memory, so always empty here; without `reset` the seeder could never wipe data anyway.
+      const outcome = await seedDatabase(embedded, { customers: options.seedCustomers });
+      if (outcome.kind === 'seeded') {
+        logger.info({ customers: options.seedCustomers, counts: outcome.counts, ms: Math.round(performance.now() - started) }, 'embedded database seeded');
+      } else {
+        logger.warn({ existing: outcome.existing }, 'embedded database already holds data: not seeded');
+      }
+      for (const product of selected) dbOf.set(product.name, embedded);
     }
+    for (const product of selected) {
+      const db = dbOf.get(product.name)!;
+      const state = await migrationState(db, product);
+      if (state.pending > 0) logger.warn({ product: product.name, pending: state.pending, latest: state.latest }, 'migrations pending: run npm run migrate (or MIGRATE_ON_START=true)');
+    }
+  } catch (error) {
+    // A failed migration (or check) leaves no pool or embedded database behind.
+    await closeAll();
+    throw error;
   }
   const subgraphs: Record<string, RunningSubgraph> = {};
   const dbs: Record<string, CountingDb> = {};
   const monitors: QualityMonitor[] = [];
   try {
     for (const product of selected) {
+      const db = dbOf.get(product.name)!;
       // Traced (OTEL_*): the statements of requests get spans; the quality checks' below do not.
       const handle = countingDb(tracedDb(db));
       dbs[product.name] = handle;
@@ -95,13 +144,19 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
         policies,
         version: descriptor.metadata.version,
         // Checked against the same schema the gateway reads it with.
-        describe: async () => publishedProductSchema.parse({ descriptor, quality: await monitor.latest(), refreshedAt: await refreshedAt(db, product.schemaName) }),
+        describe: async () =>
+          publishedProductSchema.parse({
+            descriptor,
+            quality: await monitor.latest(),
+            refreshedAt: await refreshedAt(db, product.schemaName),
+            migrations: await migrationState(db, product),
+          }),
       });
     }
   } catch (error) {
     for (const monitor of monitors) monitor.stop();
     await Promise.all(Object.values(subgraphs).map((s) => s.stop()));
-    await db.close();
+    await closeAll();
     throw error;
   }
   return {
@@ -113,7 +168,7 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     async stop() {
       for (const monitor of monitors) monitor.stop();
       await Promise.all(Object.values(subgraphs).map((s) => s.stop()));
-      await db.close();
+      await closeAll();
     },
   };
 }

@@ -26,6 +26,7 @@ const CATALOG = /* GraphQL */ `{
     exampleOperations { name description query }
     status { healthy latencyP95Ms latencyWithinSla refreshedAt dataAgeMinutes fresh }
     quality { checkedAt passRate rules { name field check passed totalRows failingRows passRate } completeness { field totalRows nonNullRows ratio } }
+    migrations { latest pending applied { name } }
   }
 }`;
 
@@ -35,6 +36,7 @@ interface Product {
   status: { healthy: boolean; latencyP95Ms: number | null; latencyWithinSla: boolean | null; fresh: boolean | null };
   quality: { passRate: number; rules: { name: string; passed: boolean; totalRows: number; failingRows: number }[]; completeness: { field: string; ratio: number }[] } | null;
   exampleOperations: { name: string; query: string }[];
+  migrations: { latest: string | null; pending: number; applied: { name: string }[] } | null;
 }
 
 beforeAll(async () => {
@@ -55,7 +57,13 @@ describe('catalogue', () => {
   it('lists every data product with owner, version, SLA, access, examples and live status', async () => {
     await postGraphQL(stack.url, '{ customers(first: 1) { id } transactions(first: 1) { id } products(first: 1) { sku } }', { token });
     const products = await catalog();
-    expect(products.map((p) => [p.name, p.version])).toEqual([['customer', '1.4.0'], ['finance', '2.1.0'], ['product', '1.0.0']]);
+    expect(products.map((p) => [p.name, p.version])).toEqual([['customer', '1.5.0'], ['finance', '2.1.0'], ['product', '1.0.0']]);
+    // Migrated at start (PostgreSQL) or by the embedded default, through the same runner: nothing pending.
+    expect(products.map((p) => [p.name, p.migrations])).toEqual([
+      ['customer', { latest: '20261201000000000_preferred-language', pending: 0, applied: [{ name: '20260101000000000_initial' }, { name: '20261201000000000_preferred-language' }] }],
+      ['finance', { latest: '20260101000000000_initial', pending: 0, applied: [{ name: '20260101000000000_initial' }] }],
+      ['product', { latest: '20260101000000000_initial', pending: 0, applied: [{ name: '20260101000000000_initial' }] }],
+    ]);
     const customer = products[0]! as Product & Record<string, unknown>;
     expect(customer).toMatchObject({
       domain: 'customer',

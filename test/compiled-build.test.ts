@@ -73,6 +73,11 @@ beforeAll(async () => {
     // As compose's demo profile does: the seed CLI fills an empty PostgreSQL once, then the products serve it.
     const scratch = await createScratchDatabase(process.env.DATABASE_URL);
     dropDatabase = () => scratch.drop();
+    // The one-shot migrate step first, compiled, reading the image's migration files.
+    const migrated = await cli('dist/scripts/migrate.js', [], { DATABASE_URL: scratch.url });
+    if (migrated.code !== 0 || !migrated.stdout.includes('migrate: customer: applied 2: 20260101000000000_initial, 20261201000000000_preferred-language')) {
+      throw new Error(`migrate exited ${migrated.code}: ${migrated.stdout} ${migrated.stderr}`);
+    }
     const seeded = await cli('dist/scripts/seed.js', ['--customers', String(CUSTOMERS)], { DATABASE_URL: scratch.url });
     if (seeded.code !== 0) throw new Error(`seed exited ${seeded.code}: ${seeded.stderr}`);
     productsEnv.DATABASE_URL = scratch.url;

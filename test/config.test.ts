@@ -178,6 +178,20 @@ describe('subgraph configuration', () => {
     expect(() => loadSubgraphsConfig({}, ['--product', 'marketing'])).toThrow(/--product: unknown data product marketing/);
     expect(() => loadSubgraphsConfig({ DATABASE_URL: 'not a url' }, [])).toThrow(/DATABASE_URL/);
   });
+
+  it("takes each product's own database URL, falling back on DATABASE_URL, and migrates at start unless told not to", () => {
+    const own = 'postgres://dpg_customer:pw@db:5432/dpg';
+    expect(loadSubgraphsConfig({ CUSTOMER_DATABASE_URL: own }, ['--product', 'customer'])).toMatchObject({
+      databaseUrl: undefined,
+      databaseUrls: { customer: own, finance: undefined, product: undefined },
+      migrateOnStart: true,
+    });
+    expect(loadSubgraphsConfig({ DATABASE_URL: 'postgres://postgres@db/dpg', CUSTOMER_DATABASE_URL: own, MIGRATE_ON_START: 'false' }, []).migrateOnStart).toBe(false);
+    expect(() => loadSubgraphsConfig({ MIGRATE_ON_START: 'maybe' }, [])).toThrow(/MIGRATE_ON_START/);
+    expect(() => loadSubgraphsConfig({ FINANCE_DATABASE_URL: 'mysql://db/dpg' }, [])).toThrow(/FINANCE_DATABASE_URL: a postgres:\/\/ or postgresql:\/\/ URL/);
+    // One process's products share PostgreSQL or the embedded database, never half and half.
+    expect(() => loadSubgraphsConfig({ CUSTOMER_DATABASE_URL: own }, [])).toThrow(/DATABASE_URL: required when some products have their own URL \(FINANCE_DATABASE_URL, PRODUCT_DATABASE_URL unset\)/);
+  });
 });
 
 describe('tracing configuration (the standard OTEL_* variables)', () => {
@@ -290,6 +304,17 @@ describe('configuration errors never show a secret', () => {
       message = (error as Error).message;
     }
     expect(message).toContain('DATABASE_URL:');
+    expect(message).not.toContain('s3cr3t');
+  });
+
+  it.each(['CUSTOMER_DATABASE_URL', 'FINANCE_DATABASE_URL', 'PRODUCT_DATABASE_URL'])("%s, a product's own URL, is not shown either", (key) => {
+    let message = '';
+    try {
+      loadSubgraphsConfig({ [key]: 'mysql://dpg:s3cr3t@db/dpg' }, []);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(`${key}:`);
     expect(message).not.toContain('s3cr3t');
   });
 

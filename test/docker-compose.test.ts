@@ -12,9 +12,11 @@ import { parseDocument } from 'yaml';
 import { CONFIG_KEYS, loadConfig, type GatewayConfig } from '../gateway/config.js';
 import { parseRedisUrl } from '../lib/redis-client.js';
 import { SUBGRAPH_CONFIG_KEYS, loadSubgraphsConfig, type SubgraphsConfig } from '../subgraphs/config.js';
-import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
+import { PRODUCT_NAMES, type ProductName } from '../subgraphs/kit/data-product.js';
 import { PLATFORM_SUBGRAPH } from '../subgraphs/platform/index.js';
 import { MAX_CUSTOMERS } from '../subgraphs/seed/seed.js';
+import { MIGRATE_CONFIG_KEYS } from '../subgraphs/migrate.js';
+import { defaultProductRole } from '../subgraphs/kit/roles.js';
 import { buildLayout, copiesOf, dockerignore, execForm, filesOfSource, parseDockerfile, placedFiles, repoFiles, runsOf, type Stage } from './helpers/image.js';
 
 /*
@@ -40,13 +42,14 @@ const EXTRA_ENV: Readonly<Record<Role, readonly string[]>> = {
   subgraph: [],
   // scripts/seed.ts reads DATABASE_URL itself: it is the seed CLI's one variable.
   seed: ['DATABASE_URL'],
+  migrate: [],
 };
 
 /**
  * The processes of the topology by the TypeScript entry point their compiled file is built from;
  * package.json's script of the same name runs that source in development.
  */
-const ENTRY_POINTS = { gateway: 'gateway/main.ts', subgraph: 'subgraphs/main.ts', seed: 'scripts/seed.ts' } as const;
+const ENTRY_POINTS = { gateway: 'gateway/main.ts', subgraph: 'subgraphs/main.ts', seed: 'scripts/seed.ts', migrate: 'scripts/migrate.ts' } as const;
 type Role = keyof typeof ENTRY_POINTS;
 
 /** The seed CLI's flags (`node dist/scripts/seed.js --customers N [--seed N]`); each must be declared in scripts/seed.ts. */
@@ -111,6 +114,9 @@ const OPERATOR_SECRETS: Readonly<Record<string, string>> = (() => {
     INTERNAL_VERIFY_KEY: publicKey.export({ format: 'pem', type: 'spki' }).toString().trim().replace(/\n/g, '\\n'),
     OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://login.example.com/realms/acme', audiences: ['data-product-gateway'] }]),
     PSEUDONYM_KEY: randomBytes(32).toString('base64'),
+    CUSTOMER_DB_PASSWORD: randomBytes(24).toString('hex'),
+    FINANCE_DB_PASSWORD: randomBytes(24).toString('hex'),
+    PRODUCT_DB_PASSWORD: randomBytes(24).toString('hex'),
   };
 })();
 
@@ -271,6 +277,7 @@ const byRole = (role: Role) => appServices.filter(([name, s]) => roleOf(name, s)
 const subgraphServices = byRole('subgraph');
 const gatewayServices = byRole('gateway');
 const seedServices = byRole('seed');
+const migrateServices = byRole('migrate');
 const imageService = (prefix: string) => Object.entries(services).filter(([, s]) => typeof s.image === 'string' && s.image.startsWith(prefix));
 
 /** What the process in the container sees: the image's ENV, then the service's environment. */
@@ -321,6 +328,7 @@ describe('docker-compose.yml', () => {
       gateway: CONFIG_KEYS,
       subgraph: SUBGRAPH_CONFIG_KEYS,
       seed: [],
+      migrate: MIGRATE_CONFIG_KEYS,
     };
     for (const [name, service] of appServices) {
       const { role, entry } = invocationOf(name, service.command);
@@ -339,13 +347,14 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of gatewayServices) expect(gatewayConfigOf(name, service).host, name).toBe('0.0.0.0');
   });
 
-  it('points DATABASE_URL at the postgres service with its credentials and database', () => {
+  it('points DATABASE_URL (the superuser: roles, seed) at the postgres service with its credentials and database', () => {
     const postgres = imageService('postgres:');
     expect(postgres).toHaveLength(1);
     const [pgName, pg] = postgres[0]!;
     const pgEnv = environmentOf(pgName, pg);
     const users = appServices.filter(([name, s]) => environmentOf(name, s).DATABASE_URL !== undefined);
-    expect(users.map(([name]) => name).sort()).toEqual([...subgraphServices, ...seedServices].map(([name]) => name).sort());
+    // The data products never connect as the superuser: only the one-shot steps do.
+    expect(users.map(([name]) => name).sort()).toEqual([...migrateServices, ...seedServices].map(([name]) => name).sort());
     for (const [name, service] of users) {
       const url = new URL(environmentOf(name, service).DATABASE_URL!);
       expect(url.protocol, name).toMatch(/^postgres(ql)?:$/);
@@ -380,7 +389,7 @@ describe('docker-compose.yml', () => {
       expect([undefined, 'no'], `${name}: one-shot`).toContain(service.restart);
       // The image's healthcheck probes the gateway's port, which the seed never opens.
       expect(service.healthcheck, `${name}: a one-shot process has no healthcheck`).toEqual({ disable: true });
-      // It runs once the products have created their own tables (their /readyz answers).
+      // It runs once the products are migrated and serving (their /readyz answers).
       expect(dependsOn(service)).toEqual(Object.fromEntries(subgraphServices.map(([product]) => [product, 'service_healthy'])));
     });
 
@@ -426,7 +435,7 @@ describe('docker-compose.yml', () => {
       expect(new Set(ports).size).toBe(ports.length);
     });
 
-    it("probes /readyz (the product's database answers) on the port it listens on, and starts after postgres, never waiting for a seed", () => {
+    it("probes /readyz (the product's database answers) on the port it listens on, and starts after postgres and the migrations, never waiting for a seed", () => {
       const [seedName] = seedServices[0]!;
       const [pgName] = imageService('postgres:')[0]!;
       for (const [name, service] of subgraphServices) {
@@ -435,8 +444,75 @@ describe('docker-compose.yml', () => {
         expect(Number(url.port), name).toBe(listenerOf(name, service).port);
         // /healthz answers without the database; gateways wait for this check, so for the data.
         expect(url.pathname, name).toBe('/readyz');
-        expect(dependsOn(service), name).toEqual({ [pgName]: 'service_healthy' });
+        expect(dependsOn(service), name).toEqual({ [pgName]: 'service_healthy', [migrateServices[0]![0]]: 'service_completed_successfully' });
         expect(dependsOn(service)[seedName], name).toBeUndefined();
+      }
+    });
+  });
+
+  describe('each product owns its store', () => {
+    const [pgName, pg] = imageService('postgres:')[0]!;
+    const pgEnv = environmentOf(pgName, pg);
+    /** The URL a product connects with, as the process reads it (its own variable, else DATABASE_URL). */
+    const urlOf = (name: string, service: Service, product: ProductName) => {
+      const config = subgraphConfigOf(name, service);
+      return new URL(config.databaseUrls[product] ?? config.databaseUrl ?? 'embedded:');
+    };
+
+    it('connects each product as its own role, with its own password, to the one database', () => {
+      const passwords = new Set<string>();
+      for (const [name, service] of subgraphServices) {
+        const product = listenerOf(name, service).product as ProductName;
+        const url = urlOf(name, service, product);
+        expect(url.protocol, name).toBe('postgres:');
+        expect(url.hostname, name).toBe(pgName);
+        expect(url.pathname.slice(1), name).toBe(pgEnv.POSTGRES_DB);
+        expect(decodeURIComponent(url.username), name).toBe(defaultProductRole(product));
+        // An operator secret (.env), not the superuser's.
+        expect(decodeURIComponent(url.password), name).toBe(OPERATOR_SECRETS[`${product.toUpperCase()}_DB_PASSWORD`]);
+        passwords.add(url.password);
+        // It leaves migrating to the one-shot step.
+        expect(subgraphConfigOf(name, service).migrateOnStart, name).toBe(false);
+      }
+      expect(passwords.size).toBe(PRODUCT_NAMES.length);
+    });
+
+    it('migrates once per up, before the products: roles first, then every product as its own role, with the URLs the products use', () => {
+      expect(migrateServices).toHaveLength(1);
+      const [name, service] = migrateServices[0]!;
+      const { args } = invocationOf(name, service.command);
+      // scripts/migrate.ts declares these flags; all products (no --product), roles first.
+      expect(args).toEqual(['--init-roles']);
+      expect(read(ENTRY_POINTS.migrate)).toMatch(/'init-roles': \{ type: 'boolean' \}/);
+      expect([undefined, 'no'], `${name}: one-shot`).toContain(service.restart);
+      expect(service.profiles, `${name}: part of every up`).toBeUndefined();
+      expect(service.healthcheck).toEqual({ disable: true });
+      expect(dependsOn(service)).toEqual({ [pgName]: 'service_healthy' });
+      const env = environmentOf(name, service);
+      // The role's name and password come from the product's URL: the same one the product connects with.
+      for (const [productService, s] of subgraphServices) {
+        const product = listenerOf(productService, s).product as ProductName;
+        expect(env[`${product.toUpperCase()}_DATABASE_URL`], product).toBe(urlOf(productService, s, product).toString());
+      }
+    });
+
+    it('never deletes data on up: no step resets, drops or truncates', () => {
+      const plain = Object.entries(services).filter(([, s]) => s.profiles === undefined);
+      for (const [name, service] of plain) expect(JSON.stringify(service.command ?? null), name).not.toMatch(/--reset|drop|truncate/i);
+      // The migrations only add: no DROP or TRUNCATE in any Up section.
+      for (const product of PRODUCT_NAMES) {
+        for (const file of repoFiles().filter((f) => f.startsWith(`subgraphs/${product}/migrations/`) && f.endsWith('.sql'))) {
+          const up = read(file).split(/^\s*--\s*Down Migration/im)[0]!;
+          expect(up, file).not.toMatch(/^\s*(DROP|TRUNCATE|DELETE)\b|\bDROP\s+(COLUMN|TABLE|SCHEMA|CONSTRAINT|INDEX)\b/im);
+        }
+      }
+    });
+
+    it("gives the gateways no product's database URL", () => {
+      for (const [name, service] of gatewayServices) {
+        for (const key of ['DATABASE_URL', 'CUSTOMER_DATABASE_URL', 'FINANCE_DATABASE_URL', 'PRODUCT_DATABASE_URL']) {
+          expect(environmentOf(name, service)[key], `${name} ${key}`).toBeUndefined();
+        }
       }
     });
   });
@@ -557,6 +633,8 @@ const RUNTIME_CONTEXT_FILES: readonly RegExp[] = [
   /^schema\/[^/]+\.graphql$/,
   /^policies\/[^/]+\.yaml$/,
   /^subgraphs\/[^/]+\/descriptor\.yaml$/,
+  // Each product's versioned migrations (node-pg-migrate reads the directory at run time).
+  /^subgraphs\/[^/]+\/migrations\/[^/]+\.sql$/,
   /^gateway\/(?:sandbox|usage-page|sign-in)\/[^/]+\.(?:js|css|html)$/,
 ];
 

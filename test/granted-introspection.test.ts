@@ -91,7 +91,7 @@ describe('INTROSPECTION_VIEW=granted', () => {
   it('a hidden type is absent from __type (null, as for a name that does not exist); a visible one lists readable fields only', async () => {
     const result = await postGraphQL(stack.url, '{ loans: __type(name: "LoanRiskAssessment") { name } nope: __type(name: "Nope") { name } customer: __type(name: "Customer") { fields { name } } }', as('marketing-analyst'));
     expect(result.body).toEqual({
-      data: { loans: null, nope: null, customer: { fields: ['id', 'country', 'signupDate', 'status', 'segments', 'churnRisk'].map((name) => ({ name })) } },
+      data: { loans: null, nope: null, customer: { fields: ['id', 'country', 'preferredLanguage', 'signupDate', 'status', 'segments', 'churnRisk'].map((name) => ({ name })) } },
     });
   });
 
@@ -164,11 +164,11 @@ describe('views and supergraph reloads', () => {
     try {
       const customerFields = async () => (await postGraphQL(gateway.url, '{ t: __type(name: "Customer") { fields { name } } }', as('marketing-analyst'))).body;
       const shape = (names: string[]) => ({ data: { t: { fields: names.map((name) => ({ name })) } } });
-      expect(await customerFields()).toEqual(shape(['id', 'country', 'signupDate', 'status', 'segments', 'churnRisk']));
+      expect(await customerFields()).toEqual(shape(['id', 'country', 'preferredLanguage', 'signupDate', 'status', 'segments', 'churnRisk']));
       writeFileSync(file, sdl.replace(country, `${country} @requiresScopes(scopes: [["customer:pii"]])`));
       expect(['applied', 'unchanged']).toContain((await gateway.reloadSupergraph()).outcome);
       expect(gateway.supergraphHash()).not.toBe(hashOf(sdl));
-      expect(await customerFields()).toEqual(shape(['id', 'signupDate', 'status', 'segments', 'churnRisk']));
+      expect(await customerFields()).toEqual(shape(['id', 'preferredLanguage', 'signupDate', 'status', 'segments', 'churnRisk']));
     } finally {
       await gateway.stop();
     }

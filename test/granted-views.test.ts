@@ -242,7 +242,7 @@ describe('the views of our roles', () => {
     const view = products.views.viewOf(principal(['marketing-analyst']))!;
     expect(Object.keys(view.getQueryType()!.getFields())).toEqual(['customer', 'customers', 'dataProducts', 'dataProduct', 'myAccess', 'product', 'products']);
     const customer = view.getType('Customer');
-    expect(isObjectType(customer) && Object.keys(customer.getFields())).toEqual(['id', 'country', 'signupDate', 'status', 'segments', 'churnRisk']);
+    expect(isObjectType(customer) && Object.keys(customer.getFields())).toEqual(['id', 'country', 'preferredLanguage', 'signupDate', 'status', 'segments', 'churnRisk']);
     for (const hidden of ['Transaction', 'LoanRiskAssessment', 'Money', 'RiskFactor', 'FieldUsage', 'UsagePoint']) expect(view.getType(hidden)).toBeUndefined();
   });
 

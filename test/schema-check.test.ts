@@ -59,8 +59,8 @@ describe('npm run schema:check', () => {
   it('blocks removing a field still in use, and says who uses it', async () => {
     const { code, report } = await check(['--schema', proposal('remove-fullname', withoutField(current, 'fullName')), '--since', '7d']);
     expect(code).toBe(1);
-    expect(report).toContain('# Schema check: customer 1.4.0 -> 1.4.0');
-    expect(report).toMatch(/Field 'fullName' .*was removed from object type 'Customer': 3 requests from 1 client \(legacy-crm 4\.2\) in the last 7 days\. \*\*Blocks:\*\* still used: 3 requests from 1 client\(s\) in the last 7 days; breaking without a major version \(1\.4\.0 -> 1\.4\.0\)/);
+    expect(report).toContain('# Schema check: customer 1.5.0 -> 1.5.0');
+    expect(report).toMatch(/Field 'fullName' .*was removed from object type 'Customer': 3 requests from 1 client \(legacy-crm 4\.2\) in the last 7 days\. \*\*Blocks:\*\* still used: 3 requests from 1 client\(s\) in the last 7 days; breaking without a major version \(1\.5\.0 -> 1\.5\.0\)/);
     // The operations the removal would break, by name and document hash (an app's manifest id).
     expect(report).toMatch(new RegExp(`\\n  - breaks operation \`\\(anonymous\\)\` \\(${LEGACY_HASH.slice(0, 12)}\\): 3 requests from legacy-crm, last \\d{4}-\\d{2}-\\d{2}T\\d{2}:00:00\\.000Z\\n`));
     expect(report).toContain('**Verdict: blocked.**');

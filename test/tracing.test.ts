@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDb } from '../subgraphs/kit/db.js';
 import { PRODUCT_NAMES } from '../subgraphs/kit/data-product.js';
 import { seedDatabase } from '../subgraphs/seed/seed.js';
+import { migrateDatabase } from '../subgraphs/migrate.js';
 import { createScratchDatabase } from './helpers/database.js';
 import { postGraphQL, type GraphQLResult } from './helpers/http.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.js';
@@ -58,6 +59,7 @@ async function startSubgraphs(otel: Record<string, string>): Promise<Record<stri
     // As deployed: one process per data product, each its own service, over one seeded database.
     const scratch = await createScratchDatabase(base);
     dropDatabase = () => scratch.drop();
+    await migrateDatabase({ fallbackUrl: scratch.url });
     const seeder = createPostgresDb({ url: scratch.url });
     try {
       await seedDatabase(seeder, { customers: CUSTOMERS });

@@ -157,6 +157,7 @@ export function createCatalog(options: {
         exampleOperations: published?.descriptor.spec.exampleOperations ?? [],
         status,
         quality: published?.quality ?? null,
+        migrations: published?.migrations ?? null,
       })),
     async refresh() {
       for (const entry of known.values()) entry.at = Number.NEGATIVE_INFINITY;

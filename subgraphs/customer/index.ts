@@ -1,6 +1,5 @@
-import { loadContract, type DataProduct } from '../kit/data-product.js';
+import { loadContract, migrationsDir, type DataProduct } from '../kit/data-product.js';
 import { createCustomerLoaders, type CustomerLoaders } from './loaders.js';
-import { CUSTOMER_MIGRATIONS } from './migrations.js';
 import { customerResolvers } from './resolvers.js';
 
 export type { CustomerLoaders };
@@ -11,7 +10,7 @@ export const customerProduct: DataProduct<CustomerLoaders> = {
   name: 'customer',
   typeDefs: loadContract('customer'),
   resolvers: customerResolvers,
-  migrations: CUSTOMER_MIGRATIONS,
+  migrationsDir: migrationsDir('customer'),
   createLoaders: createCustomerLoaders,
   schemaName: 'customer',
   storage: {

@@ -12,6 +12,8 @@ export type CustomerRow = {
   email: string;
   phone: string | null;
   country: string;
+  /** ISO 639-1, lower case; null when not known (customer migration 2, product version 1.5.0). */
+  preferredLanguage: string | null;
   /** YYYY-MM-DD */
   signupDate: string;
   status: CustomerStatus;
@@ -33,6 +35,7 @@ export type CustomerFilter = {
 // Dates as text: node-postgres turns a `date` into a local-midnight Date, which shifts the day.
 const CUSTOMER_COLUMNS = `
   c.id, c.name, c.first_name AS "firstName", c.last_name AS "lastName", c.email, c.phone, c.country,
+  c.preferred_language AS "preferredLanguage",
   to_char(c.signup_date, 'YYYY-MM-DD') AS "signupDate", c.status,
   c.churn_score::float8 AS "churnScore", c.churn_level AS "churnLevel"`;
 

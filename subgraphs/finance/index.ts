@@ -1,6 +1,5 @@
-import { loadContract, type DataProduct } from '../kit/data-product.js';
+import { loadContract, migrationsDir, type DataProduct } from '../kit/data-product.js';
 import { createFinanceLoaders, type FinanceLoaders } from './loaders.js';
-import { FINANCE_MIGRATIONS } from './migrations.js';
 import { financeResolvers } from './resolvers.js';
 
 export type { FinanceLoaders };
@@ -13,7 +12,7 @@ export const financeProduct: DataProduct<FinanceLoaders> = {
   name: 'finance',
   typeDefs: loadContract('finance'),
   resolvers: financeResolvers,
-  migrations: FINANCE_MIGRATIONS,
+  migrationsDir: migrationsDir('finance'),
   createLoaders: createFinanceLoaders,
   schemaName: 'finance',
   storage: {

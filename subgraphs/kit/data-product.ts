@@ -28,14 +28,22 @@ export interface DataProduct<TLoaders = unknown> {
   readonly name: ProductName;
   readonly typeDefs: DocumentNode;
   readonly resolvers: GraphQLResolverMap<SubgraphContext<TLoaders>>;
-  /** Idempotent DDL creating the product's schema and tables. */
-  readonly migrations: string;
+  /**
+   * Its versioned migrations: `<17-digit UTC timestamp>_<name>.sql` files, applied in order, each
+   * once, recorded in `<schemaName>.pgmigrations` (subgraphs/kit/migrations.ts).
+   */
+  readonly migrationsDir: string;
   /** Fresh DataLoaders for one request: batching and caching never cross requests. */
   createLoaders(db: Db): TLoaders;
   /** Where each field the descriptor's quality rules name is stored: `Type.field` -> table and column. */
   readonly storage: Readonly<Record<string, { readonly table: string; readonly column: string }>>;
   /** The product's PostgreSQL schema (its data_product_meta table records when the data was loaded). */
   readonly schemaName: string;
+}
+
+/** Where a product's migration files live: subgraphs/<name>/migrations/ (copied into the image). */
+export function migrationsDir(name: ProductName): string {
+  return fromPackageRoot('subgraphs', name, 'migrations');
 }
 
 /** The product's data contract, read from schema/<name>.graphql. */

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import type { SqlSession } from './migrations.js';
 
 export type Row = Record<string, unknown>;
 
@@ -91,11 +92,25 @@ export function createPostgresDb(options: PostgresOptions): TransactionalDb {
   };
 }
 
+/** The embedded database: also a session for the migrations (PGlite is one connection anyway). */
+export interface EmbeddedDb extends TransactionalDb {
+  readonly session: SqlSession;
+}
+
 /** PostgreSQL compiled to WebAssembly, in memory: heavy (about 700 MB RSS), so share one per process. */
-export async function createEmbeddedDb(): Promise<TransactionalDb> {
+export async function createEmbeddedDb(): Promise<EmbeddedDb> {
   const lite = await PGlite.create();
   return {
     kind: 'embedded',
+    session: {
+      // With values: one statement (extended protocol). Without: possibly several (a migration file),
+      // as PostgreSQL's simple protocol takes them; the last statement's rows are the answer, as pg's are.
+      async query(text, values) {
+        if (values && values.length > 0) return { rows: (await lite.query<Row>(text, values)).rows };
+        const results = await lite.exec(text);
+        return { rows: (results.at(-1)?.rows ?? []) as Row[] };
+      },
+    },
     async query<T extends Row>(sql: string, params: readonly unknown[] = []) {
       const result = await lite.query<T>(sql, params as unknown[]);
       return result.rows;

@@ -2,6 +2,20 @@ import { z } from 'zod';
 import { descriptorSchema } from './descriptor.js';
 import { qualityReportSchema } from './quality.js';
 
+/** Most applied migrations a product lists (the latest ones); the SDL's `@listSize` says the same. */
+export const MAX_LISTED_MIGRATIONS = 100;
+
+/** The product's migration state (subgraphs/kit/migrations.ts: migrationState). */
+export const migrationStateSchema = z
+  .object({
+    applied: z
+      .array(z.object({ name: z.string().min(1).max(255), appliedAt: z.string().datetime({ offset: true }) }).strict())
+      .max(MAX_LISTED_MIGRATIONS),
+    latest: z.string().min(1).max(255).nullable(),
+    pending: z.number().int().min(0),
+  })
+  .strict();
+
 /**
  * What a data product publishes at GET /data-product: its descriptor, its latest quality report,
  * when its data was loaded. One schema, checked where the product publishes it and again where
@@ -13,6 +27,8 @@ export const publishedProductSchema = z
     descriptor: descriptorSchema,
     quality: qualityReportSchema.nullable(),
     refreshedAt: z.string().datetime({ offset: true }).nullable(),
+    // Optional: a product of an older version publishes none (shown as null, not as invalid).
+    migrations: migrationStateSchema.optional(),
   })
   .strict();
 

@@ -96,6 +96,6 @@ export async function refreshedAt(db: Db, schemaName: string): Promise<string | 
 /** Records that the product's data was (re)loaded now. */
 export async function markRefreshed(db: Db, schemaName: string): Promise<void> {
   if (!IDENTIFIER.test(schemaName)) throw new Error(`bad schema name ${schemaName}`);
-  await db.exec(`create table if not exists ${schemaName}.data_product_meta (id int primary key check (id = 1), refreshed_at timestamptz not null)`);
+  // The table is the product's migration 1 (subgraphs/<product>/migrations/).
   await db.query(`insert into ${schemaName}.data_product_meta (id, refreshed_at) values (1, now()) on conflict (id) do update set refreshed_at = excluded.refreshed_at`);
 }

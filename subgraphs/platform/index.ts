@@ -7,7 +7,7 @@ import type { AccessPolicies } from '../../lib/policies.js';
 import type { Principal } from '../../lib/principal.js';
 import { protectSchema } from '../kit/shield.js';
 import { DateTimeScalar } from '../kit/scalars.js';
-import type { PublishedProduct } from '../kit/published.js';
+import { MAX_LISTED_MIGRATIONS, type PublishedProduct } from '../kit/published.js';
 
 /** The platform subgraph's name in the supergraph; the gateway serves it in-process. */
 export const PLATFORM_SUBGRAPH = 'platform';
@@ -152,6 +152,8 @@ export interface DataProductView {
     cacheHitRate: number | null;
   };
   quality: PublishedProduct['quality'];
+  /** What the product reports about its schema's migrations; null when it reports none. */
+  migrations: NonNullable<PublishedProduct['migrations']> | null;
 }
 
 /** What the platform subgraph reads for the catalogue. */
@@ -242,6 +244,13 @@ export function createPlatformSchema(
         checkedAt: (quality: { checkedAt: string }) => new Date(quality.checkedAt),
         rules: (quality: { rules?: unknown[] }) => (quality.rules ?? []).slice(0, CATALOGUE_LIMITS.rules),
         completeness: (quality: { completeness?: unknown[] }) => (quality.completeness ?? []).slice(0, CATALOGUE_LIMITS.completeness),
+      },
+      // Timestamps travel as ISO strings from the products too.
+      AppliedMigration: {
+        appliedAt: (migration: { appliedAt: string }) => new Date(migration.appliedAt),
+      },
+      SchemaMigrations: {
+        applied: (state: { applied: unknown[] }) => state.applied.slice(0, MAX_LISTED_MIGRATIONS),
       },
       Query: {
         dataProducts: async (_: unknown, args: { first?: number | null; after?: string | null }) => {

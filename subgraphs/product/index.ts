@@ -1,6 +1,5 @@
-import { loadContract, type DataProduct } from '../kit/data-product.js';
+import { loadContract, migrationsDir, type DataProduct } from '../kit/data-product.js';
 import { createProductLoaders, type ProductLoaders } from './loaders.js';
-import { PRODUCT_MIGRATIONS } from './migrations.js';
 import { productResolvers } from './resolvers.js';
 
 export type { ProductLoaders };
@@ -10,7 +9,7 @@ export const productProduct: DataProduct<ProductLoaders> = {
   name: 'product',
   typeDefs: loadContract('product'),
   resolvers: productResolvers,
-  migrations: PRODUCT_MIGRATIONS,
+  migrationsDir: migrationsDir('product'),
   createLoaders: createProductLoaders,
   schemaName: 'product',
   storage: {

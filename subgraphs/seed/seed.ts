@@ -1,8 +1,7 @@
 import { markRefreshed } from '../kit/quality.js';
 import type { Db, TransactionalDb } from '../kit/db.js';
-import { CUSTOMER_MIGRATIONS } from '../customer/migrations.js';
-import { FINANCE_MIGRATIONS } from '../finance/migrations.js';
-import { PRODUCT_MIGRATIONS } from '../product/migrations.js';
+import { migrationState } from '../kit/migrations.js';
+import { dataProducts } from '../products.js';
 import { generateDataset, type Dataset, type GenerateOptions } from './generate.js';
 
 export { DEFAULT_CUSTOMERS, DEFAULT_SEED, MAX_CUSTOMERS } from './generate.js';
@@ -111,25 +110,32 @@ export type SeedOutcome =
   /** The tables already held rows and `reset` was not given: the counts found, tables with rows only. */
   | { readonly kind: 'refused'; readonly existing: Readonly<Partial<SeedCounts>> };
 
+/** The products' schemas are not (fully) migrated: seeding would write into tables of another version. */
+export class UnmigratedError extends Error {
+  override readonly name = 'UnmigratedError';
+}
+
 /**
- * Fills the three products' tables with a generated dataset, in one transaction: runs their
- * migrations, refuses (outcome `refused`, nothing changed) if any table already holds a row unless
+ * Fills the three products' tables with a generated dataset, in one transaction. Their migrations
+ * must have run (`npm run migrate`, or migrateProduct): otherwise it throws UnmigratedError and
+ * changes nothing. Refuses (outcome `refused`, nothing changed) if any table already holds a row unless
  * `reset` is given, then truncates and inserts in multi-row batches. A failure at any step rolls all
  * of it back, so the previous data stays as it was.
  */
 export async function seedDatabase(db: TransactionalDb, options: SeedOptions = {}): Promise<SeedOutcome> {
+  const unmigrated: string[] = [];
+  for (const product of dataProducts) {
+    const state = await migrationState(db, product);
+    if (state.pending > 0) unmigrated.push(`${product.name} (${state.pending} pending)`);
+  }
+  if (unmigrated.length > 0) throw new UnmigratedError(`not migrated: ${unmigrated.join(', ')}; run npm run migrate first`);
   const dataset = generateDataset(options);
-  // A refusal rolls back too: not even the migrations' idempotent DDL is left behind.
   let refused: Partial<SeedCounts> | undefined;
   const rollback = new Error('seed refused: rolling back');
   try {
     return await db.transaction(async (tx) => {
-      // One seeder at a time, taken before the migrations: two of them each holding the SHARE lock
-      // of a CREATE INDEX IF NOT EXISTS and then asking for the EXCLUSIVE lock below would deadlock.
+      // One seeder at a time: the second waits here, then finds the first one's rows and is refused.
       await tx.query(`SELECT pg_advisory_xact_lock(${SEED_LOCK_KEY})`);
-      await tx.exec(CUSTOMER_MIGRATIONS);
-      await tx.exec(FINANCE_MIGRATIONS);
-      await tx.exec(PRODUCT_MIGRATIONS);
       // Writers other than seeders wait too; the products' readers are not blocked.
       await tx.exec(`LOCK TABLE ${TABLES.map((t) => t.table).join(', ')} IN EXCLUSIVE MODE`);
       const before = await countRows(tx);

@@ -7,6 +7,7 @@ import { DEFAULT_POLICIES_FILE } from '../../lib/policies.js';
 import { createPostgresDb } from '../../subgraphs/kit/db.js';
 import { PRODUCT_NAMES } from '../../subgraphs/kit/data-product.js';
 import { runDataProducts, type RunningDataProducts } from '../../subgraphs/run.js';
+import { migrateDatabase } from '../../subgraphs/migrate.js';
 import { seedDatabase } from '../../subgraphs/seed/seed.js';
 import { randomBytes } from 'node:crypto';
 import { dropAuditRoles } from './audit.js';
@@ -40,6 +41,7 @@ export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalM
     return { products, cleanup: () => products.stop() };
   }
   const scratch = await createScratchDatabase(base);
+  await migrateDatabase({ fallbackUrl: scratch.url });
   const seeder = createPostgresDb({ url: scratch.url });
   try {
     await seedDatabase(seeder, { customers });

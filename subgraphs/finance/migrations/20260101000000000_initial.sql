@@ -1,9 +1,17 @@
-/**
- * Idempotent DDL for the finance data product: everything lives in the `finance` schema.
- * customer_id and sku belong to other data products, so they carry no foreign key.
- */
-export const FINANCE_MIGRATIONS = /* SQL */ `
-CREATE SCHEMA IF NOT EXISTS finance;
+-- Up Migration
+-- Migration 1 of the finance data product: its schema as the products created it before versioned
+-- migrations. Every statement is IF NOT EXISTS, so a database made by that older code is adopted:
+-- this migration succeeds on it, changes nothing and is recorded as applied.
+
+-- The schema itself is normally made by `npm run migrate -- --init-roles` (owned by the product's
+-- role, which may not create schemas); created here only when missing (a development database).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'finance') THEN
+    CREATE SCHEMA finance;
+  END IF;
+END
+$$;
 
 -- Reference rates: one rate per currency, used for every USD figure.
 CREATE TABLE IF NOT EXISTS finance.fx_rates (
@@ -57,4 +65,9 @@ CREATE TABLE IF NOT EXISTS finance.risk_factors (
   weight         numeric(5, 4) NOT NULL CHECK (weight > 0 AND weight <= 1),
   PRIMARY KEY (application_id, name)
 );
-`;
+
+-- When the product's data was last loaded (the catalogue compares it with the freshness promise).
+CREATE TABLE IF NOT EXISTS finance.data_product_meta (
+  id           int PRIMARY KEY CHECK (id = 1),
+  refreshed_at timestamptz NOT NULL
+);

@@ -1,6 +1,17 @@
-/** Idempotent DDL for the customer data product: everything lives in the `customer` schema. */
-export const CUSTOMER_MIGRATIONS = /* SQL */ `
-CREATE SCHEMA IF NOT EXISTS customer;
+-- Up Migration
+-- Migration 1 of the customer data product: its schema as the products created it before versioned
+-- migrations. Every statement is IF NOT EXISTS, so a database made by that older code is adopted:
+-- this migration succeeds on it, changes nothing and is recorded as applied.
+
+-- The schema itself is normally made by `npm run migrate -- --init-roles` (owned by the product's
+-- role, which may not create schemas); created here only when missing (a development database).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'customer') THEN
+    CREATE SCHEMA customer;
+  END IF;
+END
+$$;
 
 CREATE TABLE IF NOT EXISTS customer.customers (
   id          text PRIMARY KEY,
@@ -32,4 +43,9 @@ CREATE TABLE IF NOT EXISTS customer.segments (
 
 -- The segment filter: EXISTS (... WHERE name = $1 AND customer_id = c.id).
 CREATE INDEX IF NOT EXISTS segments_name_customer_idx ON customer.segments (name, customer_id);
-`;
+
+-- When the product's data was last loaded (the catalogue compares it with the freshness promise).
+CREATE TABLE IF NOT EXISTS customer.data_product_meta (
+  id           int PRIMARY KEY CHECK (id = 1),
+  refreshed_at timestamptz NOT NULL
+);
