@@ -29,6 +29,8 @@ import { createDocuments, type DocumentsReloadResult } from './documents/create.
 import type { InvalidDocument } from './documents/check.js';
 import { createRestViews, type RestViews } from './rest/create.js';
 import { loadRestRoutes } from './rest/routes.js';
+import { graphqlContractOf } from './catalog/contracts.js';
+import type { SchemaCatalog } from './usage/catalog.js';
 
 // @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
 // start. A self-hosted gateway never phones home.
@@ -125,35 +127,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const limits = createLimits(config, new Set(policies.roles.keys()), logger, metrics, now);
   const usage = createUsage(config, logger, metrics, now);
   const audit = createAuditTrail(config, logger, metrics, now);
-  const sources = new Map<string, SubgraphSource>();
-  const readiness = createReadiness(sources, now);
-  const catalog = createCatalog({
-    sources,
-    identity: (subgraph) => identity.forCall(undefined, subgraph),
-    health: readiness,
-    logger,
-    now,
-    cacheHitRate: (product) => sharing.hitRate(product),
-  });
-  // Inbound deduplication and the response cache, whose time-to-live the catalogue's descriptors bound.
-  const sharing = createExecutionSharing({ config, logger, metrics, now, freshnessMinutesOf: (product) => catalog.freshnessMinutes(product) });
-  /** An engine for a supergraph, started: its query planner loaded, its caches built. */
-  const prepare = async (next: LoadedSupergraph) => {
-    checkSubgraphUrls(next, config.subgraphUrls);
-    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, audit, metrics, identity, sources: new Map(), catalog, sharing, documents, now, auditGate: options.audit });
-    await engine.start();
-    return engine;
-  };
-  const swapIn = (engine: Engine, served: LoadedSupergraph) => {
-    // Readiness and the catalogue follow the subgraphs of the supergraph being served.
-    sources.clear();
-    for (const [name, source] of engine.sources) sources.set(name, source);
-    usage.setCatalog(engine.usageCatalog()!);
-    // Trusted documents are checked against each supergraph served: what no longer validates is reported.
-    documents.setSchema(engine.apiSchema()!);
-    // So are the REST views' operations; a route that no longer validates answers 503 until fixed.
-    rest.setSchema(engine.apiSchema()!, served.hash);
-  };
   /** The caller, authenticated as for every route; failures counted by reason. */
   const principalOf = async (req: IncomingMessage) => {
     try {
@@ -173,6 +146,39 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     anonymousDocument: config.authorization.anonymousIntrospection,
     issuers: config.auth.issuers.map((i) => i.issuer),
   });
+  /** Which product serves which field of the supergraph served (the catalogue's GraphQL contracts). */
+  let schemaCatalog: SchemaCatalog | undefined;
+  const sources = new Map<string, SubgraphSource>();
+  const readiness = createReadiness(sources, now);
+  const catalog = createCatalog({
+    sources,
+    identity: (subgraph) => identity.forCall(undefined, subgraph),
+    health: readiness,
+    logger,
+    now,
+    cacheHitRate: (product) => sharing.hitRate(product),
+    contracts: (product) => ({ graphql: graphqlContractOf(schemaCatalog, product), rest: rest.routesOf(product) }),
+  });
+  // Inbound deduplication and the response cache, whose time-to-live the catalogue's descriptors bound.
+  const sharing = createExecutionSharing({ config, logger, metrics, now, freshnessMinutesOf: (product) => catalog.freshnessMinutes(product) });
+  /** An engine for a supergraph, started: its query planner loaded, its caches built. */
+  const prepare = async (next: LoadedSupergraph) => {
+    checkSubgraphUrls(next, config.subgraphUrls);
+    const engine = createEngine({ config, logger, supergraph: next, policies, limits, usage, audit, metrics, identity, sources: new Map(), catalog, sharing, documents, now, auditGate: options.audit });
+    await engine.start();
+    return engine;
+  };
+  const swapIn = (engine: Engine, served: LoadedSupergraph) => {
+    // Readiness and the catalogue follow the subgraphs of the supergraph being served.
+    sources.clear();
+    for (const [name, source] of engine.sources) sources.set(name, source);
+    schemaCatalog = engine.usageCatalog();
+    usage.setCatalog(schemaCatalog!);
+    // Trusted documents are checked against each supergraph served: what no longer validates is reported.
+    documents.setSchema(engine.apiSchema()!);
+    // So are the REST views' operations; a route that no longer validates answers 503 until fixed.
+    rest.setSchema(engine.apiSchema()!, served.hash);
+  };
   const initial = await prepare(supergraph);
   swapIn(initial, supergraph);
   const serving = createServing({

@@ -172,10 +172,9 @@ export function openApiDocument(routes: readonly BoundRoute[], options: OpenApiO
     if (bound.state !== 'ready') continue;
     const { route } = bound;
     const fragments = new Map(route.document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
-    const body = fieldSchema(bound.result.field, bound.result.node, fragments, bound.schema);
+    const body = outputSchema(bound.result.field.type, bound.result.node.selectionSet, fragments, bound.schema);
     // The body is the value itself, never null: a null value answers 404 (or the error that nulled it).
     const nonNullBody = 'anyOf' in body ? (body.anyOf as JsonSchema[])[0]! : Array.isArray(body.type) ? { ...body, type: (body.type as string[])[0], ...(Array.isArray(body.enum) ? { enum: (body.enum as unknown[]).filter((v) => v !== null) } : {}) } : body;
-    const described = { ...nonNullBody, ...(body.description && !nonNullBody.description ? { description: body.description } : {}) };
     const errors = Object.fromEntries(Object.keys(ERROR_RESPONSES).map((status) => [status, { $ref: `#/components/responses/Error${status}` }]));
     paths[route.path] = {
       ...paths[route.path],
@@ -206,7 +205,7 @@ export function openApiDocument(routes: readonly BoundRoute[], options: OpenApiO
               Deprecation: { $ref: '#/components/headers/Deprecation' },
               Sunset: { $ref: '#/components/headers/Sunset' },
             },
-            content: { 'application/json': { schema: described } },
+            content: { 'application/json': { schema: nonNullBody } },
           },
           ...errors,
         },
