@@ -13,8 +13,8 @@ import { ConfigError } from '../config.js';
  * against each supergraph served.
  */
 
-/** Most routes one file may declare, and in all: every route is matched per request. */
-export const REST_LIMITS = { routesPerFile: 100, routes: 500, operationBytes: 16 * 1024, pathSegments: 16, queryParameters: 20 } as const;
+/** Most routes one file (one product) may declare, and in all: every route is matched per request; the catalogue lists 20 per product. */
+export const REST_LIMITS = { routesPerFile: 20, routes: 500, operationBytes: 16 * 1024, pathSegments: 16, queryParameters: 20 } as const;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LITERAL_SEGMENT = /^[A-Za-z0-9._~-]+$/;

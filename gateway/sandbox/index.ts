@@ -133,7 +133,7 @@ query DataProducts {
     status { healthy latencyWithinSla fresh }
     quality { passRate }
     contracts {
-      graphql { version rootFields }
+      graphql { version }
       rest { method path version operationName available }
       events { subject name version }
     }

@@ -166,7 +166,7 @@ export const MAX_ACCESS_SUMMARY_ROWS = 500;
 export const MAX_AUDIT_WINDOW_DAYS = 366;
 const DAY_MS = 86_400_000;
 /** Catalogue lists that come from the products' descriptors, capped as the SDL's `@listSize(assumedSize:)` promises. */
-export const CATALOGUE_LIMITS = { accessRoles: 50, exampleOperations: 20, rules: 50, completeness: 100, rootFields: 100, types: 200, rest: 100, events: 20 } as const;
+export const CATALOGUE_LIMITS = { accessRoles: 50, exampleOperations: 20, rules: 50, completeness: 100, rootFields: 50, types: 100, rest: 20, events: 20 } as const;
 
 /** A `first` argument within 1..maximum, else BAD_USER_INPUT naming the argument and its limit. */
 function pageSize(first: number | null | undefined, maximum: number, argument = 'first'): number {
