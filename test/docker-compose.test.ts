@@ -556,6 +556,7 @@ const RUNTIME_CONTEXT_FILES: readonly RegExp[] = [
   /^package\.json$/,
   /^schema\/[^/]+\.graphql$/,
   /^policies\/[^/]+\.yaml$/,
+  /^schema\/rest\/[^/]+\.yaml$/,
   /^subgraphs\/[^/]+\/descriptor\.yaml$/,
   /^gateway\/(?:sandbox|usage-page|sign-in)\/[^/]+\.(?:js|css|html)$/,
 ];
