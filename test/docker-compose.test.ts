@@ -621,6 +621,7 @@ describe('Dockerfile', () => {
         (SOURCE_DIRS.some((dir) => file.startsWith(`${dir}/`)) && !file.endsWith('.ts')) ||
         /^schema\/[^/]+\.graphql$/.test(file) ||
         /^policies\/[^/]+\.yaml$/.test(file) ||
+        /^schema\/rest\/[^/]+\.yaml$/.test(file) ||
         file === 'package.json',
     );
     expect([...placed.values()].sort()).toEqual(readAtRunTime.sort());
