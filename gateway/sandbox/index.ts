@@ -116,7 +116,7 @@ const WELCOME = `# Welcome to the data product sandbox.
 # 2. Run with the pink run button or Ctrl-Enter.
 #
 # This tab lists the data products (the catalogue) with their
-# contracts: GraphQL, REST views (GET them with the same token;
+# contracts: GraphQL, REST views (GET them signed in as you;
 # /api/openapi.json describes them) and event streams. The other
 # tabs are their example operations.
 # The docs (book icon, top left) describe every type and
