@@ -8,7 +8,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { ConfigError } from '../gateway/config.js';
+import { MAX_LISTED_FIELD_ERRORS, restResponse } from '../gateway/rest/respond.js';
 import { loadRestRoutes, parseRestRoutes } from '../gateway/rest/routes.js';
+import type { Principal } from '../lib/principal.js';
+import { HeaderMap } from '@apollo/server';
 import { ERROR_CODES, ERROR_STATUS, type ErrorCode } from '../lib/errors.js';
 import { postGraphQL } from './helpers/http.js';
 import { writeLimits } from './helpers/limits.js';
@@ -464,5 +467,45 @@ describe('route declarations are checked at start', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'product: [');
     expect(() => loadRestRoutes(dir)).toThrow(ConfigError);
     expect(() => loadRestRoutes(dir)).toThrow(/bad\.yaml: not valid YAML/);
+  });
+});
+
+describe('the REST answer of a GraphQL response (rest/respond.ts)', () => {
+  const executed = (body: unknown, status = 200) => ({ status, headers: new HeaderMap(), body: JSON.stringify(body) });
+  const user = { kind: 'authenticated' } as Principal;
+
+  it('never puts text a data product chose into a header: malformed coordinates and path elements are left out', () => {
+    const answer = restResponse(
+      executed({
+        data: { customer: { id: 'C000001', email: null, tags: null } },
+        errors: [
+          { message: 'x', path: ['customer', 'email'], extensions: { code: 'FORBIDDEN', coordinate: 'Customer.email"\r\nSet-Cookie: a=b' } },
+          { message: 'y', path: ['customer', 'ta"gs\n'], extensions: { code: 'SUBGRAPH_ERROR', coordinate: 'Customer.tags' } },
+          { message: 'z', path: ['customer', 'x'], extensions: { code: 'MADE_UP' } },
+        ],
+      }),
+      ['customer'],
+      user,
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.headers['dpg-field-errors']).toBe('"FORBIDDEN";pointer="/email", "SUBGRAPH_ERROR";coordinate="Customer.tags", "INTERNAL_SERVER_ERROR";pointer="/x"');
+    expect(answer.headers['dpg-field-error-count']).toBe('3');
+  });
+
+  it('lists at most 20 field errors in the header, counting them all', () => {
+    const errors = Array.from({ length: 50 }, (_, i) => ({ message: 'denied', path: ['customers', i, 'email'], extensions: { code: 'FORBIDDEN', coordinate: 'Customer.email' } }));
+    const answer = restResponse(executed({ data: { customers: Array.from({ length: 50 }, () => ({ email: null })) }, errors }), ['customers'], user);
+    expect(answer.headers['dpg-field-errors']!.split(', ')).toHaveLength(MAX_LISTED_FIELD_ERRORS);
+    expect(answer.headers['dpg-field-error-count']).toBe('50');
+  });
+
+  it('a null answer takes the status of the error that nulled it, an unknown code 500 with a fixed message; a body that is not JSON is 500', () => {
+    const failed = restResponse(executed({ data: { customer: null }, errors: [{ message: 'down', path: ['customer'], extensions: { code: 'SUBGRAPH_UNAVAILABLE', service: 'customer' } }] }), ['customer'], user);
+    expect(failed.status).toBe(502);
+    expect(JSON.parse(failed.body)).toMatchObject({ error: { code: 'SUBGRAPH_UNAVAILABLE' } });
+    const unknown = restResponse(executed({ data: null, errors: [{ message: 'secret detail', extensions: { code: 'WHATEVER' } }] }), ['customer'], user);
+    expect(unknown.status).toBe(500);
+    expect(JSON.parse(unknown.body).error).toEqual({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
+    expect(restResponse({ status: 200, headers: new HeaderMap(), body: '<html>' }, ['customer'], user).status).toBe(500);
   });
 });

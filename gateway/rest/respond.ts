@@ -29,6 +29,9 @@ export interface RestResponse {
 /** Field errors of a partial answer named in the Dpg-Field-Errors header, at most (the count is in Dpg-Field-Error-Count). */
 export const MAX_LISTED_FIELD_ERRORS = 20;
 
+const PATH_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const COORDINATE = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*(?:\([A-Za-z_][A-Za-z0-9_]*:\))?$/;
+
 /** Pipeline headers a REST answer carries on (rate limits, deprecation, caching); the body's own are set here. */
 const PASSED_HEADERS = ['ratelimit', 'ratelimit-policy', 'retry-after', 'deprecation', 'sunset', 'link', 'cache-control', 'vary', 'age'] as const;
 
@@ -96,8 +99,11 @@ export function restResponse(executed: ExecutedOperation, result: readonly strin
     headers['dpg-field-errors'] = errors
       .slice(0, MAX_LISTED_FIELD_ERRORS)
       .map((e) => {
-        const pointer = startsWith(e.path, result) ? `/${e.path!.slice(result.length).map((p) => String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}` : undefined;
-        const coordinate = typeof e.extensions.coordinate === 'string' ? e.extensions.coordinate : undefined;
+        // Response names and list indexes only: a path element of any other text is not put in a header.
+        const rest = startsWith(e.path, result) ? e.path!.slice(result.length) : undefined;
+        const pointer = rest?.every((p) => (typeof p === 'number' && Number.isInteger(p)) || (typeof p === 'string' && PATH_NAME.test(p))) ? `/${rest.join('/')}` : undefined;
+        // Header text: only a well-formed coordinate is repeated (a data product's extensions are not trusted to be one).
+        const coordinate = typeof e.extensions.coordinate === 'string' && COORDINATE.test(e.extensions.coordinate) ? e.extensions.coordinate : undefined;
         return [`"${isErrorCode(e.extensions.code) ? e.extensions.code : 'INTERNAL_SERVER_ERROR'}"`, pointer !== undefined ? `pointer="${pointer}"` : '', coordinate ? `coordinate="${coordinate}"` : '']
           .filter(Boolean)
           .join(';');
