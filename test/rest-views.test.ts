@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -15,7 +15,7 @@ import { HeaderMap } from '@apollo/server';
 import { ERROR_CODES, ERROR_STATUS, type ErrorCode } from '../lib/errors.js';
 import { postGraphQL } from './helpers/http.js';
 import { writeLimits } from './helpers/limits.js';
-import { startStack, tokenFor, type Stack } from './helpers/stack.js';
+import { startStack, SUPERGRAPH_FILE, tokenFor, type Stack } from './helpers/stack.js';
 
 /*
  * Issue 18, items 4 and 5: REST views of the graph. Each route runs its stored operation through
@@ -61,6 +61,9 @@ routes:
 
 let stack: Stack;
 let base: string;
+/** The supergraph the gateway serves, a copy that a test replaces and reloads. */
+let supergraphFile: string;
+const SUPERGRAPH = readFileSync(SUPERGRAPH_FILE, 'utf8');
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -68,8 +71,10 @@ beforeAll(async () => {
   cpSync('schema/rest', dir, { recursive: true });
   writeFileSync(join(dir, 'test-legacy.yaml'), TEST_ROUTES);
   // risk-analyst: a budget of three requests in the window, to see 429.
+  supergraphFile = join(dir, 'supergraph.graphql');
+  writeFileSync(supergraphFile, SUPERGRAPH);
   const limits = writeLimits({ tiers: { tiny: { requests: 3, cost: 1_000_000 } }, roles: { 'risk-analyst': 'tiny' } });
-  stack = await startStack({ customers: 30, env: { REST_ROUTES_DIR: dir, RATE_LIMITS_FILE: limits } });
+  stack = await startStack({ customers: 30, env: { REST_ROUTES_DIR: dir, RATE_LIMITS_FILE: limits, SUPERGRAPH: supergraphFile, SUPERGRAPH_POLL_MS: '0' } });
   base = stack.url.replace(/\/graphql$/, '');
   for (const role of ['admin', 'data-scientist', 'marketing-analyst', 'auditor', 'data-product-owner', 'sales-manager']) tokens[role] = await tokenFor(role);
   // Budgets are per subject: the rate-limited caller is someone of its own.
@@ -467,6 +472,28 @@ describe('route declarations are checked at start', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'product: [');
     expect(() => loadRestRoutes(dir)).toThrow(ConfigError);
     expect(() => loadRestRoutes(dir)).toThrow(/bad\.yaml: not valid YAML/);
+  });
+});
+
+describe('routes follow the supergraph served (hot reload)', () => {
+  it('a route that did not validate binds once a supergraph has its field, and stops again when it is gone; the others serve throughout', async () => {
+    const customerType = /^type Customer\n(?:  @[^\n]*\n)*\{\n/m;
+    expect(SUPERGRAPH).toMatch(customerType);
+    const withNickname = SUPERGRAPH.replace(customerType, (head) => `${head}  nickname: String @join__field(graph: CUSTOMER)\n`);
+    writeFileSync(supergraphFile, withNickname);
+    expect(await stack.gateway.reloadSupergraph()).toMatchObject({ outcome: 'applied' });
+    expect(stack.gateway.rest.routes().find((b) => b.route.name === 'CustomerNickname')?.state).toBe('ready');
+    const document = (await get('/api/openapi.json')).body as { paths: Record<string, unknown>; info: { version: string } };
+    expect(Object.keys(document.paths)).toContain('/api/v1/customers/{id}/nickname');
+    expect(document.info.version).toBe(stack.gateway.supergraphHash());
+    expect((await get('/api/v2/customers/C000003/profile', tokens.admin)).status).toBe(200);
+
+    writeFileSync(supergraphFile, SUPERGRAPH);
+    expect(await stack.gateway.reloadSupergraph()).toMatchObject({ outcome: 'applied' });
+    expect(stack.gateway.rest.routes().find((b) => b.route.name === 'CustomerNickname')?.state).toBe('invalid');
+    expect((await get('/api/v1/customers/C000003/nickname', tokens.admin)).status).toBe(503);
+    expect(Object.keys(((await get('/api/openapi.json')).body as { paths: Record<string, unknown> }).paths)).not.toContain('/api/v1/customers/{id}/nickname');
+    expect((await get('/api/v2/customers/C000003/profile', tokens.admin)).status).toBe(200);
   });
 });
 
