@@ -46,6 +46,7 @@ COPY --from=build /app/dist/ ./dist/
 # What the code reads besides itself (lib/package-root.ts; SUPERGRAPH and the policy files from
 # the working directory, /app): the SDL, the policies, each product's descriptor and migrations, the pages' assets.
 COPY schema/*.graphql ./schema/
+COPY schema/rest/*.yaml ./schema/rest/
 COPY policies/*.yaml ./policies/
 COPY subgraphs/customer/descriptor.yaml ./subgraphs/customer/
 COPY subgraphs/finance/descriptor.yaml ./subgraphs/finance/

@@ -12,6 +12,9 @@ import { TRACING_ENV, TRACING_SECRET_KEYS, tracingConfigOf, type TracingConfig }
 import { issuersSchema, type IssuerConfig } from './auth/issuers.js';
 import { DEFAULT_RATE_LIMITS_FILE } from './limits/policy.js';
 import { DEFAULT_OPERATIONS_POLICY_FILE } from './documents/policy.js';
+
+/** Where the REST views' route files are, by default (relative to the working directory, like the policy files). */
+export const DEFAULT_REST_ROUTES_DIR = 'schema/rest';
 import { CLASSIFICATION_LEVELS, type ClassificationLevel } from '../lib/classification/model.js';
 import { AUDIT_SCHEMA_PATTERN, DEFAULT_AUDIT_SCHEMA } from './audit/schema.js';
 import { DEFAULT_USAGE_SCHEMA, USAGE_SCHEMA_PATTERN } from './usage/history.js';
@@ -198,6 +201,8 @@ const envSchema = z.object({
   TRUSTED_DOCUMENTS_MAX_DOCUMENTS: positiveInt(1_000_000).default(DEFAULT_TRUSTED_DOCUMENTS_MAX_DOCUMENTS),
   TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES: positiveInt(16 * 1024 * 1024).default(DEFAULT_TRUSTED_DOCUMENTS_MAX_DOCUMENT_BYTES),
   OPERATIONS_POLICY_FILE: z.string().min(1).default(DEFAULT_OPERATIONS_POLICY_FILE),
+  // REST views of the graph (README "REST views and OpenAPI"): one YAML file of routes per data product.
+  REST_ROUTES_DIR: z.string().min(1).default(DEFAULT_REST_ROUTES_DIR),
   APQ: bool.default(true),
   APQ_TTL_S: positiveInt(30 * 86_400).default(DEFAULT_APQ_TTL_S),
   APQ_MEMORY_MAX_BYTES: positiveInt(4 * 1024 * 1024 * 1024).default(DEFAULT_APQ_MEMORY_MAX_BYTES),
@@ -334,6 +339,8 @@ export interface GatewayConfig {
   readonly execution: ExecutionConfig;
   /** Which documents each client may send, and where trusted and automatic persisted documents come from (gateway/documents/). */
   readonly documents: DocumentsConfig;
+  /** REST views: the directory of route files (`<product>.yaml`); a missing directory declares none. */
+  readonly rest: { readonly routesDir: string };
   readonly pseudonyms: {
     /** HMAC-SHA256 key of pseudonymized values; the public development key when `development` (development mode only). */
     readonly key: Buffer;
@@ -501,6 +508,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       policyFile: e.OPERATIONS_POLICY_FILE,
       apq: e.APQ ? Object.freeze({ ttlS: e.APQ_TTL_S, memoryMaxBytes: e.APQ_MEMORY_MAX_BYTES, maxDocumentBytes: e.APQ_MAX_DOCUMENT_BYTES }) : undefined,
     }),
+    rest: Object.freeze({ routesDir: e.REST_ROUTES_DIR }),
     pseudonyms: Object.freeze({
       key: e.PSEUDONYM_KEY ?? DEVELOPMENT_PSEUDONYM_KEY,
       keyId: e.PSEUDONYM_KEY_ID ?? (e.PSEUDONYM_KEY ? keyIdOf(e.PSEUDONYM_KEY) : 'development'),

@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApolloServer } from '@apollo/server';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { LocalGraphQLDataSource } from '@apollo/gateway';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
@@ -45,6 +45,9 @@ import { finalFetchesOf } from './subgraph/final-fetches.js';
 /** Where clients read the deprecation plans (the Link header of deprecated operations). */
 export const DEPRECATIONS_PATH = '/deprecations';
 
+/** Headers a stored operation's request sets itself, whatever the caller sent. */
+const STORED_OPERATION_OWN_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'accept', 'transfer-encoding', 'content-encoding']);
+
 /** What the HTTP layer knows of a GraphQL request before it runs. */
 export interface GraphQLScope {
   readonly requestId: string;
@@ -52,9 +55,36 @@ export interface GraphQLScope {
   readonly principal: Principal;
 }
 
+/** A stored operation the gateway runs on a caller's behalf (a REST view), with the variables it was given. */
+export interface StoredOperation {
+  readonly query: string;
+  readonly operationName: string;
+  readonly variables: Readonly<Record<string, unknown>>;
+}
+
+/** What the caller's HTTP request brings to a stored operation: who asks (already authenticated), its headers and address. */
+export interface StoredOperationScope extends GraphQLScope {
+  readonly headers: IncomingHttpHeaders;
+  readonly clientAddress: string;
+}
+
+/** A GraphQL response as the pipeline produced it: its status, headers and JSON body. */
+export interface ExecutedOperation {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly body: string;
+}
+
 /** The GraphQL engine: @apollo/gateway under the gateway's enforcement, in @apollo/server with the request pipeline. */
 export interface Engine {
   handle(req: IncomingMessage, res: ServerResponse, scope: GraphQLScope): Promise<void>;
+  /**
+   * Runs a stored operation as if the caller had POSTed it to /graphql with its own headers: the
+   * same context (principal, client, identity), the same pipeline (limits, authorization,
+   * masking, deprecation, usage, audit). Stored operations are the owners', not the caller's
+   * document: trusted-only clients are not asked for a trusted document.
+   */
+  execute(operation: StoredOperation, scope: StoredOperationScope): Promise<ExecutedOperation>;
   /** The deprecation plans of the schema it serves (once started). */
   deprecations(): DeprecationIndex | undefined;
   /** Which product serves which field of the schema it serves (once started), for the usage views. */
@@ -190,6 +220,23 @@ export function createEngine(deps: EngineDeps): Engine {
     ],
   });
 
+  const contextOf = (scope: GraphQLScope & { clientAddress: string }, client: GatewayContext['client']): GatewayContext => ({
+    requestId: scope.requestId,
+    startedAt: scope.startedAt,
+    logger: logger.child({ requestId: scope.requestId }),
+    principal: scope.principal,
+    client,
+    clientAddress: scope.clientAddress,
+    batch: { cost: 0 },
+    operation: newOperationState(),
+    identityToken: identity.forRequest(scope.principal),
+  });
+  const clientOf = (principal: Principal, headers: IncomingHttpHeaders) =>
+    deps.documents.clientOf(principal, (name) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    });
+
   const handle = graphqlHandler<GatewayContext, GraphQLScope & { clientAddress: string }>({
     server: apollo,
     bodyLimitBytes: config.maxBodyBytes,
@@ -197,28 +244,39 @@ export function createEngine(deps: EngineDeps): Engine {
     nesting: limits.policy.operation,
     encodeBody: deps.sharing.encodeBody,
     context: (scope, req, operations) => {
-      const client = deps.documents.clientOf(scope.principal, (name) => {
-        const value = req.headers[name];
-        return Array.isArray(value) ? value.join(', ') : value;
-      });
+      const client = clientOf(scope.principal, req.headers);
       // Safelisting: after Apollo Server's CSRF check, before anything is parsed or analysed.
       deps.documents.admit(client, operations);
-      return {
-        requestId: scope.requestId,
-        startedAt: scope.startedAt,
-        logger: logger.child({ requestId: scope.requestId }),
-        principal: scope.principal,
-        client,
-        clientAddress: scope.clientAddress,
-        batch: { cost: 0 },
-        operation: newOperationState(),
-        identityToken: identity.forRequest(scope.principal),
-      };
+      return contextOf(scope, client);
     },
   });
 
+  const execute = async (operation: StoredOperation, scope: StoredOperationScope): Promise<ExecutedOperation> => {
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(scope.headers)) {
+      if (value !== undefined && !STORED_OPERATION_OWN_HEADERS.has(key)) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    // A JSON POST: what Apollo Server's CSRF prevention and content negotiation accept without preflight headers.
+    headers.set('content-type', 'application/json');
+    headers.set('accept', 'application/json');
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: 'POST', headers, search: '', body: { query: operation.query, operationName: operation.operationName, variables: operation.variables } },
+      context: async () => contextOf(scope, clientOf(scope.principal, scope.headers)),
+    });
+    let body: string;
+    if (response.body.kind === 'complete') body = response.body.string;
+    else {
+      // Incremental delivery needs a multipart Accept, which a stored operation never sends.
+      const chunks: string[] = [];
+      for await (const chunk of response.body.asyncIterator) chunks.push(chunk);
+      body = chunks.join('');
+    }
+    return { status: response.status ?? 200, headers: response.headers, body };
+  };
+
   return {
     handle: (req, res, scope) => handle(req, res, { ...scope, clientAddress: req.socket.remoteAddress ?? 'unknown' }),
+    execute,
     deprecations: () => deprecations,
     usageCatalog: () => usageCatalog,
     apiSchema: () => servedSchema,

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { HttpError, sendJson } from '../lib/http.js';
 import type { Logger } from '../lib/logger.js';
 import { devKeyPair } from '../lib/dev-keys.js';
@@ -26,6 +27,10 @@ import { createUsage } from './usage/create.js';
 import { createAuditTrail } from './audit/create.js';
 import { createDocuments, type DocumentsReloadResult } from './documents/create.js';
 import type { InvalidDocument } from './documents/check.js';
+import { createRestViews, type RestViews } from './rest/create.js';
+import { loadRestRoutes } from './rest/routes.js';
+import { graphqlContractOf } from './catalog/contracts.js';
+import type { SchemaCatalog } from './usage/catalog.js';
 
 // @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
 // start. A self-hosted gateway never phones home.
@@ -65,6 +70,8 @@ export interface RunningGateway {
   trustedDocuments(): { readonly fingerprint: string; readonly documents: number; readonly invalid: readonly InvalidDocument[] };
   /** The version (hash) of the supergraph being served. */
   supergraphHash(): string;
+  /** The REST views: their routes as bound to the supergraph served, their OpenAPI document. */
+  readonly rest: Pick<RestViews, 'routes' | 'openApi'>;
   /** Resolves once `count` callers wait on shared executions at the same time (INBOUND_DEDUP; tests hold a subgraph and wait for this). */
   whenExecutionCallers(count: number): Promise<void>;
   /** Resolves once at least `count` callers wait on identical calls to one subgraph at once (tests). */
@@ -100,6 +107,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const supergraph = await loadSupergraph(config.supergraph, supergraphSource);
   checkSubgraphUrls(supergraph, config.subgraphUrls);
   const policies = loadAccessPolicies(config.authorization.policiesFile);
+  // REST views: a file that does not read or declare well stops the start here (a schema mismatch only disables its route).
+  const restRoutes = loadRestRoutes(config.rest.routesDir);
 
   // Components.
   const metrics = createMetrics();
@@ -120,6 +129,27 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const limits = createLimits(config, new Set(policies.roles.keys()), logger, metrics, now);
   const usage = createUsage(config, logger, metrics, now);
   const audit = createAuditTrail(config, logger, metrics, now);
+  /** The caller, authenticated as for every route; failures counted by reason. */
+  const principalOf = async (req: IncomingMessage) => {
+    try {
+      return await authenticate(authorizationOf(req));
+    } catch (error) {
+      if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.reason ?? error.code.toLowerCase() });
+      throw error;
+    }
+  };
+  // Declared before the first swap binds its routes; it runs operations on whichever engine is served then.
+  const rest = createRestViews({
+    routes: restRoutes,
+    logger,
+    ready: () => state.phase === 'ready',
+    authenticate: principalOf,
+    run: (work) => serving.run(work),
+    anonymousDocument: config.authorization.anonymousIntrospection,
+    issuers: config.auth.issuers.map((i) => i.issuer),
+  });
+  /** Which product serves which field of the supergraph served (the catalogue's GraphQL contracts). */
+  let schemaCatalog: SchemaCatalog | undefined;
   const sources = new Map<string, SubgraphSource>();
   const readiness = createReadiness(sources, now);
   const catalog = createCatalog({
@@ -129,6 +159,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     logger,
     now,
     cacheHitRate: (product) => sharing.hitRate(product),
+    contracts: (product) => ({ graphql: graphqlContractOf(schemaCatalog, product), rest: rest.routesOf(product) }),
   });
   // Inbound deduplication and the response cache, whose time-to-live the catalogue's descriptors bound.
   const sharing = createExecutionSharing({ config, logger, metrics, now, freshnessMinutesOf: (product) => catalog.freshnessMinutes(product) });
@@ -139,16 +170,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     await engine.start();
     return engine;
   };
-  const swapIn = (engine: Engine) => {
+  const swapIn = (engine: Engine, served: LoadedSupergraph) => {
     // Readiness and the catalogue follow the subgraphs of the supergraph being served.
     sources.clear();
     for (const [name, source] of engine.sources) sources.set(name, source);
-    usage.setCatalog(engine.usageCatalog()!);
+    schemaCatalog = engine.usageCatalog();
+    usage.setCatalog(schemaCatalog!);
     // Trusted documents are checked against each supergraph served: what no longer validates is reported.
     documents.setSchema(engine.apiSchema()!);
+    // So are the REST views' operations; a route that no longer validates answers 503 until fixed.
+    rest.setSchema(engine.apiSchema()!, served.hash);
   };
   const initial = await prepare(supergraph);
-  swapIn(initial);
+  swapIn(initial, supergraph);
   const serving = createServing({
     source: supergraphSource,
     location: config.supergraph,
@@ -164,14 +198,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   // Routes.
   const graphql: Handler = async (req, res, scope) => {
     if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
-    let principal;
-    try {
-      principal = await authenticate(authorizationOf(req));
-    } catch (error) {
-      if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.reason ?? error.code.toLowerCase() });
-      throw error;
-    }
-    return serving.handle(req, res, { ...scope, principal });
+    return serving.handle(req, res, { ...scope, principal: await principalOf(req) });
   };
   const serveMetrics = (publicPort: boolean): Handler =>
     requireBearer(config.metricsToken, 'metrics', async (_req, res) => sendJson(res, 200, await exposition(metrics.registry, { publicPort }), {}, metrics.registry.contentType));
@@ -202,7 +229,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     pages.handle,
   );
   // Browser apps on allowed origins: CORS on every public answer, preflights answered here.
-  const publicRoutes: Handler = (req, res, scope) => (cors.handle(req, res) ? undefined : apiRoutes(req, res, scope));
+  const restRoute = serverSpan(rest.handle, { incoming: config.tracing.traceParent, route: '/api/*' });
+  const publicRoutes: Handler = (req, res, scope) => (cors.handle(req, res) ? undefined : rest.owns(req) ? restRoute(req, res, scope) : apiRoutes(req, res, scope));
   // The operators' listener: metrics with versions, health and readiness; nothing a client calls.
   const adminRoutes = router({ '/metrics': serveMetrics(false), ...health });
 
@@ -252,6 +280,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     },
     nextSupergraphReload: () => serving.nextReload(),
     supergraphHash: () => serving.current().supergraph.hash,
+    rest: { routes: () => rest.routes(), openApi: () => rest.openApi() },
     whenExecutionCallers: (count) => sharing.whenCallers(count),
     whenSubgraphCallers: (subgraph, count) => sources.get(subgraph)?.whenCallers(count) ?? Promise.reject(new Error(`no subgraph ${subgraph}`)),
     async storesReady() {

@@ -21,6 +21,8 @@ interface Generation {
 export interface Serving {
   /** Runs a GraphQL request on the engine current when it starts; it finishes there even if another is swapped in meanwhile. */
   handle(req: IncomingMessage, res: ServerResponse, scope: GraphQLScope): Promise<void>;
+  /** Runs work on the engine current when it starts (a stored operation); like `handle`, it finishes there. */
+  run<T>(work: (engine: Engine) => Promise<T>): Promise<T>;
   current(): { readonly engine: Engine; readonly supergraph: LoadedSupergraph };
   /** Fetches the supergraph now and, if it changed, prepares an engine for it and swaps it in. Never throws. */
   reload(): Promise<ReloadResult>;
@@ -120,17 +122,20 @@ export function createServing(deps: ServingDeps): Serving {
     return round;
   };
 
+  const run = async <T>(work: (engine: Engine) => Promise<T>): Promise<T> => {
+    const generation = active;
+    generation.inFlight += 1;
+    try {
+      return await work(generation.engine);
+    } finally {
+      generation.inFlight -= 1;
+      if (generation.retired && generation.inFlight === 0 && retiring.has(generation)) void stopGeneration(generation);
+    }
+  };
+
   return {
-    async handle(req, res, scope) {
-      const generation = active;
-      generation.inFlight += 1;
-      try {
-        await generation.engine.handle(req, res, scope);
-      } finally {
-        generation.inFlight -= 1;
-        if (generation.retired && generation.inFlight === 0 && retiring.has(generation)) void stopGeneration(generation);
-      }
-    },
+    handle: (req, res, scope) => run((engine) => engine.handle(req, res, scope)),
+    run,
     current: () => ({ engine: active.engine, supergraph: active.supergraph }),
     reload,
     nextReload: () => new Promise((resolve) => waiters.push(resolve)),

@@ -34,6 +34,7 @@ describe('gateway configuration', () => {
       authorization: { mode: 'filter', policiesFile: 'policies/access.yaml', anonymousIntrospection: true, introspectionView: 'full' },
       internalSigningKey: undefined,
       redis: { url: undefined, keyPrefix: 'dpg', commandTimeoutMs: 250 },
+      rest: { routesDir: 'schema/rest' },
       rateLimits: { enabled: true, failMode: 'open', file: 'policies/rate-limits.yaml' },
       sandbox: 'graphiql',
       cors: { origins: [], maxAgeS: 600 },

@@ -632,6 +632,7 @@ const RUNTIME_CONTEXT_FILES: readonly RegExp[] = [
   /^package\.json$/,
   /^schema\/[^/]+\.graphql$/,
   /^policies\/[^/]+\.yaml$/,
+  /^schema\/rest\/[^/]+\.yaml$/,
   /^subgraphs\/[^/]+\/descriptor\.yaml$/,
   // Each product's versioned migrations (node-pg-migrate reads the directory at run time).
   /^subgraphs\/[^/]+\/migrations\/[^/]+\.sql$/,
@@ -698,6 +699,7 @@ describe('Dockerfile', () => {
         (SOURCE_DIRS.some((dir) => file.startsWith(`${dir}/`)) && !file.endsWith('.ts')) ||
         /^schema\/[^/]+\.graphql$/.test(file) ||
         /^policies\/[^/]+\.yaml$/.test(file) ||
+        /^schema\/rest\/[^/]+\.yaml$/.test(file) ||
         file === 'package.json',
     );
     expect([...placed.values()].sort()).toEqual(readAtRunTime.sort());

@@ -272,9 +272,16 @@ describe('sandbox in a browser, offline', () => {
     const catalogRun = page.waitForResponse((r) => r.request().method() === 'POST' && (r.request().postData() ?? '').includes('query DataProducts'));
     await queryEditor.click();
     await page.keyboard.press('Control+Enter');
-    const catalog = (await (await catalogRun).json()) as { data?: { dataProducts: { name: string; owner: { team: string } }[] }; errors?: unknown };
+    const catalog = (await (await catalogRun).json()) as {
+      data?: { dataProducts: { name: string; owner: { team: string }; contracts: { rest: { path: string }[]; events: { subject: string }[] } }[] };
+      errors?: unknown;
+    };
     expect(catalog.errors).toBeUndefined();
     expect(catalog.data!.dataProducts.map((p) => [p.name, p.owner.team])).toEqual([['customer', 'customer-data'], ['finance', 'finance-data'], ['product', 'catalogue']]);
+    // With each product's contracts: its REST views and event streams.
+    const customer = catalog.data!.dataProducts[0]!;
+    expect(customer.contracts.rest.map((r) => r.path)).toEqual(['/api/v2/customers/{id}/profile']);
+    expect(customer.contracts.events.map((e) => e.subject)).toEqual(['dpg.customer.segment-changed.v1']);
     await expect.poll(() => page.locator('.result-window').innerText()).toContain('"customer-data"');
 
     const example = examples.find((e) => e.product === 'customer' && e.name === 'CustomersInCountry')!;

@@ -1,6 +1,6 @@
 import type { Logger } from '../../lib/logger.js';
 import { readPublishedProduct, type PublishedProduct } from '../../subgraphs/kit/published.js';
-import type { CatalogReader, DataProductView } from '../../subgraphs/platform/index.js';
+import type { CatalogReader, DataProductContractsView, DataProductView } from '../../subgraphs/platform/index.js';
 import type { SubgraphSource } from '../subgraph-source.js';
 
 /** One data product as the gateway knows it: what it last published validly, and what is wrong now, if anything. */
@@ -63,6 +63,8 @@ export function createCatalog(options: {
   now?: () => number;
   /** The response cache's hit rate of a product since start; null before any lookup. @default none: always null */
   cacheHitRate?: (name: string) => number | null;
+  /** A product's GraphQL root fields and types in the supergraph served, and its REST views. @default none: empty lists */
+  contracts?: (name: string) => Pick<DataProductContractsView, 'rest'> & { graphql: Omit<DataProductContractsView['graphql'], 'version'> };
 }): DataProductCatalog {
   const now = options.now ?? Date.now;
   const known = new Map<string, Known>();
@@ -108,6 +110,16 @@ export function createCatalog(options: {
     );
     known.set(name, { at: now(), answer });
     return answer;
+  };
+
+  /** GraphQL and REST from what the gateway serves, events from the product's descriptor; each versioned. */
+  const contractsOf = (name: string, published: PublishedProduct | undefined): DataProductContractsView => {
+    const served = options.contracts?.(name);
+    return {
+      graphql: { version: published?.descriptor.metadata.version ?? null, rootFields: served?.graphql.rootFields ?? [], types: served?.graphql.types ?? [] },
+      rest: served?.rest ?? [],
+      events: published?.descriptor.spec.events ?? [],
+    };
   };
 
   const list = async (): Promise<CatalogEntry[]> => {
@@ -158,6 +170,7 @@ export function createCatalog(options: {
         status,
         quality: published?.quality ?? null,
         migrations: published?.migrations ?? null,
+        contracts: contractsOf(name, published),
       })),
     async refresh() {
       for (const entry of known.values()) entry.at = Number.NEGATIVE_INFINITY;

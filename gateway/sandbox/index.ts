@@ -115,7 +115,9 @@ const WELCOME = `# Welcome to the data product sandbox.
 # 1. Sign in (the bar above). Every tab runs as you.
 # 2. Run with the pink run button or Ctrl-Enter.
 #
-# This tab lists the data products (the catalogue); the other
+# This tab lists the data products (the catalogue) with their
+# contracts: GraphQL, REST views (GET them signed in as you;
+# /api/openapi.json describes them) and event streams. The other
 # tabs are their example operations.
 # The docs (book icon, top left) describe every type and
 # field, deprecations included, as far as you may read them.
@@ -130,6 +132,11 @@ query DataProducts {
     description
     status { healthy latencyWithinSla fresh }
     quality { passRate }
+    contracts {
+      graphql { version }
+      rest { method path version operationName available }
+      events { subject name version }
+    }
   }
 }
 `;

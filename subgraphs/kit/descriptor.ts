@@ -26,7 +26,7 @@ const rule = z.discriminatedUnion('check', [
  * Most entries of each list a descriptor may hold: the catalogue's lists are priced from these
  * (`@listSize(assumedSize:)` in schema/platform.graphql), so they are limits, not guesses.
  */
-export const DESCRIPTOR_LIMITS = { accessRoles: 50, qualityRules: 50, exampleOperations: 20, storedFields: 100 } as const;
+export const DESCRIPTOR_LIMITS = { accessRoles: 50, qualityRules: 50, exampleOperations: 20, storedFields: 100, events: 20 } as const;
 
 export const descriptorSchema = z
   .object({
@@ -55,6 +55,20 @@ export const descriptorSchema = z
         exampleOperations: z
           .array(z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), description: z.string().min(1), query: z.string().min(1) }).strict())
           .max(DESCRIPTOR_LIMITS.exampleOperations)
+          .default([]),
+        /** The event streams it publishes (contracts beside its GraphQL types and REST views): NATS subjects `dpg.<product>.<event>.v<major>`. */
+        events: z
+          .array(
+            z
+              .object({
+                subject: z.string().regex(/^dpg\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.v[0-9]+$/, 'a subject such as dpg.finance.transaction-created.v1'),
+                name: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'an event name such as TransactionCreated'),
+                version: z.string().refine((v) => semver.valid(v) === v, 'a semantic version such as 1.0.0'),
+                description: z.string().min(1),
+              })
+              .strict(),
+          )
+          .max(DESCRIPTOR_LIMITS.events)
           .default([]),
       })
       .strict(),
@@ -108,6 +122,11 @@ export function parseDescriptor(raw: unknown, file: string, context: DescriptorC
     } catch (error) {
       problems.push(`${file}: spec.exampleOperations.${i}.query: does not parse (${(error as Error).message})`);
     }
+  });
+  descriptor.spec.events.forEach((event, i) => {
+    const [, product, , major] = event.subject.split('.');
+    if (product !== context.product) problems.push(`${file}: spec.events.${i}.subject: ${event.subject} is not under dpg.${context.product}.`);
+    if (major !== `v${semver.major(event.version)}`) problems.push(`${file}: spec.events.${i}.subject: ends in ${major} but the version is ${event.version}`);
   });
   if (problems.length) throw new DescriptorError(problems.join('\n'));
   return descriptor;

@@ -154,6 +154,14 @@ export interface DataProductView {
   quality: PublishedProduct['quality'];
   /** What the product reports about its schema's migrations; null when it reports none. */
   migrations: NonNullable<PublishedProduct['migrations']> | null;
+  contracts: DataProductContractsView;
+}
+
+/** A data product's contracts, each versioned: its GraphQL types, its REST views, its event subjects. */
+export interface DataProductContractsView {
+  graphql: { version: string | null; rootFields: string[]; types: string[] };
+  rest: { method: string; path: string; version: string; operationName: string; description: string; available: boolean }[];
+  events: Descriptor['spec']['events'];
 }
 
 /** What the platform subgraph reads for the catalogue. */
@@ -174,7 +182,7 @@ export const MAX_ACCESS_SUMMARY_ROWS = 500;
 export const MAX_AUDIT_WINDOW_DAYS = 366;
 const DAY_MS = 86_400_000;
 /** Catalogue lists that come from the products' descriptors, capped as the SDL's `@listSize(assumedSize:)` promises. */
-export const CATALOGUE_LIMITS = { accessRoles: 50, exampleOperations: 20, rules: 50, completeness: 100 } as const;
+export const CATALOGUE_LIMITS = { accessRoles: 50, exampleOperations: 20, rules: 50, completeness: 100, rootFields: 50, types: 100, rest: 20, events: 20 } as const;
 
 /** A `first` argument within 1..maximum, else BAD_USER_INPUT naming the argument and its limit. */
 function pageSize(first: number | null | undefined, maximum: number, argument = 'first'): number {
@@ -313,6 +321,15 @@ export function createPlatformSchema(
       DataProduct: {
         accessRoles: (p: DataProductView) => p.accessRoles.slice(0, CATALOGUE_LIMITS.accessRoles),
         exampleOperations: (p: DataProductView) => p.exampleOperations.slice(0, CATALOGUE_LIMITS.exampleOperations),
+      },
+      // Capped as the SDL's @listSize promises (the cost a caller was charged holds).
+      DataProductContracts: {
+        rest: (c: DataProductContractsView) => c.rest.slice(0, CATALOGUE_LIMITS.rest),
+        events: (c: DataProductContractsView) => c.events.slice(0, CATALOGUE_LIMITS.events),
+      },
+      GraphQLContract: {
+        rootFields: (g: DataProductContractsView['graphql']) => g.rootFields.slice(0, CATALOGUE_LIMITS.rootFields),
+        types: (g: DataProductContractsView['graphql']) => g.types.slice(0, CATALOGUE_LIMITS.types),
       },
     },
   });
