@@ -7,7 +7,9 @@ import { DescriptorError, descriptorFile, loadDescriptor } from './kit/descripto
 import { refreshedAt } from './kit/quality.js';
 import { publishedProductSchema } from './kit/published.js';
 import { startQualityMonitor, type QualityMonitor } from './kit/quality-monitor.js';
-import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
+import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type TransactionalDb } from './kit/db.js';
+import type { EventBus } from '../lib/events/bus.js';
+import { startOutboxRelay, type OutboxRelay } from './kit/outbox.js';
 import type { ProductName } from './kit/data-product.js';
 import { startSubgraph, type RunningSubgraph } from './kit/server.js';
 import { tracedDb } from './kit/tracing.js';
@@ -27,6 +29,10 @@ export interface RunDataProductsOptions {
   internalVerifyKey: KeyObject | undefined;
   /** How often each product re-checks its quality rules. @default 300000 (5 min) */
   qualityIntervalMs?: number;
+  /** Where the products' outboxes are relayed (their events); absent: events stay in the outboxes until a bus is configured. */
+  bus?: EventBus | undefined;
+  /** How often each outbox relay looks for new events. @default 250 */
+  outboxPollMs?: number | undefined;
 }
 
 export interface RunningDataProducts {
@@ -35,6 +41,10 @@ export interface RunningDataProducts {
   readonly dbs: Readonly<Record<string, CountingDb>>;
   /** Runs every product's quality rules now; resolves when the new reports are what they publish. */
   checkQualityNow(): Promise<void>;
+  /** Publishes every product's unpublished outbox events now (with a bus); resolves with how many. */
+  relayEventsNow(): Promise<number>;
+  /** The database the products write through (recordTransaction, changeSegments). */
+  readonly db: TransactionalDb;
   stop(): Promise<void>;
 }
 
@@ -58,7 +68,7 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     }),
   );
   const verifyKey = options.internalVerifyKey ?? devKeyPair('internal-identity').publicKey;
-  let db: Db;
+  let db: TransactionalDb;
   if (options.databaseUrl) {
     db = createPostgresDb({ url: options.databaseUrl });
     for (const product of selected) await db.exec(product.migrations);
@@ -104,13 +114,23 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     await db.close();
     throw error;
   }
+  const bus = options.bus;
+  const relays: OutboxRelay[] = bus
+    ? selected.filter((p) => p.publishesEvents).map((p) => startOutboxRelay({ db, schema: p.schemaName, bus, logger, pollMs: options.outboxPollMs }))
+    : [];
   return {
     subgraphs,
     dbs,
+    db,
     async checkQualityNow() {
       await Promise.all(monitors.map((monitor) => monitor.checkNow()));
     },
+    async relayEventsNow() {
+      const counts = await Promise.all(relays.map((relay) => relay.relayNow()));
+      return counts.reduce((a, b) => a + b, 0);
+    },
     async stop() {
+      await Promise.all(relays.map((relay) => relay.stop()));
       for (const monitor of monitors) monitor.stop();
       await Promise.all(Object.values(subgraphs).map((s) => s.stop()));
       await db.close();

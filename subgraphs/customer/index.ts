@@ -14,6 +14,7 @@ export const customerProduct: DataProduct<CustomerLoaders> = {
   migrations: CUSTOMER_MIGRATIONS,
   createLoaders: createCustomerLoaders,
   schemaName: 'customer',
+  publishesEvents: true,
   storage: {
     'Customer.id': { table: 'customer.customers', column: 'id' },
     'Customer.email': { table: 'customer.customers', column: 'email' },

@@ -1,3 +1,4 @@
+import { outboxDdl } from '../kit/outbox.js';
 /** Idempotent DDL for the customer data product: everything lives in the `customer` schema. */
 export const CUSTOMER_MIGRATIONS = /* SQL */ `
 CREATE SCHEMA IF NOT EXISTS customer;
@@ -32,4 +33,4 @@ CREATE TABLE IF NOT EXISTS customer.segments (
 
 -- The segment filter: EXISTS (... WHERE name = $1 AND customer_id = c.id).
 CREATE INDEX IF NOT EXISTS segments_name_customer_idx ON customer.segments (name, customer_id);
-`;
+` + outboxDdl('customer');

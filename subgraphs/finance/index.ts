@@ -16,6 +16,7 @@ export const financeProduct: DataProduct<FinanceLoaders> = {
   migrations: FINANCE_MIGRATIONS,
   createLoaders: createFinanceLoaders,
   schemaName: 'finance',
+  publishesEvents: true,
   storage: {
     'Transaction.id': { table: 'finance.transactions', column: 'id' },
     'Transaction.amount': { table: 'finance.transactions', column: 'amount' },

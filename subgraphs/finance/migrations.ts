@@ -1,3 +1,4 @@
+import { outboxDdl } from '../kit/outbox.js';
 /**
  * Idempotent DDL for the finance data product: everything lives in the `finance` schema.
  * customer_id and sku belong to other data products, so they carry no foreign key.
@@ -57,4 +58,4 @@ CREATE TABLE IF NOT EXISTS finance.risk_factors (
   weight         numeric(5, 4) NOT NULL CHECK (weight > 0 AND weight <= 1),
   PRIMARY KEY (application_id, name)
 );
-`;
+` + outboxDdl('finance');

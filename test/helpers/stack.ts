@@ -9,6 +9,7 @@ import { PRODUCT_NAMES } from '../../subgraphs/kit/data-product.js';
 import { runDataProducts, type RunningDataProducts } from '../../subgraphs/run.js';
 import { seedDatabase } from '../../subgraphs/seed/seed.js';
 import { randomBytes } from 'node:crypto';
+import type { EventBus } from '../../lib/events/bus.js';
 import { dropAuditRoles } from './audit.js';
 import { createScratchDatabase } from './database.js';
 
@@ -32,11 +33,11 @@ const silent = createLogger('test', 'silent');
  * The three data products on port 0 (real PostgreSQL in a scratch database when DATABASE_URL is
  * set, else the embedded default) behind a real gateway on port 0.
  */
-export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalMs?: number): Promise<{ products: RunningDataProducts; databaseUrl?: string; cleanup(): Promise<void> }> {
+export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalMs?: number, bus?: EventBus): Promise<{ products: RunningDataProducts; databaseUrl?: string; cleanup(): Promise<void> }> {
   const ports = { customer: 0, finance: 0, product: 0 };
   const base = process.env.DATABASE_URL;
   if (!base) {
-    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs });
+    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs, bus });
     return { products, cleanup: () => products.stop() };
   }
   const scratch = await createScratchDatabase(base);
@@ -46,7 +47,7 @@ export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalM
   } finally {
     await seeder.close();
   }
-  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs });
+  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs, bus });
   return {
     products,
     databaseUrl: scratch.url,
