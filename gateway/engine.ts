@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { LocalGraphQLDataSource } from '@apollo/gateway';
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { DocumentNode, FormattedExecutionResult, GraphQLSchema } from 'graphql';
 import { graphqlHandler } from '../lib/http.js';
 import type { Logger } from '../lib/logger.js';
 import type { AccessPolicies } from '../lib/policies.js';
@@ -50,9 +50,24 @@ export interface GraphQLScope {
   readonly principal: Principal;
 }
 
+/** Who runs an operation that did not come as an HTTP request of its own (a subscription's events). */
+export interface ExecutionScope extends GraphQLScope {
+  readonly clientAddress: string;
+  /** The request headers of the connection (client identification reads them). */
+  header(name: string): string | undefined;
+}
+
 /** The GraphQL engine: @apollo/gateway under the gateway's enforcement, in @apollo/server with the request pipeline. */
 export interface Engine {
   handle(req: IncomingMessage, res: ServerResponse, scope: GraphQLScope): Promise<void>;
+  /**
+   * Runs one operation through the whole request pipeline (limits, budgets, authorization,
+   * masking, deprecation, usage, audit), as if it had come over HTTP from `scope`'s caller, with
+   * the same error mask. What a subscription's events are resolved with.
+   */
+  execute(scope: ExecutionScope, request: { readonly query: string; readonly variables: Readonly<Record<string, unknown>>; readonly operationName?: string | undefined }): Promise<FormattedExecutionResult>;
+  /** The caller's client (policies/operations.yaml), and whether it may send these operations: throws the refusal as the HTTP path would. */
+  admit(scope: ExecutionScope, operations: readonly unknown[]): void;
   /** The deprecation plans of the schema it serves (once started). */
   deprecations(): DeprecationIndex | undefined;
   /** Which product serves which field of the schema it serves (once started), for the usage views. */
@@ -182,35 +197,46 @@ export function createEngine(deps: EngineDeps): Engine {
     ],
   });
 
+  const contextOf = (scope: GraphQLScope & { clientAddress: string }, header: (name: string) => string | undefined, operations: readonly unknown[]): GatewayContext => {
+    const client = deps.documents.clientOf(scope.principal, header);
+    // Safelisting: after Apollo Server's CSRF check, before anything is parsed or analysed.
+    deps.documents.admit(client, operations);
+    return {
+      requestId: scope.requestId,
+      startedAt: scope.startedAt,
+      logger: logger.child({ requestId: scope.requestId }),
+      principal: scope.principal,
+      client,
+      clientAddress: scope.clientAddress,
+      batch: { cost: 0 },
+      operation: newOperationState(),
+      identityToken: identity.forRequest(scope.principal),
+    };
+  };
   const handle = graphqlHandler<GatewayContext, GraphQLScope & { clientAddress: string }>({
     server: apollo,
     bodyLimitBytes: config.maxBodyBytes,
     maxBatch: limits.policy.operation.maxBatch,
     nesting: limits.policy.operation,
     encodeBody: deps.sharing.encodeBody,
-    context: (scope, req, operations) => {
-      const client = deps.documents.clientOf(scope.principal, (name) => {
+    context: (scope, req, operations) =>
+      contextOf(scope, (name) => {
         const value = req.headers[name];
         return Array.isArray(value) ? value.join(', ') : value;
-      });
-      // Safelisting: after Apollo Server's CSRF check, before anything is parsed or analysed.
-      deps.documents.admit(client, operations);
-      return {
-        requestId: scope.requestId,
-        startedAt: scope.startedAt,
-        logger: logger.child({ requestId: scope.requestId }),
-        principal: scope.principal,
-        client,
-        clientAddress: scope.clientAddress,
-        batch: { cost: 0 },
-        operation: newOperationState(),
-        identityToken: identity.forRequest(scope.principal),
-      };
-    },
+      }, operations),
   });
 
   return {
     handle: (req, res, scope) => handle(req, res, { ...scope, clientAddress: req.socket.remoteAddress ?? 'unknown' }),
+    admit: (scope, operations) => void contextOf(scope, scope.header, operations),
+    async execute(scope, request) {
+      // Admitted when the subscription opened: each event's operation is derived from that document.
+      const contextValue = contextOf(scope, scope.header, []);
+      const response = await apollo.executeOperation({ query: request.query, variables: { ...request.variables }, operationName: request.operationName }, { contextValue });
+      if (response.body.kind !== 'single') throw new Error('incremental delivery is not used by subscriptions');
+      const { data, errors, extensions } = response.body.singleResult;
+      return { ...(errors ? { errors } : {}), ...(data !== undefined ? { data } : {}), ...(extensions ? { extensions } : {}) };
+    },
     deprecations: () => deprecations,
     usageCatalog: () => usageCatalog,
     apiSchema: () => servedSchema,

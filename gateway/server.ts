@@ -26,6 +26,12 @@ import { createUsage } from './usage/create.js';
 import { createAuditTrail } from './audit/create.js';
 import { createDocuments, type DocumentsReloadResult } from './documents/create.js';
 import type { InvalidDocument } from './documents/check.js';
+import type { EventBus } from '../lib/events/bus.js';
+import { createEventBus } from '../lib/events/create.js';
+import { createSubscriptionHub } from './subscriptions/hub.js';
+import { createWebSocketEndpoint, DEFAULT_MAX_MESSAGE_BYTES } from './subscriptions/ws.js';
+import { createSseHandler, wantsEventStream } from './subscriptions/sse.js';
+import { expiryOf } from './subscriptions/credentials.js';
 
 // @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
 // start. A self-hosted gateway never phones home.
@@ -67,6 +73,14 @@ export interface RunningGateway {
   whenExecutionCallers(count: number): Promise<void>;
   /** Resolves once at least `count` callers wait on identical calls to one subgraph at once (tests). */
   whenSubgraphCallers(subgraph: string, count: number): Promise<void>;
+  /** Ends every subscription whose token has expired by the gateway's clock now (timers keyed to each token's `exp` do it too); resolves with how many. */
+  expireSubscriptions(): number;
+  /** Open subscriptions on this replica. */
+  subscriptions(): number;
+  /** Resolves once at least `count` subscriptions are open on this replica and reading the bus. */
+  whenSubscriptions(count: number): Promise<void>;
+  /** Resolves once at most `count` subscriptions are open on this replica (their slots released). */
+  whenSubscriptionsAtMost(count: number): Promise<void>;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
   stop(): Promise<void>;
 }
@@ -83,6 +97,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** Replaces the audit trail's gate for classified fields (see AuthorizationOptions.audit); by default the trail's writer is the gate. */
   audit?: AuditGate;
+  /** The event bus subscriptions read (shared with in-process data products by `npm start` and tests); by default one from the configuration (NATS_URL), closed with the gateway. */
+  bus?: EventBus;
 }
 
 /**
@@ -158,16 +174,47 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     logger,
   });
   const pages = createPages(config, catalog, logger, [...policies.roles.keys()]);
+  // Subscriptions: events from the bus, each resolved through the engine serving at that moment.
+  const bus = options.bus ?? (await createEventBus(config.events, logger, 'data-product-gateway'));
+  const hub = createSubscriptionHub({
+    bus,
+    engine: () => serving.current().engine,
+    maxPerPrincipal: config.events.maxPerPrincipal,
+    maxTotal: config.events.maxTotal,
+    bufferEvents: config.events.bufferEvents,
+    maxTokens: limits.policy.operation.maxTokens,
+    logger,
+    now,
+  });
+  const eventStream = createSseHandler({ hub, maxBodyBytes: config.maxBodyBytes });
+  const authenticateCounted = async (authorization: string | undefined) => {
+    try {
+      return await authenticate(authorization);
+    } catch (error) {
+      if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.reason ?? error.code.toLowerCase() });
+      throw error;
+    }
+  };
+  const webSockets = createWebSocketEndpoint({
+    hub,
+    authenticate: authenticateCounted,
+    schema: () => serving.current().engine.apiSchema(),
+    ready: () => state.phase === 'ready',
+    maxMessageBytes: Math.min(config.maxBodyBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    logger,
+  });
 
   // Routes.
   const graphql: Handler = async (req, res, scope) => {
     if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
-    let principal;
-    try {
-      principal = await authenticate(authorizationOf(req));
-    } catch (error) {
-      if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.reason ?? error.code.toLowerCase() });
-      throw error;
+    const authorization = authorizationOf(req);
+    const principal = await authenticateCounted(authorization);
+    if (wantsEventStream(req)) {
+      const header = (name: string) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      };
+      return eventStream(req, res, { ...scope, principal, clientAddress: req.socket.remoteAddress ?? 'unknown', header }, expiryOf(authorization));
     }
     return serving.handle(req, res, { ...scope, principal });
   };
@@ -207,7 +254,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   // Start: the engine is loaded (above), the shared stores connect, then the listeners open.
   await limits.start();
   const draining = () => state.phase === 'draining';
-  const http = await listenHttp({ host: config.host, port: config.port, logger, route: publicRoutes, draining });
+  const http = await listenHttp({ host: config.host, port: config.port, logger, route: publicRoutes, draining, upgrade: webSockets.upgrade });
   let admin: HttpListener | undefined;
   try {
     admin = config.admin ? await listenHttp({ host: config.admin.host, port: config.admin.port, logger, route: adminRoutes, draining }) : undefined;
@@ -238,6 +285,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       if (!(await audit.flush())) throw new Error('audit flush failed');
     },
     purgeAudit: () => audit.purgeNow(),
+    expireSubscriptions: () => hub.expireNow(),
+    subscriptions: () => hub.size(),
+    whenSubscriptions: (count) => hub.whenOpen(count),
+    whenSubscriptionsAtMost: (count) => hub.whenAtMost(count),
     reloadSupergraph: () => serving.reload(),
     reloadDocuments: () => documents.reload(),
     trustedDocuments: () => {
@@ -260,6 +311,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         state = { phase: 'draining', since: now() };
         pages.stop();
         logger.info({ inFlight: http.inFlight() }, 'draining');
+        // Subscribers are told to go elsewhere (and resume there) first: their streams end at once.
+        await hub.closeAll();
+        await webSockets.close();
         await http.drain(config.shutdownGraceMs);
         // Probes and scrapes keep answering (readiness says draining) until the public port is done.
         await admin?.drain(0);
@@ -270,6 +324,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         await limits.stop();
         await sharing.close();
         await documents.stop();
+        if (!options.bus) await bus.close();
         state = { phase: 'stopped' };
         logger.info('stopped');
       })();

@@ -6,6 +6,7 @@ import { startGateway } from '../gateway/server.js';
 import { SupergraphError } from '../gateway/supergraph.js';
 import { loadSubgraphsConfig, SubgraphConfigError } from '../subgraphs/config.js';
 import { runDataProducts } from '../subgraphs/run.js';
+import { createEventBus } from '../lib/events/create.js';
 
 const EXAMPLE_QUERY = '{ customers(first: 3) { id name transactions(first: 2) { amount product { name } } } }';
 
@@ -19,13 +20,15 @@ async function main(): Promise<void> {
   // Gateway and products in one process share one SDK, hence one service name; the products' spans
   // still name their product (dpg.data_product.name).
   const tracing = await startTracing(subgraphsConfig.tracing, { defaultServiceName: 'data-product-stack', logger: createLogger('start', subgraphsConfig.logLevel) });
-  const products = await runDataProducts({ ...subgraphsConfig, logger: createLogger('subgraphs', subgraphsConfig.logLevel) });
+  // One bus for the products' outbox relays and the gateway's subscriptions: NATS with NATS_URL, else in-process.
+  const bus = await createEventBus(subgraphsConfig.events, createLogger('events', subgraphsConfig.logLevel), 'data-product-stack');
+  const products = await runDataProducts({ ...subgraphsConfig, logger: createLogger('subgraphs', subgraphsConfig.logLevel), bus });
   const subgraphUrls = Object.fromEntries(Object.entries(products.subgraphs).map(([name, s]) => [name, s.url]));
   const config = loadConfig(
     { ...process.env, SUBGRAPH_URLS: Object.entries(subgraphUrls).map(([n, u]) => `${n}=${u}`).join(',') },
     process.argv.slice(2),
   );
-  const gateway = await startGateway(config, createLogger('gateway', config.logLevel));
+  const gateway = await startGateway(config, createLogger('gateway', config.logLevel), { bus });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const body = JSON.stringify({ query: EXAMPLE_QUERY });
   process.stdout.write(
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
     try {
       await gateway.stop();
       await products.stop();
+      await bus.close();
     } finally {
       await tracing.shutdown(TRACING_FLUSH_DEADLINE_MS);
     }

@@ -69,8 +69,8 @@ export function gatewayEnv(subgraphUrls: Readonly<Record<string, string>>, env: 
   };
 }
 
-export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number; qualityIntervalMs?: number } = {}): Promise<Stack> {
-  const { products, databaseUrl, cleanup: stopProducts } = await startProducts(options.customers, options.qualityIntervalMs);
+export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number; qualityIntervalMs?: number; productsBus?: EventBus; gatewayBus?: EventBus } = {}): Promise<Stack> {
+  const { products, databaseUrl, cleanup: stopProducts } = await startProducts(options.customers, options.qualityIntervalMs, options.productsBus);
   const subgraphUrls = Object.fromEntries(Object.entries(products.subgraphs).map(([name, s]) => [name, s.url]));
   // With PostgreSQL, the audit trail goes to the products' scratch database, in a schema (and
   // roles) of this stack's own: no embedded audit store (seconds and hundreds of MB) per gateway.
@@ -82,7 +82,7 @@ export async function startStack(options: { customers?: number; env?: Record<str
   };
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, env)), silent, { now: options.now });
+    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, env)), silent, { now: options.now, bus: options.gatewayBus });
   } catch (error) {
     await cleanup();
     throw error;
