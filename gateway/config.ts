@@ -135,6 +135,8 @@ export const DEFAULT_SUBSCRIPTIONS_MAX_PER_PRINCIPAL = 10;
 export const DEFAULT_SUBSCRIPTIONS_MAX_TOTAL = 10_000;
 /** Events a subscriber may have waiting before it is disconnected as a slow consumer. */
 export const DEFAULT_SUBSCRIPTION_BUFFER_EVENTS = 100;
+/** How long a subscriber may leave a full buffer untaken before it is cut as a slow consumer. */
+export const DEFAULT_SUBSCRIPTION_STALL_MS = 30_000;
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -216,6 +218,7 @@ const envSchema = z.object({
   SUBSCRIPTIONS_MAX_PER_PRINCIPAL: positiveInt(10_000).default(DEFAULT_SUBSCRIPTIONS_MAX_PER_PRINCIPAL),
   SUBSCRIPTIONS_MAX_TOTAL: positiveInt(1_000_000).default(DEFAULT_SUBSCRIPTIONS_MAX_TOTAL),
   SUBSCRIPTION_BUFFER_EVENTS: positiveInt(100_000).default(DEFAULT_SUBSCRIPTION_BUFFER_EVENTS),
+  SUBSCRIPTION_STALL_MS: positiveInt(3_600_000).default(DEFAULT_SUBSCRIPTION_STALL_MS),
   ...TRACING_ENV,
   // Personal data: the secret behind pseudonymized values, and its id (see lib/classification/pseudonym.ts).
   PSEUDONYM_KEY: z
@@ -241,8 +244,10 @@ export interface GatewayConfig {
     readonly maxPerPrincipal: number;
     /** Open subscriptions on one replica, all principals together. */
     readonly maxTotal: number;
-    /** Events one subscriber may have waiting (received, not yet written); a full buffer disconnects it. */
+    /** Events one subscriber may have waiting (received, not yet written); when full, its reading of the bus pauses. */
     readonly bufferEvents: number;
+    /** A subscriber whose full buffer its connection has not taken from for this long is cut (SLOW_CONSUMER), ms. */
+    readonly stallMs: number;
   };
   readonly mode: 'development' | 'production';
   readonly port: number;
@@ -502,6 +507,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       maxPerPrincipal: e.SUBSCRIPTIONS_MAX_PER_PRINCIPAL,
       maxTotal: e.SUBSCRIPTIONS_MAX_TOTAL,
       bufferEvents: e.SUBSCRIPTION_BUFFER_EVENTS,
+      stallMs: e.SUBSCRIPTION_STALL_MS,
     }),
     pseudonyms: Object.freeze({
       key: e.PSEUDONYM_KEY ?? DEVELOPMENT_PSEUDONYM_KEY,

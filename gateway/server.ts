@@ -75,6 +75,8 @@ export interface RunningGateway {
   whenSubgraphCallers(subgraph: string, count: number): Promise<void>;
   /** Ends every subscription whose token has expired by the gateway's clock now (timers keyed to each token's `exp` do it too); resolves with how many. */
   expireSubscriptions(): number;
+  /** Cuts every subscriber whose full buffer has gone untaken for SUBSCRIPTION_STALL_MS by the gateway's clock now (a timer does it too); resolves with how many. */
+  cutStalledSubscriptions(): number;
   /** Open subscriptions on this replica. */
   subscriptions(): number;
   /** Resolves once at least `count` subscriptions are open on this replica and reading the bus. */
@@ -182,6 +184,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     maxPerPrincipal: config.events.maxPerPrincipal,
     maxTotal: config.events.maxTotal,
     bufferEvents: config.events.bufferEvents,
+    stallMs: config.events.stallMs,
     maxTokens: limits.policy.operation.maxTokens,
     logger,
     now,
@@ -287,6 +290,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     purgeAudit: () => audit.purgeNow(),
     expireSubscriptions: () => hub.expireNow(),
     subscriptions: () => hub.size(),
+    cutStalledSubscriptions: () => hub.cutStalledNow(),
     whenSubscriptions: (count) => hub.whenOpen(count),
     whenSubscriptionsAtMost: (count) => hub.whenAtMost(count),
     reloadSupergraph: () => serving.reload(),

@@ -59,7 +59,7 @@ export const ERROR_STATUS = {
    */
   AUDIT_UNAVAILABLE: 503,
   /**
-   * A subscriber did not read its events as fast as they came: its buffer was full, so it was
+   * A subscriber did not read its events: its buffer stayed full for the stall time, so it was
    * disconnected (graphql-ws close 4008, SSE a final error event). Resubscribe and resume.
    */
   SLOW_CONSUMER: 503,

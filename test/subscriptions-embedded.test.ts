@@ -19,13 +19,15 @@ const QUERY = /* GraphQL */ `
   query ($id: ID!) { transactionCreated: transaction(id: $id) { id amount customer { name segments { name } } product { name } } }
 `;
 const BUFFER = 4;
+const STALL_MS = 1_000;
+let clock = Date.now();
 
 const bus = createMemoryBus();
 let stack: Stack;
 
 beforeAll(async () => {
   // Budgets off: the slow-consumer test sends a few hundred events, each a query against the caller's budget.
-  stack = await startStack({ productsBus: bus, gatewayBus: bus, env: { SUBSCRIPTION_BUFFER_EVENTS: String(BUFFER), RATE_LIMITING: 'off' } });
+  stack = await startStack({ productsBus: bus, gatewayBus: bus, now: () => clock, env: { SUBSCRIPTION_BUFFER_EVENTS: String(BUFFER), SUBSCRIPTION_STALL_MS: String(STALL_MS), RATE_LIMITING: 'off' } });
 });
 
 afterAll(async () => {
@@ -52,7 +54,26 @@ describe('subscriptions on the in-process bus', () => {
     await stack.gateway.whenSubscriptionsAtMost(0);
   });
 
-  it('a subscriber that stops reading is cut when its buffer is full (close 4008, SLOW_CONSUMER) while another gets every event', async () => {
+  it('a resume over a gap longer than the buffer catches up: every missed event, in order, then new ones', async () => {
+    const token = await mintDevToken({ roles: ['sales-manager'], subject: 'catch-up' });
+    const publish = (n: number) =>
+      bus.publish({ subject: TRANSACTION_CREATED.subject, id: `gap-${n}`, type: TRANSACTION_CREATED.type, schemaVersion: 1, payload: { transactionId: 'T0000001', customerId: 'C000001', amount: 1, currency: 'EUR', occurredAt: '2026-12-01T09:00:00.000Z' } });
+    const before = await publish(0);
+    const missed = [];
+    for (let n = 1; n <= BUFFER * 3; n += 1) missed.push((await publish(n)).sequence);
+    const sse = await sseSubscribe(stack.url, { token, query: SUBSCRIPTION, lastEventId: String(before.sequence) });
+    const ws = await wsSubscribe(stack.url, { token, query: SUBSCRIPTION, resumeAfter: String(before.sequence) });
+    await Promise.all([sse.until(missed.length), ws.until(missed.length)]);
+    await stack.gateway.whenSubscriptions(2);
+    const next = await publish(100);
+    await Promise.all([sse.until(missed.length + 1), ws.until(missed.length + 1)]);
+    expect(sse.ids).toEqual([...missed, next.sequence].map(String));
+    expect(ws.ids).toEqual([...missed, next.sequence].map(String));
+    await Promise.all([ws.close(), sse.close()]);
+    await stack.gateway.whenSubscriptionsAtMost(0);
+  });
+
+  it('a subscriber that stops reading is cut once its full buffer stays untaken (close 4008, SLOW_CONSUMER) while another gets every event', async () => {
     // Large results (the customer's purchases, many times over) so the connection's socket buffers fill in a few hundred events.
     const heavy = `subscription { transactionCreated { ${Array.from({ length: 25 }, (_, i) => `c${i}: customer { transactions(first: 10) { id amount currency timestamp product { name sku } } }`).join(' ')} } }`;
     const fast = await sseSubscribe(stack.url, { token: await mintDevToken({ roles: ['sales-manager'], subject: 'fast' }), query: SUBSCRIPTION });
@@ -63,10 +84,16 @@ describe('subscriptions on the in-process bus', () => {
     socket.pause();
     let published = 0;
     // Each event is published once the fast subscriber has the previous one: it is never behind.
-    for (; published < 3_000 && stack.gateway.subscriptions() === 2; published += 1) {
+    // After each, the gateway's clock moves past the stall time and the stall check runs.
+    let cut = 0;
+    while (published < 3_000 && cut === 0) {
       await bus.publish({ subject: TRANSACTION_CREATED.subject, id: `slow-${published}`, type: TRANSACTION_CREATED.type, schemaVersion: 1, payload: { transactionId: 'T0000001', customerId: 'C000001', amount: 1, currency: 'EUR', occurredAt: '2026-12-01T09:00:00.000Z' } });
-      await fast.until(published + 1);
+      published += 1;
+      await fast.until(published);
+      clock += STALL_MS + 1;
+      cut = stack.gateway.cutStalledSubscriptions();
     }
+    expect(cut).toBe(1);
     await stack.gateway.whenSubscriptionsAtMost(1);
     expect(published).toBeLessThan(3_000);
     expect(fast.results).toHaveLength(published);

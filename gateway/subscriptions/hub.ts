@@ -49,8 +49,10 @@ export interface SubscriptionHubOptions {
   readonly engine: () => Engine;
   readonly maxPerPrincipal: number;
   readonly maxTotal: number;
-  /** Events a subscriber may have waiting; one more disconnects it (SLOW_CONSUMER). */
+  /** Events a subscriber may have waiting; when full, its bus subscription pauses (and resumes from the last buffered event once drained). */
   readonly bufferEvents: number;
+  /** How long a subscriber may leave a full buffer untaken before it is cut (SLOW_CONSUMER), ms. */
+  readonly stallMs: number;
   readonly maxTokens: number;
   readonly logger: Logger;
   readonly now: () => number;
@@ -60,6 +62,8 @@ export interface SubscriptionHub {
   open(request: OpenRequest): Promise<Opened>;
   /** Ends every subscription whose token has expired by now() (the timers do it too; tests call this after moving the clock). */
   expireNow(): number;
+  /** Cuts every subscriber whose buffer has been full and untaken for stallMs by now() (a timer does it too); resolves with how many. */
+  cutStalledNow(): number;
   /** Open subscriptions (all callers). */
   size(): number;
   /** Resolves once at least `count` subscriptions are open and reading the bus (tests subscribe, wait for this, then publish). */
@@ -85,7 +89,19 @@ export function principalKey(principal: Principal, clientAddress: string): strin
 export function createSubscriptionHub(options: SubscriptionHubOptions): SubscriptionHub {
   const { bus, logger, now } = options;
   const perPrincipal = new Map<string, number>();
-  const open = new Set<{ end(reason: SubscriptionEnd): void; expiresAt: number | undefined }>();
+  const open = new Set<{ end(reason: SubscriptionEnd): void; stalled(): boolean; expiresAt: number | undefined }>();
+  const cutStalledNow = () => {
+    let cut = 0;
+    for (const subscription of [...open]) {
+      if (subscription.stalled()) {
+        subscription.end(SLOW_CONSUMER);
+        cut += 1;
+      }
+    }
+    return cut;
+  };
+  const stallTimer = setInterval(cutStalledNow, Math.max(1_000, Math.floor(options.stallMs / 2)));
+  stallTimer.unref();
   let listening = 0;
   const waiters: { done: () => boolean; resolve: () => void }[] = [];
   const waitFor = (done: () => boolean) => (done() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ done, resolve })));
@@ -110,7 +126,9 @@ export function createSubscriptionHub(options: SubscriptionHubOptions): Subscrip
       }
       return ended;
     },
+    cutStalledNow,
     async closeAll() {
+      clearInterval(stallTimer);
       for (const subscription of [...open]) subscription.end(SHUTTING_DOWN);
     },
     async open(request) {
@@ -142,13 +160,20 @@ export function createSubscriptionHub(options: SubscriptionHubOptions): Subscrip
       let wake: (() => void) | undefined;
       let expiry: NodeJS.Timeout | undefined;
       let busSubscription: EventSubscription | undefined;
+      // Paused (buffer full): no bus subscription; it resumes after `after` once the buffer drained.
+      let paused: { readonly after: number } | undefined;
+      // Each bus subscription's events count only while it is the current one.
+      let generation = 0;
+      let taking = false;
+      let lastTakenAt = now();
       perPrincipal.set(key, held + 1);
       const release = async () => {
         if (finished) return;
         finished = true;
-        if (open.delete(entry) && busSubscription) listening -= 1;
+        if (open.delete(entry) && listened) listening -= 1;
         notify();
         clearTimeout(expiry);
+        generation += 1;
         const count = (perPrincipal.get(key) ?? 1) - 1;
         if (count > 0) perPrincipal.set(key, count);
         else perPrincipal.delete(key);
@@ -156,6 +181,8 @@ export function createSubscriptionHub(options: SubscriptionHubOptions): Subscrip
       };
       const entry = {
         expiresAt: request.expiresAt,
+        // Slow: its buffer is full and its connection has not asked for the next event for stallMs.
+        stalled: () => paused !== undefined && !taking && now() - lastTakenAt >= options.stallMs,
         end(reason: SubscriptionEnd) {
           if (ended) return;
           ended = reason;
@@ -182,22 +209,41 @@ export function createSubscriptionHub(options: SubscriptionHubOptions): Subscrip
         }
         for (const [name, value] of Object.entries(subscription.filters)) if (parsed.filters[name] !== value) return;
         if (buffer.length >= options.bufferEvents) {
-          logger.info({ requestId: scope.requestId, field: subscription.field, buffered: buffer.length }, 'slow subscriber disconnected');
-          entry.end(SLOW_CONSUMER);
+          // The bus never waits: this subscriber stops reading it, and reads again from its last
+          // buffered event once its connection took them (catch-up after a resume works the same way).
+          paused = { after: buffer[buffer.length - 1]!.sequence };
+          generation += 1;
+          const current = busSubscription;
+          busSubscription = undefined;
+          void current?.close().catch((error: unknown) => logger.warn({ err: error }, 'pausing an event subscription failed'));
+          if (entry.stalled()) {
+            logger.info({ requestId: scope.requestId, field: subscription.field, buffered: buffer.length }, 'slow subscriber disconnected');
+            entry.end(SLOW_CONSUMER);
+          }
           return;
         }
         buffer.push(event);
         wake?.();
       };
+      let listened = false;
+      const listen = async (afterSequence: number | undefined) => {
+        const mine = ++generation;
+        const next = await bus.subscribe(subscription.source.subject, { afterSequence }, (event) => {
+          if (mine === generation && !paused) onEvent(event);
+        });
+        // Paused (or ended) while it was opening (an in-process replay fills the buffer at once).
+        if (mine !== generation || finished) await next.close();
+        else busSubscription = next;
+      };
       try {
-        busSubscription = await bus.subscribe(subscription.source.subject, { afterSequence: request.afterSequence }, onEvent);
+        await listen(request.afterSequence);
       } catch (error) {
         await release();
         logger.error({ err: error }, 'subscribing to the event bus failed');
         return { ok: false, code: 'SERVICE_UNAVAILABLE', message: 'The event stream cannot be read now: retry' };
       }
-      if (finished) await busSubscription.close();
-      else {
+      if (!finished) {
+        listened = true;
         listening += 1;
         notify();
       }
@@ -205,6 +251,23 @@ export function createSubscriptionHub(options: SubscriptionHubOptions): Subscrip
       let endDelivered = false;
       const feed: Feed = {
         async next() {
+          taking = true;
+          lastTakenAt = now();
+          try {
+            return await take();
+          } finally {
+            taking = false;
+            lastTakenAt = now();
+          }
+        },
+        async close() {
+          endDelivered = true;
+          if (!ended) ended = { code: 'BAD_REQUEST', message: 'closed by the client', closeCode: 1000 };
+          await release();
+          wake?.();
+        },
+      };
+      async function take(): Promise<FeedItem | undefined> {
           for (;;) {
             if (ended) {
               if (endDelivered) return undefined;
@@ -222,17 +285,22 @@ export function createSubscriptionHub(options: SubscriptionHubOptions): Subscrip
               });
               return { kind: 'event', id: String(event.sequence), result };
             }
+            if (paused) {
+              // Drained: read the bus again from the last event buffered.
+              const { after } = paused;
+              paused = undefined;
+              try {
+                await listen(after);
+              } catch (error) {
+                logger.warn({ err: error }, 'resuming an event subscription failed');
+                entry.end({ code: 'SERVICE_UNAVAILABLE', message: 'The event stream cannot be read now: resubscribe and resume after the last event id', closeCode: 1013 });
+              }
+              continue;
+            }
             await new Promise<void>((resolve) => (wake = resolve));
             wake = undefined;
           }
-        },
-        async close() {
-          endDelivered = true;
-          if (!ended) ended = { code: 'BAD_REQUEST', message: 'closed by the client', closeCode: 1000 };
-          await release();
-          wake?.();
-        },
-      };
+      }
       return { ok: true, feed };
     },
   };
