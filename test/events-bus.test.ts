@@ -8,6 +8,7 @@ import { startProducts } from './helpers/stack.js';
 import { recordTransaction } from '../subgraphs/finance/record.js';
 import { changeSegments } from '../subgraphs/customer/segments-change.js';
 import { deleteNamespace, NATS_URL, natsNamespace } from './helpers/nats.js';
+import { spawnTs } from './helpers/process.js';
 
 const silent = createLogger('test', 'silent');
 
@@ -123,6 +124,42 @@ describe('the products publish through their outboxes', () => {
       expect(await products.relayEventsNow()).toBe(0);
       const [outbox] = await products.db.query<{ n: string }>('SELECT count(*)::text AS n FROM finance.event_outbox WHERE published_at IS NULL');
       expect(outbox).toEqual({ n: '0' });
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('npm run simulate', () => {
+  it.runIf(process.env.DATABASE_URL)('records purchases and segment changes through the products\' write path: each with its event, relayed once', async () => {
+    const bus = createMemoryBus();
+    const { products, databaseUrl, cleanup } = await startProducts(20, undefined, bus);
+    try {
+      const transactions = collector();
+      const segments = collector();
+      await bus.subscribe(TRANSACTION_CREATED.subject, {}, transactions.push);
+      await bus.subscribe(SEGMENT_CHANGED.subject, {}, segments.push);
+      const [{ n: before }] = (await products.db.query<{ n: number }>('SELECT count(*)::int AS n FROM finance.transactions')) as [{ n: number }];
+      const run = spawnTs('scripts/simulate.ts', ['--rate', '40/s', '--duration', '1s', '--seed', '7', '--segment-changes', '0.5'], { DATABASE_URL: databaseUrl! });
+      expect(await run.exited).toBe(0);
+      const [{ n: after }] = (await products.db.query<{ n: number }>('SELECT count(*)::int AS n FROM finance.transactions')) as [{ n: number }];
+      const recorded = after - before;
+      expect(recorded).toBeGreaterThan(0);
+      await products.relayEventsNow();
+      await transactions.until(recorded);
+      expect(transactions.events).toHaveLength(recorded);
+      // Every payload is valid, and its amount is the sum of the transaction's line items.
+      for (const event of transactions.events) {
+        const payload = TRANSACTION_CREATED.payload.parse(event.payload);
+        const [row] = await products.db.query<{ total: string }>('SELECT sum(amount)::text AS total FROM finance.line_items WHERE transaction_id = $1', [payload.transactionId]);
+        expect(Number(row!.total)).toBeCloseTo(payload.amount, 2);
+      }
+      const [{ n: changes }] = (await products.db.query<{ n: number }>('SELECT count(*)::int AS n FROM customer.event_outbox')) as [{ n: number }];
+      await segments.until(changes);
+      expect(segments.events.every((e) => SEGMENT_CHANGED.payload.safeParse(e.payload).success)).toBe(true);
+      const refused = spawnTs('scripts/simulate.ts', ['--rate', 'fast'], { DATABASE_URL: databaseUrl! });
+      expect(await refused.exited).toBe(2);
+      expect(refused.stderr()).toMatch(/--rate/);
     } finally {
       await cleanup();
     }
