@@ -149,6 +149,16 @@ describe('federated subscriptions over NATS JetStream', () => {
     await Promise.all([again.close(), open[1]!.close(), open[2]!.close()]);
   });
 
+  it('checks the token when the connection opens: an invalid one is WebSocket close 4401 and SSE 401, nothing opened', async () => {
+    const token = `${await tokenAs('sales-manager')}x`;
+    const ws = await wsSubscribe(stack.url, { token, query: SUBSCRIPTION });
+    expect((await ws.ended).code).toBe(4401);
+    const sse = await sseSubscribe(stack.url, { token, query: SUBSCRIPTION });
+    expect(sse.status).toBe(401);
+    expect((sse.body as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
+    expect(stack.gateway.subscriptions()).toBe(0);
+  });
+
   it('refuses what is not a subscription it serves, before anything is opened', async () => {
     const token = await tokenAs('sales-manager');
     const cases = [

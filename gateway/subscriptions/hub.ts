@@ -268,38 +268,38 @@ export function createSubscriptionHub(options: SubscriptionHubOptions): Subscrip
         },
       };
       async function take(): Promise<FeedItem | undefined> {
-          for (;;) {
-            if (ended) {
-              if (endDelivered) return undefined;
-              endDelivered = true;
-              return { kind: 'end', end: ended };
-            }
-            if (finished) return undefined;
-            const event = buffer.shift();
-            if (event) {
-              const source = subscription.source.parse(event.payload)!;
-              const result = await options.engine().execute(scope, {
-                query: subscription.query,
-                operationName: subscription.operationName,
-                variables: { ...subscription.variables, [EVENT_ID_VARIABLE]: source.id },
-              });
-              return { kind: 'event', id: String(event.sequence), result };
-            }
-            if (paused) {
-              // Drained: read the bus again from the last event buffered.
-              const { after } = paused;
-              paused = undefined;
-              try {
-                await listen(after);
-              } catch (error) {
-                logger.warn({ err: error }, 'resuming an event subscription failed');
-                entry.end({ code: 'SERVICE_UNAVAILABLE', message: 'The event stream cannot be read now: resubscribe and resume after the last event id', closeCode: 1013 });
-              }
-              continue;
-            }
-            await new Promise<void>((resolve) => (wake = resolve));
-            wake = undefined;
+        for (;;) {
+          if (ended) {
+            if (endDelivered) return undefined;
+            endDelivered = true;
+            return { kind: 'end', end: ended };
           }
+          if (finished) return undefined;
+          const event = buffer.shift();
+          if (event) {
+            const source = subscription.source.parse(event.payload)!;
+            const result = await options.engine().execute(scope, {
+              query: subscription.query,
+              operationName: subscription.operationName,
+              variables: { ...subscription.variables, [EVENT_ID_VARIABLE]: source.id },
+            });
+            return { kind: 'event', id: String(event.sequence), result };
+          }
+          if (paused) {
+            // Drained: read the bus again from the last event buffered.
+            const { after } = paused;
+            paused = undefined;
+            try {
+              await listen(after);
+            } catch (error) {
+              logger.warn({ err: error }, 'resuming an event subscription failed');
+              entry.end({ code: 'SERVICE_UNAVAILABLE', message: 'The event stream cannot be read now: resubscribe and resume after the last event id', closeCode: 1013 });
+            }
+            continue;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
       }
       return { ok: true, feed };
     },

@@ -39,6 +39,7 @@ export async function wsSubscribe(gatewayUrl: string, options: { token?: string;
   let acknowledged: () => void = () => undefined;
   const ack = new Promise<void>((resolve) => (acknowledged = resolve));
   const authorization = options.token ? `Bearer ${options.token}` : undefined;
+  let closedEarly = false;
   class AuthorizedSocket extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
       super(address, protocols, options.viaHeader && authorization ? { headers: { authorization } } : {});
@@ -56,6 +57,7 @@ export async function wsSubscribe(gatewayUrl: string, options: { token?: string;
     on: {
       connected: () => acknowledged(),
       closed: (event) => {
+        closedEarly = true;
         const e = event as { code?: number; reason?: string };
         settle({ code: e.code, reason: e.reason });
         acknowledged();
@@ -63,7 +65,8 @@ export async function wsSubscribe(gatewayUrl: string, options: { token?: string;
     },
   });
   await ack;
-  client.subscribe(
+  // Refused at connection_init: nothing to subscribe on (the client would reconnect to try).
+  if (!closedEarly) client.subscribe(
     { query: options.query, variables: options.variables, extensions: options.resumeAfter ? { resumeAfter: options.resumeAfter } : undefined },
     {
       next: (value) => t.push(value as Record<string, unknown>, (value.extensions as { eventId?: string } | undefined)?.eventId),
