@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../lib/logger.js';
 import { createPostgresDb } from '../subgraphs/kit/db.js';
-import { recordTransaction } from '../subgraphs/finance/record.js';
-import { changeSegments } from '../subgraphs/customer/segments-change.js';
-import { createRandom } from '../subgraphs/seed/prng.js';
-import { loadSimulationWorld, simulatedSegments, simulatedTransaction } from '../subgraphs/seed/simulate.js';
+import { MAX_RATE_PER_S, parseRate, runSimulation } from '../subgraphs/seed/simulate.js';
 
 const USAGE = `Usage: DATABASE_URL=postgres://... npm run simulate -- [--rate 20/s] [--duration 60s] [--seed N] [--segment-changes 0.05]
        DATABASE_URL=postgres://... node dist/scripts/simulate.js [same flags]
@@ -22,7 +19,6 @@ them to the event bus (NATS_URL). Customers and products come from the seeded da
 `;
 
 const EXIT_USAGE = 2;
-const MAX_RATE_PER_S = 1_000;
 const MAX_DURATION_MS = 24 * 3_600_000;
 
 class UsageError extends Error {}
@@ -35,17 +31,14 @@ interface SimulateCommand {
   segmentChanges: number;
 }
 
-/** `20/s`, `600/m`, or a bare number (per second). */
-export function parseRate(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(?:\/(s|m))?$/.exec(text);
-  if (!match) throw new UsageError(`--rate: expected N/s or N/m, got ${text}`);
-  const perSecond = Number(match[1]) / (match[2] === 'm' ? 60 : 1);
-  if (!(perSecond > 0) || perSecond > MAX_RATE_PER_S) throw new UsageError(`--rate: from more than 0 to ${MAX_RATE_PER_S}/s`);
+function rateOf(text: string): number {
+  const perSecond = parseRate(text);
+  if (perSecond === undefined) throw new UsageError(`--rate: expected N/s or N/m, more than 0 and at most ${MAX_RATE_PER_S}/s, got ${text}`);
   return perSecond;
 }
 
 /** `60s`, `5m`, `1h`. */
-export function parseDuration(text: string): number {
+function parseDuration(text: string): number {
   const match = /^(\d+)(s|m|h)$/.exec(text);
   if (!match) throw new UsageError(`--duration: expected Ns, Nm or Nh, got ${text}`);
   const ms = Number(match[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h'];
@@ -73,7 +66,7 @@ function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Simulate
   if (!(segmentChanges >= 0 && segmentChanges <= 1)) throw new UsageError('--segment-changes: a probability from 0 to 1');
   return {
     databaseUrl,
-    perSecond: parseRate(values.rate ?? '20/s'),
+    perSecond: rateOf(values.rate ?? '20/s'),
     durationMs: values.duration === undefined ? undefined : parseDuration(values.duration),
     seed,
     segmentChanges,
@@ -96,33 +89,11 @@ async function main(): Promise<void> {
   }
   const logger = createLogger('simulate', 'info');
   const db = createPostgresDb({ url: command.databaseUrl, maxConnections: 4 });
-  const random = createRandom(command.seed, 'simulate');
-  let stopped = false;
-  const stop = () => (stopped = true);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  process.once('SIGTERM', () => stop.abort());
   try {
-    const world = await loadSimulationWorld(db);
-    const started = Date.now();
-    const intervalMs = 1_000 / command.perSecond;
-    let recorded = 0;
-    let segmentChanges = 0;
-    logger.info({ perSecond: command.perSecond, durationMs: command.durationMs, seed: command.seed, customers: world.customers.length, products: world.products.length }, 'simulating');
-    while (!stopped && (command.durationMs === undefined || Date.now() - started < command.durationMs)) {
-      // Paced against the start, so a slow write is caught up rather than lowering the rate.
-      const due = started + recorded * intervalMs;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const transaction = simulatedTransaction(random, world, new Date());
-      await recordTransaction(db, transaction);
-      recorded += 1;
-      if (random.chance(command.segmentChanges)) {
-        const { changed } = await changeSegments(db, transaction.customerId, simulatedSegments(random));
-        if (changed) segmentChanges += 1;
-      }
-      if (recorded % 100 === 0) logger.info({ recorded, segmentChanges }, 'progress');
-    }
-    logger.info({ recorded, segmentChanges, seconds: Math.round((Date.now() - started) / 1000) }, 'done');
+    await runSimulation({ db, perSecond: command.perSecond, durationMs: command.durationMs, seed: command.seed, segmentChanges: command.segmentChanges, logger, signal: stop.signal });
   } finally {
     await db.close();
   }

@@ -1,6 +1,8 @@
-import type { Db } from '../kit/db.js';
-import type { NewTransaction } from '../finance/record.js';
-import type { Random } from './prng.js';
+import type { Db, TransactionalDb } from '../kit/db.js';
+import { recordTransaction, type NewTransaction } from '../finance/record.js';
+import { changeSegments } from '../customer/segments-change.js';
+import type { Logger } from '../../lib/logger.js';
+import { createRandom, type Random } from './prng.js';
 import { COUNTRIES, CURRENCIES, SEGMENTS } from './vocabulary.js';
 
 /** What the simulator draws from: the customers and products already in the database. */
@@ -45,4 +47,58 @@ export function simulatedTransaction(random: Random, world: SimulationWorld, at:
 /** A new segment membership for a customer: one to three segments with scores. */
 export function simulatedSegments(random: Random): { name: string; score: number }[] {
   return random.sample(SEGMENTS, random.int(1, 3)).map((name) => ({ name, score: Math.round(random.next() * 1000) / 1000 }));
+}
+
+/** Purchases per second the simulator may be asked for. */
+export const MAX_RATE_PER_S = 1_000;
+
+/** `20/s`, `600/m`, or a bare number (per second); undefined when it is none of these or out of range. */
+export function parseRate(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(?:\/(s|m))?$/.exec(text);
+  if (!match) return undefined;
+  const perSecond = Number(match[1]) / (match[2] === 'm' ? 60 : 1);
+  return perSecond > 0 && perSecond <= MAX_RATE_PER_S ? perSecond : undefined;
+}
+
+export interface SimulationOptions {
+  readonly db: TransactionalDb;
+  readonly perSecond: number;
+  /** Stop after this long; undefined: until `signal` aborts. */
+  readonly durationMs: number | undefined;
+  readonly seed: number;
+  /** Probability, per purchase, of a segment change of its customer too. */
+  readonly segmentChanges: number;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Records simulated purchases at a steady rate through the products' write path (each with its
+ * event in the outbox), now and then a segment change; resolves with the counts when done.
+ */
+export async function runSimulation(options: SimulationOptions): Promise<{ recorded: number; segmentChanges: number }> {
+  const { db, logger, signal } = options;
+  const random = createRandom(options.seed, 'simulate');
+  const world = await loadSimulationWorld(db);
+  const started = Date.now();
+  const intervalMs = 1_000 / options.perSecond;
+  let recorded = 0;
+  let segmentChanges = 0;
+  logger.info({ perSecond: options.perSecond, durationMs: options.durationMs, seed: options.seed, customers: world.customers.length, products: world.products.length }, 'simulating');
+  while (!signal?.aborted && (options.durationMs === undefined || Date.now() - started < options.durationMs)) {
+    // Paced against the start, so a slow write is caught up rather than lowering the rate.
+    const wait = started + recorded * intervalMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (signal?.aborted) break;
+    const transaction = simulatedTransaction(random, world, new Date());
+    await recordTransaction(db, transaction);
+    recorded += 1;
+    if (random.chance(options.segmentChanges)) {
+      const { changed } = await changeSegments(db, transaction.customerId, simulatedSegments(random));
+      if (changed) segmentChanges += 1;
+    }
+    if (recorded % 100 === 0) logger.info({ recorded, segmentChanges }, 'progress');
+  }
+  logger.info({ recorded, segmentChanges, seconds: Math.round((Date.now() - started) / 1000) }, 'simulation done');
+  return { recorded, segmentChanges };
 }
