@@ -4,7 +4,10 @@ import { mintDevToken } from '../gateway/auth/dev-issuer.js';
 import { TRANSACTION_CREATED } from '../lib/events/catalog.js';
 import { createMemoryBus } from '../lib/events/memory.js';
 import { recordTransaction } from '../subgraphs/finance/record.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { gatewayEnv, startStack, type Stack } from './helpers/stack.js';
+import { loadConfig } from '../gateway/config.js';
+import { startGateway } from '../gateway/server.js';
+import { createLogger } from '../lib/logger.js';
 import { sseSubscribe, wsSubscribe } from './helpers/subscribers.js';
 
 /*
@@ -35,6 +38,20 @@ afterAll(async () => {
 });
 
 describe('subscriptions on the in-process bus', () => {
+  it('on shutdown, subscribers are told to go elsewhere: SERVICE_UNAVAILABLE, WebSocket close 1001, SSE complete', async () => {
+    const other = await startGateway(loadConfig(gatewayEnv(stack.subgraphUrls)), createLogger('test', 'silent'), { bus });
+    const token = await mintDevToken({ roles: ['sales-manager'], subject: 'shutdown' });
+    const ws = await wsSubscribe(other.url, { token, query: SUBSCRIPTION });
+    const sse = await sseSubscribe(other.url, { token, query: SUBSCRIPTION });
+    await other.whenSubscriptions(2);
+    await other.stop();
+    const [wsEnd, sseEnd] = await Promise.all([ws.ended, sse.ended]);
+    expect(wsEnd.code).toBe(1001);
+    expect(sseEnd).toEqual({ event: 'complete' });
+    expect(sse.results.map((r) => (r.errors as { extensions: { code: string } }[])[0]!.extensions.code)).toEqual(['SERVICE_UNAVAILABLE']);
+    expect(other.subscriptions()).toBe(0);
+  });
+
   it('a recorded transaction reaches a graphql-ws and an SSE subscriber with the federated fields resolved', async () => {
     const token = await mintDevToken({ roles: ['sales-manager'], subject: 'embedded-1' });
     const ws = await wsSubscribe(stack.url, { token, query: SUBSCRIPTION, viaHeader: true });
