@@ -1,3 +1,5 @@
+import { EVENTS_NAMESPACE_SCHEMA, NATS_URL_SCHEMA } from '../lib/events/settings.js';
+import type { EventsConfig } from '../lib/events/create.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { KeyObject } from 'node:crypto';
@@ -134,6 +136,15 @@ const names = z.string().transform((value, ctx) => {
 });
 
 
+/** Open subscriptions per principal on one replica. */
+export const DEFAULT_SUBSCRIPTIONS_MAX_PER_PRINCIPAL = 10;
+/** Open subscriptions on one replica. */
+export const DEFAULT_SUBSCRIPTIONS_MAX_TOTAL = 10_000;
+/** Events a subscriber may have waiting before it is disconnected as a slow consumer. */
+export const DEFAULT_SUBSCRIPTION_BUFFER_EVENTS = 100;
+/** How long a subscriber may leave a full buffer untaken before it is cut as a slow consumer. */
+export const DEFAULT_SUBSCRIPTION_STALL_MS = 30_000;
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_PORT),
@@ -217,6 +228,13 @@ const envSchema = z.object({
   AUDIT_FAIL_MODE: z.enum(['closed', 'open']).default('closed'),
   AUDIT_RETENTION_DAYS: positiveInt(36_500).default(DEFAULT_AUDIT_RETENTION_DAYS),
   AUDIT_PURGE_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(DEFAULT_AUDIT_PURGE_INTERVAL_MS),
+  // Event streams and federated subscriptions (README "Event streams and subscriptions").
+  NATS_URL: NATS_URL_SCHEMA.optional(),
+  EVENTS_NAMESPACE: EVENTS_NAMESPACE_SCHEMA,
+  SUBSCRIPTIONS_MAX_PER_PRINCIPAL: positiveInt(10_000).default(DEFAULT_SUBSCRIPTIONS_MAX_PER_PRINCIPAL),
+  SUBSCRIPTIONS_MAX_TOTAL: positiveInt(1_000_000).default(DEFAULT_SUBSCRIPTIONS_MAX_TOTAL),
+  SUBSCRIPTION_BUFFER_EVENTS: positiveInt(100_000).default(DEFAULT_SUBSCRIPTION_BUFFER_EVENTS),
+  SUBSCRIPTION_STALL_MS: positiveInt(3_600_000).default(DEFAULT_SUBSCRIPTION_STALL_MS),
   ...TRACING_ENV,
   // Personal data: the secret behind pseudonymized values, and its id (see lib/classification/pseudonym.ts).
   PSEUDONYM_KEY: z
@@ -236,6 +254,17 @@ export const CONFIG_KEYS = Object.keys(envSchema.shape) as readonly string[];
 
 /** The gateway's whole configuration, parsed once at boot and handed out read-only. */
 export interface GatewayConfig {
+  /** The event bus subscriptions read from (NATS JetStream with NATS_URL, else in-process) and the subscriptions' limits. */
+  readonly events: EventsConfig & {
+    /** Open subscriptions one principal may hold on one replica; more are refused with RATE_LIMITED. */
+    readonly maxPerPrincipal: number;
+    /** Open subscriptions on one replica, all principals together. */
+    readonly maxTotal: number;
+    /** Events one subscriber may have waiting (received, not yet written); when full, its reading of the bus pauses. */
+    readonly bufferEvents: number;
+    /** A subscriber whose full buffer its connection has not taken from for this long is cut (SLOW_CONSUMER), ms. */
+    readonly stallMs: number;
+  };
   readonly mode: 'development' | 'production';
   readonly port: number;
   readonly host: string;
@@ -398,7 +427,7 @@ export class ConfigError extends Error {
 
 const FLAG_TO_ENV = { supergraph: 'SUPERGRAPH', port: 'PORT', host: 'HOST' } as const;
 /** Never echoed in a configuration error: keys, tokens, and URLs that may hold a password. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'PSEUDONYM_KEY', 'AUDIT_DATABASE_URL', 'USAGE_DATABASE_URL', ...TRACING_SECRET_KEYS]);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['NATS_URL', 'INTERNAL_SIGNING_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'PSEUDONYM_KEY', 'AUDIT_DATABASE_URL', 'USAGE_DATABASE_URL', ...TRACING_SECRET_KEYS]);
 
 /**
  * Reads the environment and command-line flags (flags win), validates everything, and throws a
@@ -509,6 +538,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       apq: e.APQ ? Object.freeze({ ttlS: e.APQ_TTL_S, memoryMaxBytes: e.APQ_MEMORY_MAX_BYTES, maxDocumentBytes: e.APQ_MAX_DOCUMENT_BYTES }) : undefined,
     }),
     rest: Object.freeze({ routesDir: e.REST_ROUTES_DIR }),
+    events: Object.freeze({
+      natsUrl: e.NATS_URL,
+      namespace: e.EVENTS_NAMESPACE,
+      maxPerPrincipal: e.SUBSCRIPTIONS_MAX_PER_PRINCIPAL,
+      maxTotal: e.SUBSCRIPTIONS_MAX_TOTAL,
+      bufferEvents: e.SUBSCRIPTION_BUFFER_EVENTS,
+      stallMs: e.SUBSCRIPTION_STALL_MS,
+    }),
     pseudonyms: Object.freeze({
       key: e.PSEUDONYM_KEY ?? DEVELOPMENT_PSEUDONYM_KEY,
       keyId: e.PSEUDONYM_KEY_ID ?? (e.PSEUDONYM_KEY ? keyIdOf(e.PSEUDONYM_KEY) : 'development'),

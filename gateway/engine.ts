@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { LocalGraphQLDataSource } from '@apollo/gateway';
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { DocumentNode, FormattedExecutionResult, GraphQLSchema } from 'graphql';
 import { graphqlHandler } from '../lib/http.js';
 import type { Logger } from '../lib/logger.js';
 import type { AccessPolicies } from '../lib/policies.js';
@@ -75,6 +75,13 @@ export interface ExecutedOperation {
   readonly body: string;
 }
 
+/** Who runs an operation that did not come as an HTTP request of its own (a subscription's events). */
+export interface ExecutionScope extends GraphQLScope {
+  readonly clientAddress: string;
+  /** The request headers of the connection (client identification reads them). */
+  header(name: string): string | undefined;
+}
+
 /** The GraphQL engine: @apollo/gateway under the gateway's enforcement, in @apollo/server with the request pipeline. */
 export interface Engine {
   handle(req: IncomingMessage, res: ServerResponse, scope: GraphQLScope): Promise<void>;
@@ -85,6 +92,15 @@ export interface Engine {
    * document: trusted-only clients are not asked for a trusted document.
    */
   execute(operation: StoredOperation, scope: StoredOperationScope): Promise<ExecutedOperation>;
+  /**
+   * Runs one operation through the whole request pipeline (limits, budgets, authorization,
+   * masking, deprecation, usage, audit), as if it had come over HTTP from `scope`'s caller, with
+   * the same error mask, and answers its result rather than an HTTP response. What a
+   * subscription's events are resolved with.
+   */
+  resolve(scope: ExecutionScope, request: { readonly query: string; readonly variables: Readonly<Record<string, unknown>>; readonly operationName?: string | undefined }): Promise<FormattedExecutionResult>;
+  /** The caller's client (policies/operations.yaml), and whether it may send these operations: throws the refusal as the HTTP path would. */
+  admit(scope: ExecutionScope, operations: readonly unknown[]): void;
   /** The deprecation plans of the schema it serves (once started). */
   deprecations(): DeprecationIndex | undefined;
   /** Which product serves which field of the schema it serves (once started), for the usage views. */
@@ -231,11 +247,10 @@ export function createEngine(deps: EngineDeps): Engine {
     operation: newOperationState(),
     identityToken: identity.forRequest(scope.principal),
   });
-  const clientOf = (principal: Principal, headers: IncomingHttpHeaders) =>
-    deps.documents.clientOf(principal, (name) => {
-      const value = headers[name];
-      return Array.isArray(value) ? value.join(', ') : value;
-    });
+  const headerOf = (headers: IncomingHttpHeaders) => (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
 
   const handle = graphqlHandler<GatewayContext, GraphQLScope & { clientAddress: string }>({
     server: apollo,
@@ -244,7 +259,7 @@ export function createEngine(deps: EngineDeps): Engine {
     nesting: limits.policy.operation,
     encodeBody: deps.sharing.encodeBody,
     context: (scope, req, operations) => {
-      const client = clientOf(scope.principal, req.headers);
+      const client = deps.documents.clientOf(scope.principal, headerOf(req.headers));
       // Safelisting: after Apollo Server's CSRF check, before anything is parsed or analysed.
       deps.documents.admit(client, operations);
       return contextOf(scope, client);
@@ -261,7 +276,7 @@ export function createEngine(deps: EngineDeps): Engine {
     headers.set('accept', 'application/json');
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: 'POST', headers, search: '', body: { query: operation.query, operationName: operation.operationName, variables: operation.variables } },
-      context: async () => contextOf(scope, clientOf(scope.principal, scope.headers)),
+      context: async () => contextOf(scope, deps.documents.clientOf(scope.principal, headerOf(scope.headers))),
     });
     let body: string;
     if (response.body.kind === 'complete') body = response.body.string;
@@ -277,6 +292,15 @@ export function createEngine(deps: EngineDeps): Engine {
   return {
     handle: (req, res, scope) => handle(req, res, { ...scope, clientAddress: req.socket.remoteAddress ?? 'unknown' }),
     execute,
+    admit: (scope, operations) => deps.documents.admit(deps.documents.clientOf(scope.principal, scope.header), operations),
+    async resolve(scope, request) {
+      // Admitted when the subscription opened: each event's operation is derived from that document.
+      const contextValue = contextOf(scope, deps.documents.clientOf(scope.principal, scope.header));
+      const response = await apollo.executeOperation({ query: request.query, variables: { ...request.variables }, operationName: request.operationName }, { contextValue });
+      if (response.body.kind !== 'single') throw new Error('incremental delivery is not used by subscriptions');
+      const { data, errors, extensions } = response.body.singleResult;
+      return { ...(errors ? { errors } : {}), ...(data !== undefined ? { data } : {}), ...(extensions ? { extensions } : {}) };
+    },
     deprecations: () => deprecations,
     usageCatalog: () => usageCatalog,
     apiSchema: () => servedSchema,

@@ -31,6 +31,12 @@ import { createRestViews, type RestViews } from './rest/create.js';
 import { loadRestRoutes } from './rest/routes.js';
 import { graphqlContractOf } from './catalog/contracts.js';
 import type { SchemaCatalog } from './usage/catalog.js';
+import type { EventBus } from '../lib/events/bus.js';
+import { createEventBus } from '../lib/events/create.js';
+import { createSubscriptionHub } from './subscriptions/hub.js';
+import { createWebSocketEndpoint, DEFAULT_MAX_MESSAGE_BYTES } from './subscriptions/ws.js';
+import { createSseHandler, wantsEventStream } from './subscriptions/sse.js';
+import { expiryOf } from './subscriptions/credentials.js';
 
 // @apollo/gateway 2.14 otherwise reports telemetry to Apollo and probes cloud metadata endpoints at
 // start. A self-hosted gateway never phones home.
@@ -76,6 +82,16 @@ export interface RunningGateway {
   whenExecutionCallers(count: number): Promise<void>;
   /** Resolves once at least `count` callers wait on identical calls to one subgraph at once (tests). */
   whenSubgraphCallers(subgraph: string, count: number): Promise<void>;
+  /** Ends every subscription whose token has expired by the gateway's clock now (timers keyed to each token's `exp` do it too); resolves with how many. */
+  expireSubscriptions(): number;
+  /** Cuts every subscriber whose full buffer has gone untaken for SUBSCRIPTION_STALL_MS by the gateway's clock now (a timer does it too); resolves with how many. */
+  cutStalledSubscriptions(): number;
+  /** Open subscriptions on this replica. */
+  subscriptions(): number;
+  /** Resolves once at least `count` subscriptions are open on this replica and reading the bus. */
+  whenSubscriptions(count: number): Promise<void>;
+  /** Resolves once at most `count` subscriptions are open on this replica (their slots released). */
+  whenSubscriptionsAtMost(count: number): Promise<void>;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), then closes. */
   stop(): Promise<void>;
 }
@@ -92,6 +108,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** Replaces the audit trail's gate for classified fields (see AuthorizationOptions.audit); by default the trail's writer is the gate. */
   audit?: AuditGate;
+  /** The event bus subscriptions read (shared with in-process data products by `npm start` and tests); by default one from the configuration (NATS_URL), closed with the gateway. */
+  bus?: EventBus;
 }
 
 /**
@@ -130,14 +148,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   const usage = createUsage(config, logger, metrics, now);
   const audit = createAuditTrail(config, logger, metrics, now);
   /** The caller, authenticated as for every route; failures counted by reason. */
-  const principalOf = async (req: IncomingMessage) => {
+  const authenticateCounted = async (authorization: string | undefined) => {
     try {
-      return await authenticate(authorizationOf(req));
+      return await authenticate(authorization);
     } catch (error) {
       if (error instanceof HttpError) metrics.authenticationFailures.inc({ reason: error.reason ?? error.code.toLowerCase() });
       throw error;
     }
   };
+  const principalOf = (req: IncomingMessage) => authenticateCounted(authorizationOf(req));
   // Declared before the first swap binds its routes; it runs operations on whichever engine is served then.
   const rest = createRestViews({
     routes: restRoutes,
@@ -194,11 +213,42 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
     logger,
   });
   const pages = createPages(config, catalog, logger, [...policies.roles.keys()]);
+  // Subscriptions: events from the bus, each resolved through the engine serving at that moment.
+  const bus = options.bus ?? (await createEventBus(config.events, logger, 'data-product-gateway'));
+  const hub = createSubscriptionHub({
+    bus,
+    engine: () => serving.current().engine,
+    maxPerPrincipal: config.events.maxPerPrincipal,
+    maxTotal: config.events.maxTotal,
+    bufferEvents: config.events.bufferEvents,
+    stallMs: config.events.stallMs,
+    maxTokens: limits.policy.operation.maxTokens,
+    logger,
+    now,
+  });
+  const eventStream = createSseHandler({ hub, maxBodyBytes: config.maxBodyBytes });
+  const webSockets = createWebSocketEndpoint({
+    hub,
+    authenticate: authenticateCounted,
+    schema: () => serving.current().engine.apiSchema(),
+    ready: () => state.phase === 'ready',
+    maxMessageBytes: Math.min(config.maxBodyBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    logger,
+  });
 
   // Routes.
   const graphql: Handler = async (req, res, scope) => {
     if (state.phase !== 'ready') throw new HttpError('SERVICE_UNAVAILABLE', 'The gateway is shutting down', { 'retry-after': '1' });
-    return serving.handle(req, res, { ...scope, principal: await principalOf(req) });
+    const authorization = authorizationOf(req);
+    const principal = await authenticateCounted(authorization);
+    if (wantsEventStream(req)) {
+      const header = (name: string) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      };
+      return eventStream(req, res, { ...scope, principal, clientAddress: req.socket.remoteAddress ?? 'unknown', header }, expiryOf(authorization));
+    }
+    return serving.handle(req, res, { ...scope, principal });
   };
   const serveMetrics = (publicPort: boolean): Handler =>
     requireBearer(config.metricsToken, 'metrics', async (_req, res) => sendJson(res, 200, await exposition(metrics.registry, { publicPort }), {}, metrics.registry.contentType));
@@ -237,7 +287,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
   // Start: the engine is loaded (above), the shared stores connect, then the listeners open.
   await limits.start();
   const draining = () => state.phase === 'draining';
-  const http = await listenHttp({ host: config.host, port: config.port, logger, route: publicRoutes, draining });
+  const http = await listenHttp({ host: config.host, port: config.port, logger, route: publicRoutes, draining, upgrade: webSockets.upgrade });
   let admin: HttpListener | undefined;
   try {
     admin = config.admin ? await listenHttp({ host: config.admin.host, port: config.admin.port, logger, route: adminRoutes, draining }) : undefined;
@@ -272,6 +322,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
       if (!(await audit.flush())) throw new Error('audit flush failed');
     },
     purgeAudit: () => audit.purgeNow(),
+    expireSubscriptions: () => hub.expireNow(),
+    subscriptions: () => hub.size(),
+    cutStalledSubscriptions: () => hub.cutStalledNow(),
+    whenSubscriptions: (count) => hub.whenOpen(count),
+    whenSubscriptionsAtMost: (count) => hub.whenAtMost(count),
     reloadSupergraph: () => serving.reload(),
     reloadDocuments: () => documents.reload(),
     trustedDocuments: () => {
@@ -295,6 +350,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         state = { phase: 'draining', since: now() };
         pages.stop();
         logger.info({ inFlight: http.inFlight() }, 'draining');
+        // Subscribers are told to go elsewhere (and resume there) first: their streams end at once.
+        await hub.closeAll();
+        await webSockets.close();
         await http.drain(config.shutdownGraceMs);
         // Probes and scrapes keep answering (readiness says draining) until the public port is done.
         await admin?.drain(0);
@@ -305,6 +363,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, option
         await limits.stop();
         await sharing.close();
         await documents.stop();
+        if (!options.bus) await bus.close();
         state = { phase: 'stopped' };
         logger.info('stopped');
       })();

@@ -58,6 +58,11 @@ export const ERROR_STATUS = {
    * (fail-closed). As a field error the rest of the result answers (200).
    */
   AUDIT_UNAVAILABLE: 503,
+  /**
+   * A subscriber did not read its events: its buffer stayed full for the stall time, so it was
+   * disconnected (graphql-ws close 4008, SSE a final error event). Resubscribe and resume.
+   */
+  SLOW_CONSUMER: 503,
   /** Anything unexpected. Details are logged with the request id, never returned. */
   INTERNAL_SERVER_ERROR: 500,
 } as const satisfies Record<string, number>;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { errorBody } from './errors.js';
 import { HttpError, requestIdOf, sendHttpError, sendJson } from './http.js';
 import type { Logger } from './logger.js';
@@ -38,6 +39,8 @@ export async function listenHttp(options: {
   route: (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => Promise<void> | void;
   /** While true, responses ask clients to close their connections. */
   draining: () => boolean;
+  /** HTTP upgrades (WebSocket); without it, an upgrade request gets no answer but a closed socket. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }): Promise<HttpListener> {
   const { logger } = options;
   let inFlight = 0;
@@ -66,6 +69,7 @@ export async function listenHttp(options: {
         sendJson(res, 500, errorBody('INTERNAL_SERVER_ERROR', 'Internal server error'));
       });
   });
+  if (options.upgrade) server.on('upgrade', options.upgrade);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;

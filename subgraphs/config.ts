@@ -10,6 +10,9 @@ import { TRACING_ENV, TRACING_SECRET_KEYS, tracingConfigOf, type TracingConfig }
 import { PRODUCT_NAMES, type ProductName } from './kit/data-product.js';
 import { DEFAULT_CUSTOMERS, MAX_CUSTOMERS } from './seed/generate.js';
 import { DEFAULT_QUALITY_INTERVAL_MS } from './kit/quality-monitor.js';
+import { DEFAULT_OUTBOX_POLL_MS } from './kit/outbox.js';
+import { EVENTS_NAMESPACE_SCHEMA, NATS_URL_SCHEMA } from '../lib/events/settings.js';
+import type { EventsConfig } from '../lib/events/create.js';
 
 /** Where each data product listens by default; compose writes these into the supergraph's routing URLs. */
 export const DEFAULT_PORTS: Readonly<Record<ProductName, number>> = { customer: 4001, finance: 4002, product: 4003 };
@@ -36,6 +39,9 @@ const envSchema = z.object({
   POLICIES_FILE: z.string().min(1).default(DEFAULT_POLICIES_FILE),
   QUALITY_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(DEFAULT_QUALITY_INTERVAL_MS),
   INTERNAL_VERIFY_KEY: ed25519PemKey('public').optional(),
+  NATS_URL: NATS_URL_SCHEMA.optional(),
+  EVENTS_NAMESPACE: EVENTS_NAMESPACE_SCHEMA,
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(DEFAULT_OUTBOX_POLL_MS),
   ...TRACING_ENV,
 });
 
@@ -63,6 +69,10 @@ export interface SubgraphsConfig {
   readonly internalVerifyKey: KeyObject | undefined;
   /** OpenTelemetry traces (the standard OTEL_* variables): the products continue the gateway's traces. */
   readonly tracing: TracingConfig;
+  /** The event bus the outbox relays publish to: NATS JetStream with NATS_URL; none otherwise (events wait in the outboxes). */
+  readonly events: EventsConfig;
+  /** How often each product's outbox relay looks for new events. */
+  readonly outboxPollMs: number;
 }
 
 export class SubgraphConfigError extends Error {
@@ -88,7 +98,7 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
   const reading = readEnvironment(envSchema, env, {
     overrides: values.port === undefined ? {} : { [`${products[0]!.toUpperCase()}_PORT`]: values.port },
     // A database URL may hold a password: never echoed.
-    secrets: new Set(['DATABASE_URL', 'CUSTOMER_DATABASE_URL', 'FINANCE_DATABASE_URL', 'PRODUCT_DATABASE_URL', ...TRACING_SECRET_KEYS]),
+    secrets: new Set(['DATABASE_URL', 'CUSTOMER_DATABASE_URL', 'FINANCE_DATABASE_URL', 'PRODUCT_DATABASE_URL', 'NATS_URL', ...TRACING_SECRET_KEYS]),
   });
   if (!reading.ok) throw new SubgraphConfigError(`Invalid configuration:\n  ${reading.problems.join('\n  ')}`);
   const e = reading.values;
@@ -118,5 +128,7 @@ export function loadSubgraphsConfig(env: NodeJS.ProcessEnv = process.env, argv: 
     qualityIntervalMs: e.QUALITY_INTERVAL_MS,
     internalVerifyKey: e.INTERNAL_VERIFY_KEY,
     tracing: tracingConfigOf(e),
+    events: Object.freeze({ natsUrl: e.NATS_URL, namespace: e.EVENTS_NAMESPACE }),
+    outboxPollMs: e.OUTBOX_POLL_MS,
   });
 }

@@ -5,6 +5,7 @@ import { startTracing, TRACING_FLUSH_DEADLINE_MS } from '../lib/tracing/sdk.js';
 import { loadSubgraphsConfig, SUBGRAPH_CONFIG_KEYS, SubgraphConfigError } from './config.js';
 import { PRODUCT_NAMES } from './kit/data-product.js';
 import { runDataProducts } from './run.js';
+import { createEventBus } from '../lib/events/create.js';
 import { DescriptorError } from './kit/descriptor.js';
 import { PolicyError } from '../lib/policies.js';
 
@@ -33,10 +34,13 @@ async function main(): Promise<void> {
   // One product per process (as deployed): data-product-<name>; several in one process share a name.
   const defaultServiceName = config.products.length === 1 ? `data-product-${config.products[0]}` : 'data-products';
   const tracing = await startTracing(config.tracing, { defaultServiceName, logger });
-  const running = await runDataProducts({ ...config, logger });
+  // Without NATS_URL a products-only process has nobody to hand events to: they wait in the outboxes.
+  const bus = config.events.natsUrl ? await createEventBus(config.events, logger, 'data-products') : undefined;
+  const running = await runDataProducts({ ...config, logger, bus });
   stopOnSignals(async () => {
     try {
       await running.stop();
+      await bus?.close();
     } finally {
       await tracing.shutdown(TRACING_FLUSH_DEADLINE_MS);
     }

@@ -7,10 +7,12 @@ import { DescriptorError, descriptorFile, loadDescriptor } from './kit/descripto
 import { refreshedAt } from './kit/quality.js';
 import { publishedProductSchema } from './kit/published.js';
 import { startQualityMonitor, type QualityMonitor } from './kit/quality-monitor.js';
-import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type Db } from './kit/db.js';
+import { countingDb, createEmbeddedDb, createPostgresDb, type CountingDb, type TransactionalDb } from './kit/db.js';
 import { migrateProduct, migrationState } from './kit/migrations.js';
 import { migratePostgres } from './kit/migrate-postgres.js';
 import { productRoleOf } from './migrate.js';
+import type { EventBus } from '../lib/events/bus.js';
+import { startOutboxRelay, type OutboxRelay } from './kit/outbox.js';
 import type { ProductName } from './kit/data-product.js';
 import { startSubgraph, type RunningSubgraph } from './kit/server.js';
 import { tracedDb } from './kit/tracing.js';
@@ -38,6 +40,10 @@ export interface RunDataProductsOptions {
   internalVerifyKey: KeyObject | undefined;
   /** How often each product re-checks its quality rules. @default 300000 (5 min) */
   qualityIntervalMs?: number;
+  /** Where the products' outboxes are relayed (their events); absent: events stay in the outboxes until a bus is configured. */
+  bus?: EventBus | undefined;
+  /** How often each outbox relay looks for new events. @default 250 */
+  outboxPollMs?: number | undefined;
 }
 
 export interface RunningDataProducts {
@@ -46,6 +52,10 @@ export interface RunningDataProducts {
   readonly dbs: Readonly<Record<string, CountingDb>>;
   /** Runs every product's quality rules now; resolves when the new reports are what they publish. */
   checkQualityNow(): Promise<void>;
+  /** Publishes every product's unpublished outbox events now (with a bus); resolves with how many. */
+  relayEventsNow(): Promise<number>;
+  /** The database a product writes through (recordTransaction, changeSegments): its own connection. */
+  dbOf(product: ProductName): TransactionalDb;
   stop(): Promise<void>;
 }
 
@@ -73,8 +83,8 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
   const urlOf = (product: ProductName) => options.databaseUrls?.[product] ?? options.databaseUrl;
   const migrateOnStart = options.migrateOnStart ?? true;
   // Per product, its database handle; products with the same URL share one pool.
-  const dbOf = new Map<ProductName, Db>();
-  const pools = new Map<string, Db>();
+  const dbOf = new Map<ProductName, TransactionalDb>();
+  const pools = new Map<string, TransactionalDb>();
   const closeAll = async () => {
     await Promise.all([...pools.values()].map((db) => db.close()));
   };
@@ -159,13 +169,27 @@ export async function runDataProducts(options: RunDataProductsOptions): Promise<
     await closeAll();
     throw error;
   }
+  const bus = options.bus;
+  const relays: OutboxRelay[] = bus
+    ? selected.filter((p) => p.publishesEvents).map((p) => startOutboxRelay({ db: dbOf.get(p.name)!, schema: p.schemaName, bus, logger, pollMs: options.outboxPollMs }))
+    : [];
   return {
     subgraphs,
     dbs,
+    dbOf(product) {
+      const db = dbOf.get(product);
+      if (!db) throw new Error(`${product} is not among the data products this process runs`);
+      return db;
+    },
     async checkQualityNow() {
       await Promise.all(monitors.map((monitor) => monitor.checkNow()));
     },
+    async relayEventsNow() {
+      const counts = await Promise.all(relays.map((relay) => relay.relayNow()));
+      return counts.reduce((a, b) => a + b, 0);
+    },
     async stop() {
+      await Promise.all(relays.map((relay) => relay.stop()));
       for (const monitor of monitors) monitor.stop();
       await Promise.all(Object.values(subgraphs).map((s) => s.stop()));
       await closeAll();

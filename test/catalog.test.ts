@@ -60,8 +60,8 @@ describe('catalogue', () => {
     expect(products.map((p) => [p.name, p.version])).toEqual([['customer', '1.5.0'], ['finance', '2.1.0'], ['product', '1.0.0']]);
     // Migrated at start (PostgreSQL) or by the embedded default, through the same runner: nothing pending.
     expect(products.map((p) => [p.name, p.migrations])).toEqual([
-      ['customer', { latest: '20261201000000000_preferred-language', pending: 0, applied: [{ name: '20260101000000000_initial' }, { name: '20261201000000000_preferred-language' }] }],
-      ['finance', { latest: '20260101000000000_initial', pending: 0, applied: [{ name: '20260101000000000_initial' }] }],
+      ['customer', { latest: '20261202000000000_event-outbox', pending: 0, applied: [{ name: '20260101000000000_initial' }, { name: '20261201000000000_preferred-language' }, { name: '20261202000000000_event-outbox' }] }],
+      ['finance', { latest: '20261202000000000_event-outbox', pending: 0, applied: [{ name: '20260101000000000_initial' }, { name: '20261202000000000_event-outbox' }] }],
       ['product', { latest: '20260101000000000_initial', pending: 0, applied: [{ name: '20260101000000000_initial' }] }],
     ]);
     const customer = products[0]! as Product & Record<string, unknown>;

@@ -52,6 +52,7 @@ describe('gateway configuration', () => {
         apq: { ttlS: 86_400, memoryMaxBytes: 32 * 1024 * 1024, maxDocumentBytes: 65_536 },
       },
       pseudonyms: { key: DEVELOPMENT_PSEUDONYM_KEY, keyId: 'development', development: true },
+      events: { natsUrl: undefined, namespace: '', maxPerPrincipal: 10, maxTotal: 10_000, bufferEvents: 100, stallMs: 30_000 },
       audit: { level: 'PII', store: { kind: 'embedded', dataDir: undefined }, schema: 'dpg_audit', queueMax: 10_000, flushIntervalMs: 1000, failMode: 'closed', retentionMs: 365 * 86_400_000, purgeIntervalMs: 3_600_000 },
     });
   });

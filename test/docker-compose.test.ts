@@ -308,7 +308,7 @@ describe('docker-compose.yml', () => {
     }
     // Anything not built here must come from a pinned official image.
     for (const [name, service] of Object.entries(services).filter(([, s]) => s.build === undefined)) {
-      expect(service.image, name).toMatch(/^(postgres|redis):\d+/);
+      expect(service.image, name).toMatch(/^(postgres|redis|nats):\d+/);
     }
   });
 

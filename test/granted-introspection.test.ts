@@ -66,8 +66,10 @@ const NOT_FOR_MARKETING_FIELDS = [
   'Customer.transactions', 'Customer.lifetimeValue', 'Customer.loanRiskAssessments', 'Product.revenue', 'Product.unitsSold',
   'Query.transaction', 'Query.transactions', 'Query.loanRiskAssessment', 'Query.loanRiskAssessments',
   'Query.usageProducts', 'Query.fieldUsage', 'Query.fieldUsageSeries', 'Query.fieldOperations', 'Query.accessAudit',
+  // Its events are transactions (finance:read).
+  'Subscription.transactionCreated',
 ];
-const NOT_FOR_MARKETING_TYPES = ['AuditRecordConnection', 'ClientUsage', 'FieldUsage', 'OperationClientUsage', 'OperationUsage', 'LineItem', 'LoanRiskAssessment', 'Money', 'RiskFactor', 'Transaction', 'UsagePoint'];
+const NOT_FOR_MARKETING_TYPES = ['AuditRecordConnection', 'ClientUsage', 'FieldUsage', 'OperationClientUsage', 'OperationUsage', 'LineItem', 'LoanRiskAssessment', 'Money', 'RiskFactor', 'Subscription', 'Transaction', 'UsagePoint'];
 
 describe('INTROSPECTION_VIEW=granted', () => {
   it('marketing-analyst: the standard introspection query answers a valid schema with no field the role may not read', async () => {

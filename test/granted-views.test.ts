@@ -149,6 +149,16 @@ function disagreements(subject: Subject, who: Principal): string[] {
   const paths = pathsIn(view);
   for (const type of Object.values(view.getTypeMap())) {
     if (!(isObjectType(type) || isInterfaceType(type)) || type.name.startsWith('__')) continue;
+    const subscriptions = subject.schema.getSubscriptionType();
+    if (subscriptions && type.name === subscriptions.name && isObjectType(type)) {
+      // A subscription's events are served as the query of their entity (gateway/subscriptions):
+      // a subscription field is in the view exactly when the type it returns is.
+      for (const field of Object.values(subscriptions.getFields())) {
+        const returned = getNamedType(field.type).name;
+        if (Boolean(type.getFields()[field.name]) !== Boolean(view.getType(returned))) out.push(`${type.name}.${field.name}: shown ${Boolean(type.getFields()[field.name])}, but ${returned} shown ${Boolean(view.getType(returned))}`);
+      }
+      continue;
+    }
     const steps = paths.get(type.name);
     if (!steps) {
       out.push(`${type.name}: in the view but not reachable from its query root`);

@@ -30,8 +30,14 @@ import { gatewayEnv, tokenFor } from './helpers/stack.js';
 
 const base = process.env.DATABASE_URL;
 const silent = createLogger('test', 'silent');
-const CUSTOMER_MIGRATIONS = ['20260101000000000_initial', '20261201000000000_preferred-language'];
 const INITIAL = '20260101000000000_initial';
+const PREFERRED_LANGUAGE = '20261201000000000_preferred-language';
+const OUTBOX = '20261202000000000_event-outbox';
+const CUSTOMER_MIGRATIONS = [INITIAL, PREFERRED_LANGUAGE, OUTBOX];
+const FINANCE_MIGRATIONS = [INITIAL, OUTBOX];
+/** Takes the customer schema back to migration 1 (its later migrations undone and unrecorded). */
+const CUSTOMER_BACK_TO_INITIAL = `DROP TABLE customer.event_outbox; DROP INDEX customer.customers_preferred_language_id_idx; ALTER TABLE customer.customers DROP COLUMN preferred_language;
+  DELETE FROM customer.pgmigrations WHERE name IN ('${PREFERRED_LANGUAGE}', '${OUTBOX}')`;
 
 /** A connection to `url` as `user` (the server trusts loopback in CI; the password is passed anyway). */
 function asUser(url: string, user: string, password?: string): string {
@@ -93,7 +99,7 @@ describe.runIf(base)('versioned migrations on PostgreSQL', () => {
     const first = await migrateDatabase({ fallbackUrl: url });
     expect(first).toEqual([
       { product: 'customer', applied: CUSTOMER_MIGRATIONS },
-      { product: 'finance', applied: [INITIAL] },
+      { product: 'finance', applied: FINANCE_MIGRATIONS },
       { product: 'product', applied: [INITIAL] },
     ]);
     expect(await migrateDatabase({ fallbackUrl: url })).toEqual([
@@ -131,9 +137,9 @@ describe.runIf(base)('versioned migrations on PostgreSQL', () => {
       expect(await query(url, `SELECT to_regclass('customer.pgmigrations') AS t`)).toEqual([{ t: null }]);
       await holder.query('SELECT pg_advisory_unlock(hashtext($1))', ['dpg-migrations:customer']);
       const outcomes = await Promise.all(runs);
-      // One of them applied both migrations, the other came second and found nothing to do.
-      expect(outcomes.map((o) => o.applied.length).sort()).toEqual([0, 2]);
-      expect((await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM customer.pgmigrations'))[0]!.n).toBe(2);
+      // One of them applied every migration, the other came second and found nothing to do.
+      expect(outcomes.map((o) => o.applied.length).sort()).toEqual([0, CUSTOMER_MIGRATIONS.length]);
+      expect((await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM customer.pgmigrations'))[0]!.n).toBe(CUSTOMER_MIGRATIONS.length);
     } finally {
       await holder.end();
     }
@@ -151,7 +157,7 @@ describe.runIf(base)('versioned migrations on PostgreSQL', () => {
     expect(await query(url, column)).toEqual([]);
 
     expect(await migrateDatabase({ fallbackUrl: url })).toEqual([
-      { product: 'customer', applied: ['20261201000000000_preferred-language'] },
+      { product: 'customer', applied: [PREFERRED_LANGUAGE, OUTBOX] },
       { product: 'finance', applied: [] },
       { product: 'product', applied: [] },
     ]);
@@ -172,7 +178,7 @@ describe.runIf(base)('versioned migrations on PostgreSQL', () => {
     const outcomes = await migrateDatabase({ fallbackUrl: url });
     expect(outcomes.map((o) => [o.product, o.applied])).toEqual([
       ['customer', CUSTOMER_MIGRATIONS],
-      ['finance', [INITIAL]],
+      ['finance', FINANCE_MIGRATIONS],
       ['product', [INITIAL]],
     ]);
     expect(await counts(url)).toEqual(before);
@@ -187,7 +193,7 @@ describe.runIf(base)('versioned migrations on PostgreSQL', () => {
     expect(await query(url, 'SELECT name FROM customer.pgmigrations ORDER BY id')).toEqual([{ name: INITIAL }]);
     // The lock was released: the next run (once the column is dealt with) is not stuck.
     await query(url, `ALTER TABLE customer.customers DROP COLUMN preferred_language`);
-    expect((await migratePostgres(url, customerProduct, { role: 'dpg_customer' })).applied).toEqual(['20261201000000000_preferred-language']);
+    expect((await migratePostgres(url, customerProduct, { role: 'dpg_customer' })).applied).toEqual([PREFERRED_LANGUAGE, OUTBOX]);
   });
 });
 
@@ -225,7 +231,7 @@ describe.runIf(base)('each product owns its store', () => {
 
   it('migrates each product as its own role: it owns its schema and all in it', async () => {
     const outcomes = await migrateDatabase({ urls });
-    expect(outcomes.map((o) => [o.product, o.applied.length])).toEqual([['customer', 2], ['finance', 1], ['product', 1]]);
+    expect(outcomes.map((o) => [o.product, o.applied.length])).toEqual([['customer', CUSTOMER_MIGRATIONS.length], ['finance', FINANCE_MIGRATIONS.length], ['product', 1]]);
     const owners = await query<{ schema: string; owner: string }>(
       url,
       `SELECT DISTINCT n.nspname AS schema, pg_get_userbyid(c.relowner) AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -235,12 +241,15 @@ describe.runIf(base)('each product owns its store', () => {
   });
 
   it('the superuser migrating a product whose schema belongs to its role creates what the role owns', async () => {
-    // A database one migration behind, migrated by the superuser (npm run seed, or migrate without the product URLs).
-    await query(url, `DROP INDEX customer.customers_preferred_language_id_idx; ALTER TABLE customer.customers DROP COLUMN preferred_language; DELETE FROM customer.pgmigrations WHERE name = '20261201000000000_preferred-language'`);
+    // A database behind, migrated by the superuser (npm run seed, or migrate without the product URLs).
+    await query(url, CUSTOMER_BACK_TO_INITIAL);
     const [outcome] = await migrateDatabase({ fallbackUrl: url, products: ['customer'], roles: { customer: role('customer') } });
-    expect(outcome!.applied).toEqual(['20261201000000000_preferred-language']);
-    expect(await query(url, `SELECT pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.oid = 'customer.customers_preferred_language_id_idx'::regclass`)).toEqual([
-      { owner: role('customer') },
+    expect(outcome!.applied).toEqual([PREFERRED_LANGUAGE, OUTBOX]);
+    expect(
+      await query(url, `SELECT c.relname AS name, pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.oid IN ('customer.customers_preferred_language_id_idx'::regclass, 'customer.event_outbox'::regclass) ORDER BY 1`),
+    ).toEqual([
+      { name: 'customers_preferred_language_id_idx', owner: role('customer') },
+      { name: 'event_outbox', owner: role('customer') },
     ]);
   });
 
@@ -325,8 +334,8 @@ describe.runIf(base)('each product owns its store', () => {
   });
 
   it('the products serve as their own roles; the catalogue shows each product\'s version and migration state', async () => {
-    // Customer one migration behind, and the products told not to migrate at start: the catalogue says so.
-    await query(url, `DROP INDEX customer.customers_preferred_language_id_idx; ALTER TABLE customer.customers DROP COLUMN preferred_language; DELETE FROM customer.pgmigrations WHERE name = '20261201000000000_preferred-language'`);
+    // Customer two migrations behind, and the products told not to migrate at start: the catalogue says so.
+    await query(url, CUSTOMER_BACK_TO_INITIAL);
     const products = await runDataProducts({
       databaseUrls: urls,
       migrateOnStart: false,
@@ -349,8 +358,8 @@ describe.runIf(base)('each product owns its store', () => {
       };
       const appliedAt = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
       expect(await read()).toEqual([
-        { name: 'customer', version: '1.5.0', migrations: { latest: INITIAL, pending: 1, applied: [{ name: INITIAL, appliedAt }] } },
-        { name: 'finance', version: '2.1.0', migrations: { latest: INITIAL, pending: 0, applied: [{ name: INITIAL, appliedAt }] } },
+        { name: 'customer', version: '1.5.0', migrations: { latest: INITIAL, pending: 2, applied: [{ name: INITIAL, appliedAt }] } },
+        { name: 'finance', version: '2.1.0', migrations: { latest: OUTBOX, pending: 0, applied: FINANCE_MIGRATIONS.map((name) => ({ name, appliedAt })) } },
         { name: 'product', version: '1.0.0', migrations: { latest: INITIAL, pending: 0, applied: [{ name: INITIAL, appliedAt }] } },
       ]);
       // The upgrade step runs (a one-shot migrate while the products serve); the catalogue hears it on its next refresh.
@@ -359,7 +368,7 @@ describe.runIf(base)('each product owns its store', () => {
       expect((await read())[0]).toEqual({
         name: 'customer',
         version: '1.5.0',
-        migrations: { latest: CUSTOMER_MIGRATIONS[1], pending: 0, applied: CUSTOMER_MIGRATIONS.map((name) => ({ name, appliedAt })) },
+        migrations: { latest: OUTBOX, pending: 0, applied: CUSTOMER_MIGRATIONS.map((name) => ({ name, appliedAt })) },
       });
       // The new version's field reads the new column, through the gateway, as the product's own role.
       await query(url, `UPDATE customer.customers SET preferred_language = 'fr' WHERE id = 'C000001'`);
@@ -382,12 +391,12 @@ describe('the embedded default runs the same migrations', () => {
       for (const product of dataProducts) first.push(await migrateProduct(db.session, product));
       expect(first).toEqual([
         { product: 'customer', applied: CUSTOMER_MIGRATIONS },
-        { product: 'finance', applied: [INITIAL] },
+        { product: 'finance', applied: FINANCE_MIGRATIONS },
         { product: 'product', applied: [INITIAL] },
       ]);
       for (const product of dataProducts) expect((await migrateProduct(db.session, product)).applied).toEqual([]);
       const state = await migrationState(db, customerProduct);
-      expect(state).toMatchObject({ latest: CUSTOMER_MIGRATIONS[1], pending: 0 });
+      expect(state).toMatchObject({ latest: OUTBOX, pending: 0 });
       expect(state.applied.map((m) => m.name)).toEqual(CUSTOMER_MIGRATIONS);
       expect(await db.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'customer' AND table_name = 'customers' AND column_name = 'preferred_language'`)).toHaveLength(1);
     } finally {
@@ -416,9 +425,9 @@ describe.runIf(base)('npm run migrate', () => {
 
   it('applies what is pending, one line per product, then finds nothing to do', async () => {
     const first = await migrate(['--product', 'customer'], { DATABASE_URL: url });
-    expect(first).toEqual({ code: 0, stdout: `migrate: customer: applied 2: ${CUSTOMER_MIGRATIONS.join(', ')}`, stderr: '' });
+    expect(first).toEqual({ code: 0, stdout: `migrate: customer: applied ${CUSTOMER_MIGRATIONS.length}: ${CUSTOMER_MIGRATIONS.join(', ')}`, stderr: '' });
     const second = await migrate([], { DATABASE_URL: url });
-    expect(second).toEqual({ code: 0, stdout: ['migrate: customer: up to date', `migrate: finance: applied 1: ${INITIAL}`, `migrate: product: applied 1: ${INITIAL}`].join('\n'), stderr: '' });
+    expect(second).toEqual({ code: 0, stdout: ['migrate: customer: up to date', `migrate: finance: applied ${FINANCE_MIGRATIONS.length}: ${FINANCE_MIGRATIONS.join(', ')}`, `migrate: product: applied 1: ${INITIAL}`].join('\n'), stderr: '' });
   }, 60_000);
 
   it('refuses a bad invocation with exit 2 and says why, never echoing a URL', async () => {

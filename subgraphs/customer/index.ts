@@ -13,6 +13,7 @@ export const customerProduct: DataProduct<CustomerLoaders> = {
   migrationsDir: migrationsDir('customer'),
   createLoaders: createCustomerLoaders,
   schemaName: 'customer',
+  publishesEvents: true,
   storage: {
     'Customer.id': { table: 'customer.customers', column: 'id' },
     'Customer.email': { table: 'customer.customers', column: 'email' },

@@ -15,6 +15,7 @@ export const financeProduct: DataProduct<FinanceLoaders> = {
   migrationsDir: migrationsDir('finance'),
   createLoaders: createFinanceLoaders,
   schemaName: 'finance',
+  publishesEvents: true,
   storage: {
     'Transaction.id': { table: 'finance.transactions', column: 'id' },
     'Transaction.amount': { table: 'finance.transactions', column: 'amount' },

@@ -39,6 +39,8 @@ export interface DataProduct<TLoaders = unknown> {
   readonly storage: Readonly<Record<string, { readonly table: string; readonly column: string }>>;
   /** The product's PostgreSQL schema (its data_product_meta table records when the data was loaded). */
   readonly schemaName: string;
+  /** Whether the product publishes events through an outbox in its schema (kit/outbox.ts): a relay runs beside its subgraph. */
+  readonly publishesEvents?: boolean;
 }
 
 /** Where a product's migration files live: subgraphs/<name>/migrations/ (copied into the image). */

@@ -10,6 +10,7 @@ import { runDataProducts, type RunningDataProducts } from '../../subgraphs/run.j
 import { migrateDatabase } from '../../subgraphs/migrate.js';
 import { seedDatabase } from '../../subgraphs/seed/seed.js';
 import { randomBytes } from 'node:crypto';
+import type { EventBus } from '../../lib/events/bus.js';
 import { dropAuditRoles } from './audit.js';
 import { createScratchDatabase } from './database.js';
 
@@ -33,11 +34,11 @@ const silent = createLogger('test', 'silent');
  * The three data products on port 0 (real PostgreSQL in a scratch database when DATABASE_URL is
  * set, else the embedded default) behind a real gateway on port 0.
  */
-export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalMs?: number): Promise<{ products: RunningDataProducts; databaseUrl?: string; cleanup(): Promise<void> }> {
+export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalMs?: number, bus?: EventBus): Promise<{ products: RunningDataProducts; databaseUrl?: string; cleanup(): Promise<void> }> {
   const ports = { customer: 0, finance: 0, product: 0 };
   const base = process.env.DATABASE_URL;
   if (!base) {
-    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs });
+    const products = await runDataProducts({ products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs, bus });
     return { products, cleanup: () => products.stop() };
   }
   const scratch = await createScratchDatabase(base);
@@ -48,7 +49,7 @@ export async function startProducts(customers = TEST_CUSTOMERS, qualityIntervalM
   } finally {
     await seeder.close();
   }
-  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs });
+  const products = await runDataProducts({ databaseUrl: scratch.url, products: PRODUCT_NAMES, ports, host: '127.0.0.1', seedCustomers: customers, logger: silent, policiesFile: DEFAULT_POLICIES_FILE, internalVerifyKey: undefined, qualityIntervalMs, bus });
   return {
     products,
     databaseUrl: scratch.url,
@@ -70,8 +71,8 @@ export function gatewayEnv(subgraphUrls: Readonly<Record<string, string>>, env: 
   };
 }
 
-export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number; qualityIntervalMs?: number } = {}): Promise<Stack> {
-  const { products, databaseUrl, cleanup: stopProducts } = await startProducts(options.customers, options.qualityIntervalMs);
+export async function startStack(options: { customers?: number; env?: Record<string, string>; now?: () => number; qualityIntervalMs?: number; productsBus?: EventBus; gatewayBus?: EventBus } = {}): Promise<Stack> {
+  const { products, databaseUrl, cleanup: stopProducts } = await startProducts(options.customers, options.qualityIntervalMs, options.productsBus);
   const subgraphUrls = Object.fromEntries(Object.entries(products.subgraphs).map(([name, s]) => [name, s.url]));
   // With PostgreSQL, the audit trail goes to the products' scratch database, in a schema (and
   // roles) of this stack's own: no embedded audit store (seconds and hundreds of MB) per gateway.
@@ -83,7 +84,7 @@ export async function startStack(options: { customers?: number; env?: Record<str
   };
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, env)), silent, { now: options.now });
+    gateway = await startGateway(loadConfig(gatewayEnv(subgraphUrls, env)), silent, { now: options.now, bus: options.gatewayBus });
   } catch (error) {
     await cleanup();
     throw error;
