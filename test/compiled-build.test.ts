@@ -75,7 +75,7 @@ beforeAll(async () => {
     dropDatabase = () => scratch.drop();
     // The one-shot migrate step first, compiled, reading the image's migration files.
     const migrated = await cli('dist/scripts/migrate.js', [], { DATABASE_URL: scratch.url });
-    if (migrated.code !== 0 || !migrated.stdout.includes('migrate: customer: applied 2: 20260101000000000_initial, 20261201000000000_preferred-language')) {
+    if (migrated.code !== 0 || !migrated.stdout.includes('migrate: customer: applied 3: 20260101000000000_initial, 20261201000000000_preferred-language, 20261202000000000_event-outbox')) {
       throw new Error(`migrate exited ${migrated.code}: ${migrated.stdout} ${migrated.stderr}`);
     }
     const seeded = await cli('dist/scripts/seed.js', ['--customers', String(CUSTOMERS)], { DATABASE_URL: scratch.url });

@@ -1,17 +1,16 @@
-import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort, HAS_REDIS_SERVER, killRedisServer, spawnRedisServer } from './redis.js';
+import { freePort, HAS_REDIS_SERVER, killRedisServer, spawnRedisServer, type RedisServerProcess } from './redis.js';
 
 /** Whether this machine can start a Redis Cluster of the test's own: redis-server, and redis-cli to create it. */
 export const HAS_REDIS_CLUSTER_TOOLS = HAS_REDIS_SERVER && spawnSync('redis-cli', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /** How long the nodes may take to agree that the cluster is up, after redis-cli created it. */
 const CLUSTER_OK_WITHIN_MS = 15_000;
-const CLUSTER_OK_POLL_MS = 50;
 
 export interface ClusterNode {
   readonly port: number;
@@ -51,11 +50,11 @@ async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
  */
 export async function startOwnRedisCluster(masters = 3): Promise<OwnRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'dpg-redis-cluster-'));
-  const children: ChildProcess[] = [];
+  const servers: RedisServerProcess[] = [];
   const clients: Redis[] = [];
   const stop = async () => {
     for (const client of clients) client.disconnect();
-    for (const child of children) await killRedisServer(child);
+    for (const server of servers) await killRedisServer(server);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -64,7 +63,7 @@ export async function startOwnRedisCluster(masters = 3): Promise<OwnRedisCluster
     const [clientPorts, busPorts] = [[...ports].slice(0, masters), [...ports].slice(masters)];
     const nodes: ClusterNode[] = [];
     for (const [i, port] of clientPorts.entries()) {
-      const child = await spawnRedisServer(port, [
+      const server = await spawnRedisServer(port, [
         '--cluster-enabled', 'yes',
         // The bus port is otherwise port + 10000, which may be taken, or past 65535.
         '--cluster-port', String(busPorts[i]),
@@ -74,22 +73,20 @@ export async function startOwnRedisCluster(masters = 3): Promise<OwnRedisCluster
         '--appendonly', 'no',
         '--save', '',
       ]);
-      children.push(child);
+      servers.push(server);
       const redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => null });
       redis.on('error', () => undefined); // a node the test killed
       clients.push(redis);
-      nodes.push({ port, redis, kill: () => killRedisServer(child) });
+      nodes.push({ port, redis, kill: () => killRedisServer(server) });
     }
     await promisify(execFile)('redis-cli', ['--cluster', 'create', ...clientPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
     // redis-cli returns once the nodes agree on the slots, but each node turns its own cluster_state
-    // to ok only after its gossip settles: an external process's state that announces nothing, so it
-    // is polled, briefly and within a bound.
-    const deadline = Date.now() + CLUSTER_OK_WITHIN_MS;
+    // to ok only after its gossip settles (and, at a master's start, a writable delay): each node
+    // announces the change in its log, which is waited for.
+    const settled = AbortSignal.timeout(CLUSTER_OK_WITHIN_MS);
+    await Promise.all(servers.map((server) => server.logged(/Cluster state changed: ok/, settled)));
     for (const node of nodes) {
-      while (!/cluster_state:ok/.test(String(await node.redis.cluster('INFO')))) {
-        if (Date.now() > deadline) throw new Error(`Redis Cluster node ${node.port} not ok within ${CLUSTER_OK_WITHIN_MS} ms`);
-        await new Promise((resolve) => setTimeout(resolve, CLUSTER_OK_POLL_MS));
-      }
+      if (!/cluster_state:ok/.test(String(await node.redis.cluster('INFO')))) throw new Error(`Redis Cluster node ${node.port} logged ok but does not report it`);
     }
     const nodeOf = async (key: string) => {
       const slot = await nodes[0]!.redis.cluster('KEYSLOT', key);
